@@ -1,0 +1,113 @@
+# Closeout: `make run` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Django 6.1 needs Python >= 3.12: take $(PYTHON) if given, else the first suitable one on PATH or in pyenv.
+PYTHON ?= $(shell for c in python3.13 python3.12 python3 $$HOME/.pyenv/versions/3.13*/bin/python3 $$HOME/.pyenv/versions/3.12*/bin/python3 /root/.pyenv/versions/3.13*/bin/python3 /root/.pyenv/versions/3.12*/bin/python3; do \
+	p=$$(command -v $$c 2>/dev/null) || continue; \
+	$$p -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null && { echo $$p; break; }; done)
+
+.PHONY: help venv install install-dev migrate demo run worker test lint bench soak clean check-python
+
+help:
+	@echo "make run    set up, load demo data, start web server + task worker"
+	@echo "make test   set up test deps, run ruff and the whole pytest suite (browser tests included)"
+	@echo "make bench  performance benchmark (see docs/benchmarks.md)"
+
+check-python:
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "Closeout needs Python 3.12 or newer (Django 6.1). Install one, e.g. 'pyenv install 3.12' or 'apt-get install python3.12 python3.12-venv', or run 'make PYTHON=/path/to/python3.12 ...'."; \
+		exit 1; fi
+
+$(PY): | check-python
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+venv: $(PY)
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py seed_demo
+
+run: demo
+	@$(PY) manage.py check_winddown_overdue --schedule-daily >/dev/null
+	@echo ""
+	@echo "  Closeout is starting at http://$(HOST):$(PORT)/"
+	@echo "  Demo logins (password for all: closeout-demo):"
+	@echo "    manager  – ends, schedules, shares, edits"
+	@echo "    editor   – pauses and resumes"
+	@echo "    viewer   – reads"
+	@echo "    admin    – Django admin at http://$(HOST):$(PORT)/admin/"
+	@echo "  Ctrl-C stops the web server and the task worker."
+	@echo ""
+	@$(PY) manage.py db_worker --interval 1 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null; echo "Closeout stopped (web server and task worker)."' EXIT; \
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+
+worker: install
+	$(PY) manage.py db_worker
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || true
+
+test: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/bandit -q -c pyproject.toml -r campaigns reports config --severity-level medium
+	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
+	DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	DJANGO_ALLOWED_HOSTS=closeout.example EMAIL_URL=smtp+tls://mailer@smtp.example:587 DATABASE_URL=$${DATABASE_URL:-sqlite:///$(CURDIR)/db.sqlite3} \
+	$(PY) manage.py check --deploy --fail-level WARNING --settings=config.settings.production
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) db.sqlite3* staticfiles media
+
+# --- benchmark (issue 9) ---
+# `make bench`: generate (or reuse) the benchmark data on SQLite and PostgreSQL, measure both, write
+# docs/benchmarks.md. Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and wrk (installed if missing).
+BENCH_DIR := $(CURDIR)/bench
+BENCH_SQLITE_URL ?= sqlite:///$(BENCH_DIR)/closeout_bench.sqlite3
+BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/closeout_bench
+BENCH_ARGS ?=
+BENCH_ENV := DJANGO_SETTINGS_MODULE=config.settings.local DJANGO_DEBUG=0
+
+bench: install-dev
+	@mkdir -p $(BENCH_DIR)
+	@command -v wrk >/dev/null 2>&1 || { apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk) || echo "wrk missing: the load rows will say 'not available'."; }
+	@pg_isready -h 127.0.0.1 -p 5432 -q || { echo "PostgreSQL is not running on 127.0.0.1:5432"; exit 1; }
+	@psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'closeout_bench'" | grep -q 1 \
+		|| psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE closeout_bench"
+	@start=$$(date +%s); \
+	for url in "$(BENCH_SQLITE_URL)" "$(BENCH_PG_URL)"; do \
+		vendor=$$(case $$url in sqlite*) echo sqlite;; *) echo postgresql;; esac); \
+		echo "==== $$vendor: migrate, generate ===="; \
+		$(BENCH_ENV) DATABASE_URL=$$url $(PY) manage.py migrate --noinput -v0 || exit 1; \
+		$(BENCH_ENV) DATABASE_URL=$$url $(PY) manage.py bench_generate --timings-file $(BENCH_DIR)/generate-$$vendor.json || exit 1; \
+		echo "==== $$vendor: bench ===="; \
+		$(BENCH_ENV) DATABASE_URL=$$url $(PY) manage.py bench --write-docs $(BENCH_ARGS) || exit 1; \
+	done; \
+	echo "make bench took $$(( $$(date +%s) - start ))s; results in docs/benchmarks.md"
+
+# --- Soak (issue 8) ---
+SOAK_SECONDS ?= 300
+soak: install-dev
+	SOAK_SECONDS=$(SOAK_SECONDS) $(PY) tests/soak/soak.py

@@ -1,0 +1,253 @@
+"""Django admin over everything. Status actions call the same service as the UI (source=admin), so an action
+taken here is checked and audited exactly like one taken in the app."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.template.response import TemplateResponse
+
+from . import services
+from .models import (
+    Action,
+    AdAccount,
+    Campaign,
+    CampaignWatch,
+    ContentItem,
+    DailyMetric,
+    EndReason,
+    Membership,
+    MetricImport,
+    Notification,
+    ScheduledAction,
+    Source,
+    StatusChange,
+    WindDownStep,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Audit and metric rows are facts: admins read them, nobody edits them here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(AdAccount)
+class AdAccountAdmin(admin.ModelAdmin):
+    list_display = ["name", "platform", "advertiser_id", "connector", "currency", "timezone", "needs_reconnect"]
+    list_filter = ["platform", "connector", "needs_reconnect"]
+    search_fields = ["name", "advertiser_id"]
+    readonly_fields = ["ics_token_hash", "last_synced_at", "sync_error", "created_at"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "account", "role", "notify_all", "notify_email"]
+    list_filter = ["role", "account"]
+    search_fields = ["user__username", "user__email", "account__name"]
+    list_select_related = ["user", "account"]
+    autocomplete_fields = ["user", "account"]
+
+
+class ContentItemInline(admin.TabularInline):
+    model = ContentItem
+    extra = 0
+    fields = ["kind", "title", "url", "platform_id", "state", "state_note"]
+
+
+class EndReasonForm(forms.Form):
+    reason_code = forms.ChoiceField(choices=EndReason.choices, label="Reason")
+    reason_note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Note")
+
+    def clean(self):
+        data = super().clean()
+        try:
+            services.end_reason_validate(
+                reason_code=data.get("reason_code", ""), reason_note=data.get("reason_note", "")
+            )
+        except services.ReasonRequired as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return data
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "account",
+        "status",
+        "sync_state",
+        "objective",
+        "budget_mode",
+        "budget_amount",
+        "total_spend",
+        "total_video_views",
+        "start_date",
+        "end_date",
+        "status_changed_at",
+    ]
+    list_filter = ["status", "sync_state", "objective", "budget_mode", "account"]
+    search_fields = ["name", "platform_id"]
+    list_select_related = ["account"]
+    date_hierarchy = "start_date"
+    autocomplete_fields = ["account", "owner"]
+    inlines = [ContentItemInline]
+    actions = ["pause_campaigns", "resume_campaigns", "end_campaigns"]
+    # Status fields move only through the transition service (the actions above).
+    readonly_fields = [
+        "status",
+        "sync_state",
+        "sync_error",
+        "sync_attempts",
+        "sync_requested_at",
+        "platform_status",
+        "still_delivering_since",
+        "status_changed_at",
+        "status_changed_by",
+        "ended_at",
+        "end_reason",
+        "winddown_done",
+        "created_at",
+        "updated_at",
+        "last_metric_date",
+        *[f"total_{f}" for f in ("spend", "impressions", "reach", "clicks", "video_views", "likes")],
+        *[f"total_{f}" for f in ("comments", "shares", "follows", "profile_visits")],
+    ]
+
+    def _transition(self, request, queryset, action, **kwargs):
+        result = services.campaigns_transition(
+            campaign_ids=list(queryset.values_list("pk", flat=True)),
+            action=action,
+            actor=request.user,
+            source=Source.ADMIN,
+            enforce_role=False,
+            **kwargs,
+        )
+        level = messages.SUCCESS if result.changed_ids else messages.WARNING
+        self.message_user(request, result.summary(), level)
+
+    @admin.action(description="Pause selected campaigns", permissions=["change"])
+    def pause_campaigns(self, request, queryset):
+        self._transition(request, queryset, Action.PAUSE)
+
+    @admin.action(description="Resume selected campaigns", permissions=["change"])
+    def resume_campaigns(self, request, queryset):
+        self._transition(request, queryset, Action.RESUME)
+
+    @admin.action(description="End selected campaigns (asks for a reason)", permissions=["change"])
+    def end_campaigns(self, request, queryset):
+        form = EndReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._transition(request, queryset, Action.END, **form.cleaned_data)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/campaigns/campaign/end_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "End campaigns",
+                "opts": self.model._meta,
+                "campaigns": queryset.select_related("account"),
+                "form": form,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            },
+        )
+
+
+@admin.register(ContentItem)
+class ContentItemAdmin(admin.ModelAdmin):
+    list_display = ["title", "campaign", "kind", "state", "platform_id"]
+    list_filter = ["kind", "state"]
+    search_fields = ["title", "platform_id", "campaign__name"]
+    list_select_related = ["campaign"]
+    autocomplete_fields = ["campaign"]
+
+
+@admin.register(DailyMetric)
+class DailyMetricAdmin(ReadOnlyAdmin):
+    list_display = ["campaign", "content_item", "date", "spend", "impressions", "video_views", "follows"]
+    list_filter = ["date"]
+    search_fields = ["campaign__name"]
+    list_select_related = ["campaign", "content_item"]
+    date_hierarchy = "date"
+    show_full_result_count = False
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "campaign", "action", "from_status", "to_status", "reason_code", "actor", "source"]
+    list_filter = ["action", "source", "reason_code", "to_status"]
+    search_fields = ["campaign__name", "reason_note", "actor__username"]
+    list_select_related = ["campaign", "actor"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(ScheduledAction)
+class ScheduledActionAdmin(admin.ModelAdmin):
+    list_display = ["campaign", "action", "run_at", "state", "created_by", "executed_at", "result"]
+    list_filter = ["state", "action"]
+    search_fields = ["campaign__name"]
+    list_select_related = ["campaign", "created_by"]
+    readonly_fields = ["state", "executed_at", "result", "task_id", "created_at", "created_by"]
+
+
+@admin.register(WindDownStep)
+class WindDownStepAdmin(admin.ModelAdmin):
+    list_display = ["campaign", "kind", "done_at", "done_by", "automatic"]
+    list_filter = ["kind", "automatic"]
+    search_fields = ["campaign__name"]
+    list_select_related = ["campaign", "done_by"]
+
+
+@admin.register(CampaignWatch)
+class CampaignWatchAdmin(admin.ModelAdmin):
+    list_display = ["user", "campaign", "created_at"]
+    list_select_related = ["user", "campaign"]
+    search_fields = ["user__username", "campaign__name"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "recipient", "kind", "title", "read_at", "email_state", "email_attempts"]
+    list_filter = ["kind", "email_state"]
+    search_fields = ["title", "recipient__username"]
+    list_select_related = ["recipient"]
+    readonly_fields = ["email_error", "emailed_at", "email_attempts", "dedupe_key"]
+
+
+@admin.register(MetricImport)
+class MetricImportAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "account", "filename", "state", "uploaded_by", "size"]
+    list_filter = ["state"]
+    search_fields = ["filename", "account__name"]
+    list_select_related = ["account", "uploaded_by"]
+    readonly_fields = ["sha256", "size", "summary", "error", "committed_at"]
+
+
+# --- Wind-down and notifications (issue 6) ---
+@admin.action(description="Retry sending the email of selected notifications", permissions=["change"])
+def notifications_email_retry(modeladmin, request, queryset):
+    from .models import EmailState
+
+    ids = list(queryset.filter(email_state__in=[EmailState.FAILED, EmailState.GAVE_UP]).values_list("pk", flat=True))
+    # A manual retry starts the attempt budget again; the worker sends it (never this request).
+    Notification.objects.filter(pk__in=ids).update(email_state=EmailState.FAILED, email_attempts=0)
+    if ids:
+        services._notification_emails_enqueue(notification_ids=ids)
+    modeladmin.message_user(request, f"Queued {len(ids)} email{'' if len(ids) == 1 else 's'} to send again.")
+
+
+NotificationAdmin.actions = [notifications_email_retry]

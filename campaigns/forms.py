@@ -1,0 +1,235 @@
+"""Forms validate input and say what is wrong next to the field; the services do the work."""
+
+import uuid
+import zoneinfo
+
+from django import forms
+from django.forms import inlineformset_factory
+from django.utils import timezone
+
+from .models import Action, AdAccount, Campaign, ContentItem, EndReason
+from .services import ReasonRequired, end_reason_validate
+
+DATETIME_LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+ACTION_CHOICES = [(Action.PAUSE.value, "Pause"), (Action.RESUME.value, "Resume"), (Action.END.value, "End")]
+
+
+def zone(name: str):
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+MAX_ID = 2**63 - 1  # larger ids cannot be in the database; SQLite raises OverflowError on them in `pk__in`
+
+
+class IdsField(forms.Field):
+    """Campaign ids from repeated `ids` inputs; anything not a positive 64-bit integer is dropped."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        if not value:
+            return []
+        values = value if isinstance(value, list | tuple) else [value]
+        ids = []
+        for raw in values:
+            try:
+                pk = int(str(raw))
+            except ValueError:
+                continue
+            if 0 < pk <= MAX_ID and pk not in ids:
+                ids.append(pk)
+        return ids
+
+
+class InAccountTimezoneMixin:
+    """Naive date-times typed into the form are read in the account's timezone (`tz`)."""
+
+    def full_clean(self):
+        with timezone.override(self.tz):
+            super().full_clean()
+
+
+class ActionForm(forms.Form):
+    """The selection bar's request (step one) and the confirmation's POST (step two)."""
+
+    action = forms.ChoiceField(choices=ACTION_CHOICES)
+    ids = IdsField(required=False)
+    all_matching = forms.BooleanField(required=False)
+    list_qs = forms.CharField(required=False, widget=forms.HiddenInput)
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+class ConfirmForm(InAccountTimezoneMixin, forms.Form):
+    """Confirms a pause, resume or end of `campaigns`. Ending needs a reason and typed confirmation (the number of
+    campaigns, or the name of the one), and may be scheduled with `end_at` instead."""
+
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    reason_code = forms.ChoiceField(
+        label="Why is it ending?", choices=[("", "Choose a reason…"), *EndReason.choices], required=False
+    )
+    reason_note = forms.CharField(
+        label="Note", required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Required for “Other”."
+    )
+    end_at = forms.DateTimeField(
+        label="End at (optional)", required=False, widget=DATETIME_LOCAL, input_formats=["%Y-%m-%dT%H:%M"]
+    )
+    confirm_text = forms.CharField(
+        label="Type to confirm", required=False, widget=forms.TextInput(attrs={"autocomplete": "off"})
+    )
+    delete_on_platform = forms.BooleanField(
+        label="Also delete on TikTok",
+        required=False,
+        help_text="Irreversible on TikTok too: a deleted campaign can never be re-enabled there and is hidden "
+        "from Ads Manager. Without this, Closeout turns it off (DISABLE) and its data stays reportable.",
+    )
+
+    def __init__(self, *args, action: str, campaigns: list[Campaign], tz=None, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("idempotency_key", uuid.uuid4().hex)
+        kwargs.setdefault("auto_id", "confirm_%s")  # unique on a detail page that also has the schedule form
+        super().__init__(*args, **kwargs)
+        self.action = action
+        self.campaigns = campaigns
+        self.tz = tz or zoneinfo.ZoneInfo("UTC")
+        if action == Action.END:
+            self.fields["reason_code"].required = True
+            self.fields["confirm_text"].required = True
+            self.fields["confirm_text"].label = self.confirm_label
+            self.fields["end_at"].help_text = f"Leave empty to end now. Time in {self.tz.key}."
+            if not any(c.account.is_connected for c in campaigns):
+                del self.fields["delete_on_platform"]
+        else:
+            for name in ("reason_code", "reason_note", "end_at", "confirm_text", "delete_on_platform"):
+                del self.fields[name]
+
+    @property
+    def expected_confirmation(self) -> str:
+        return self.campaigns[0].name if len(self.campaigns) == 1 else str(len(self.campaigns))
+
+    @property
+    def confirm_label(self) -> str:
+        if len(self.campaigns) == 1:
+            return "Type the campaign’s name to confirm"
+        return f"Type {len(self.campaigns)} (the number of campaigns) to confirm"
+
+    def clean_confirm_text(self):
+        typed = " ".join(self.cleaned_data.get("confirm_text", "").split())
+        if typed.casefold() != " ".join(self.expected_confirmation.split()).casefold():
+            if len(self.campaigns) == 1:
+                raise forms.ValidationError("That is not the campaign’s name.")
+            raise forms.ValidationError(
+                f"Type {len(self.campaigns)} to confirm ending {len(self.campaigns)} campaigns."
+            )
+        return typed
+
+    def clean_end_at(self):
+        end_at = self.cleaned_data.get("end_at")
+        if end_at is not None and end_at <= timezone.now():
+            raise forms.ValidationError("Choose a time in the future, or leave it empty to end now.")
+        return end_at
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.action == Action.END and "reason_code" in cleaned:
+            try:
+                end_reason_validate(reason_code=cleaned["reason_code"], reason_note=cleaned.get("reason_note", ""))
+            except ReasonRequired as exc:
+                self.add_error("reason_note", str(exc))
+        return cleaned
+
+
+class ScheduleForm(InAccountTimezoneMixin, forms.Form):
+    action = forms.ChoiceField(label="Action", choices=[(Action.PAUSE.value, "Pause"), (Action.END.value, "End")])
+    run_at = forms.DateTimeField(label="At", widget=DATETIME_LOCAL, input_formats=["%Y-%m-%dT%H:%M"])
+    reason_code = forms.ChoiceField(
+        label="Reason (for an end)", choices=[("", "Choose a reason…"), *EndReason.choices], required=False
+    )
+    reason_note = forms.CharField(label="Note", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, tz=None, **kwargs):
+        kwargs.setdefault("auto_id", "schedule_%s")
+        super().__init__(*args, **kwargs)
+        self.tz = tz or zoneinfo.ZoneInfo("UTC")
+        self.fields["run_at"].help_text = f"Time in {self.tz.key}."
+
+    def clean_run_at(self):
+        run_at = self.cleaned_data["run_at"]
+        if run_at <= timezone.now():
+            raise forms.ValidationError("Choose a time in the future.")
+        return run_at
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("action") == Action.END:
+            try:
+                end_reason_validate(
+                    reason_code=cleaned.get("reason_code", ""), reason_note=cleaned.get("reason_note", "")
+                )
+            except ReasonRequired as exc:
+                self.add_error("reason_code", str(exc))
+        return cleaned
+
+
+# Owned by the platform for connected accounts: shown, never edited here.
+PLATFORM_FIELDS = ("name", "platform_id", "objective", "budget_mode", "budget_amount", "start_date", "end_date")
+
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = (
+            "name",
+            "platform_id",
+            "objective",
+            "budget_mode",
+            "budget_amount",
+            "start_date",
+            "end_date",
+            "audience",
+            "target_views",
+            "target_reach",
+            "target_clicks",
+            "target_followers",
+            "target_engagement_rate",
+            "target_cost_per_result",
+        )
+        widgets = {
+            "start_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "end_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "audience": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, account: AdAccount | None = None, accounts=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        account = account or (self.instance.account if self.instance.pk else None)
+        if account is not None and account.is_connected:
+            for name in PLATFORM_FIELDS:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = "Managed on the platform."
+        if accounts is not None:
+            self.fields["account"] = forms.ModelChoiceField(
+                queryset=accounts, label="Account", help_text="Accounts without a platform connection."
+            )
+            self.order_fields(["account"])
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start_date"), cleaned.get("end_date")
+        if start and end and end < start:
+            self.add_error("end_date", "The end date must be on or after the start date.")
+        return cleaned
+
+    def edited_values(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields if not self.fields[name].disabled}
+
+
+ContentItemFormSet = inlineformset_factory(
+    Campaign,
+    ContentItem,
+    fields=("kind", "title", "url", "platform_id", "state"),
+    extra=1,
+    can_delete=True,
+)

@@ -1,0 +1,846 @@
+"""`make bench`: measure Closeout on the benchmark data set (`bench_generate`) and check the targets of issue 9.
+
+Server-side with the Django test client (warm, median and p95 of ≥ 30 requests, SQL queries counted with
+CaptureQueriesContext), side by side with the Django admin changelist on the same rows and the raw SQL floor
+(the page's own queries run bare through a DB-API cursor); then bulk transitions, the close snapshot, a streaming
+CSV export (in a subprocess, for a clean memory figure) and gunicorn + wrk under load on 127.0.0.1.
+
+The database is the default one (DATABASE_URL). Writes (bulk transitions, snapshots) run inside a transaction
+that is rolled back, so every run starts from the same data. Scenario URLs are tables at the top of this file:
+adjust them when the pages they point at change.
+"""
+
+import contextlib
+import csv
+import datetime as dt
+import importlib
+import inspect
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import django
+from django.conf import settings
+from django.contrib import admin
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import Resolver404, resolve
+
+from campaigns import services
+from campaigns.models import Action, Campaign, DailyMetric, EndReason, Source, Status, StatusChange
+
+from .bench_generate import ACCOUNT_PREFIX, bench_user, report_campaign
+
+# --- Scenarios: adjust these to the pages' parameter names ---------------------------------------------------
+# {deep_page} is 80 % of the way through the pages of 50 rows; {search} is SEARCH_TERM.
+SEARCH_TERM = "glow"
+LIST_URL = "/campaigns/"
+LIST_SCENARIOS = {
+    "page 1": "per_page=50",
+    "deep page": "per_page=50&page={deep_page}",
+    "text search": "per_page=50&q={search}",
+    "status filter": "per_page=50&status=paused",
+    "sorted by total spend": "per_page=50&sort=-total_spend",
+}
+# The admin changelist on the same rows (see ADMIN_OVERRIDES below) ({spend_column} is the admin's
+# ordering index of total_spend, computed from CampaignAdmin.list_display).
+ADMIN_URL = "/admin/campaigns/campaign/"
+ADMIN_SCENARIOS = {
+    "page 1": "",
+    "deep page": "p={deep_page}",
+    "text search": "q={search}",
+    "status filter": "status__exact=paused",
+    "sorted by total spend": "o=-{spend_column}",
+}
+# The admin is made comparable for the run: the same 50 rows per page, and no date_hierarchy (the list page has
+# no year/month drill-down; on SQLite its SELECT DISTINCT django_date_trunc(...) over every row costs more than
+# the rest of the page). One extra row measures page 1 with the admin exactly as configured.
+ADMIN_OVERRIDES = {"list_per_page": 50, "date_hierarchy": None}
+# The report page and the public shared page of the "Bench 365x50" campaign.
+REPORT_PATH = "/reports/{campaign_id}/"
+SHARED_PATH = "/s/{secret}/"
+# Services of the reports app, tried in order; the first that exists is used. Called with the keyword arguments
+# their signature accepts among: campaign, campaign_id, report, actor, user, created_by, source, label.
+SNAPSHOT_SERVICES = [
+    "reports.services.close_report_create",
+    "reports.services.report_snapshot_create",
+    "reports.services.close_report_snapshot",
+    "reports.services.report_create",
+    "reports.services.snapshot_create",
+]
+SHARE_SERVICES = [
+    "reports.services.share_link_create",
+    "reports.services.report_share_create",
+    "reports.services.share_create",
+]
+# The CSV export: if the reports app has a streaming view over this many rows, point EXPORT_PATH at it;
+# until then the benchmark streams the same shape from DailyMetric.iterator() through csv.writer.
+EXPORT_ROWS = 1_000_000
+EXPORT_PATH = ""
+BULK_SIZE = 1_000
+LOAD_SECONDS = 20
+LOAD_CONNECTIONS = 16
+WRK_TIMEOUT = 30  # seconds; a slower response counts as an error (a socket timeout), not in the latencies
+
+# --- Targets (issue 9) -------------------------------------------------------------------------------------
+LIST_VS_ADMIN_MAX = 0.5
+LIST_MAX_QUERIES = 8
+BULK_END_MAX_SECONDS_SQLITE = 1.0
+SNAPSHOT_MAX_SECONDS = 2.0
+EXPORT_MAX_GROWTH_MB = 100
+LOAD_LIST_VS_ADMIN_MIN = 1.0
+LOAD_SHARED_VS_LIST_MIN = 5.0
+
+SECTIONS = ("pages", "report_pages", "bulk", "snapshot", "export", "load")
+BASE_DIR = Path(settings.BASE_DIR)
+DOCS = BASE_DIR / "docs" / "benchmarks.md"
+
+
+@dataclass
+class Row:
+    section: str
+    scenario: str
+    median_ms: float | None = None
+    p95_ms: float | None = None
+    queries: int | None = None
+    compare: str = ""
+    target: str = ""
+    ok: bool | None = None  # None: no target, or not measured
+    note: str = ""
+    sql: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def result(self) -> str:
+        return {True: "PASS", False: "FAIL", None: ""}[self.ok]
+
+
+class NotAvailable(Exception):
+    """The page or service this scenario measures does not exist (yet)."""
+
+
+class Command(BaseCommand):
+    help = "Benchmark the default database's bench data (see bench_generate) and print a markdown table."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--requests", type=int, default=30, help="Measured requests per scenario (≥ 30).")
+        parser.add_argument("--warmup", type=int, default=3)
+        parser.add_argument("--quick", action="store_true", help="Smoke run: few requests, small export, no load.")
+        parser.add_argument("--skip-load", action="store_true", help="Skip gunicorn + wrk.")
+        parser.add_argument("--load-seconds", type=int, default=LOAD_SECONDS)
+        parser.add_argument("--export-rows", type=int, default=EXPORT_ROWS)
+        parser.add_argument("--show-sql", action="store_true", help="Print each admin/list query with its time.")
+        parser.add_argument(
+            "--only", default="", help=f"Comma-separated sections to run (default all): {', '.join(SECTIONS)}."
+        )
+        parser.add_argument("--write-docs", action="store_true", help=f"Write this run into {DOCS}.")
+
+    def handle(self, *args, **options):
+        if options["quick"]:
+            options |= {"requests": 2, "warmup": 0, "skip_load": True, "export_rows": min(options["export_rows"], 5000)}
+        started = time.perf_counter()
+        bench = Bench(options=options, out=self.stdout)
+        rows = bench.run()
+        table = rows_markdown(rows)
+        self.stdout.write("\n" + table)
+        passed = sum(r.ok is True for r in rows)
+        failed = sum(r.ok is False for r in rows)
+        summary = f"{passed} PASS, {failed} FAIL, {time.perf_counter() - started:.0f}s on {bench.vendor_label}."
+        self.stdout.write(summary)
+        if options["write_docs"]:
+            docs_write(vendor=connection.vendor, label=bench.vendor_label, table=table, bench=bench, summary=summary)
+            self.stdout.write(f"Wrote {DOCS.relative_to(BASE_DIR)}.")
+
+
+class Bench:
+    def __init__(self, *, options, out):
+        self.options, self.out = options, out
+        self.n, self.warmup = options["requests"], options["warmup"]
+        self.vendor_label = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(connection.vendor, connection.vendor)
+        self.rows: list[Row] = []
+
+    def log(self, message):
+        self.out.write(message)
+        self.out.flush()
+
+    def run(self) -> list[Row]:
+        campaigns = Campaign.objects.filter(account__name__startswith=ACCOUNT_PREFIX)
+        self.total = campaigns.count()
+        if not self.total:
+            raise CommandError("No bench data in this database: run `manage.py bench_generate` first.")
+        self.user = bench_user()
+        self.report = report_campaign()
+        self.client = Client(HTTP_HOST="localhost")
+        self.client.force_login(self.user)
+        self.values = {
+            "deep_page": max(1, int(self.total / 50 * 0.8)),
+            "search": SEARCH_TERM,
+            "spend_column": self._admin_spend_column(),
+        }
+        self.log(f"Benchmarking {self.total:,} campaigns on {self.vendor_label} ({self.n} requests per scenario)")
+        only = {s.strip() for s in self.options["only"].split(",") if s.strip()} or set(SECTIONS)
+        if unknown := only - set(SECTIONS):
+            raise CommandError(f"Unknown sections: {', '.join(sorted(unknown))}.")
+        if self.options["skip_load"]:
+            only.discard("load")
+        for section in SECTIONS:
+            if section in only:
+                getattr(self, section)()
+        return self.rows
+
+    # 1 + 2: list page, admin changelist, raw SQL floor -------------------------------------------------------
+
+    def pages(self):
+        with admin_overridden(**ADMIN_OVERRIDES):
+            self._pages()
+        with admin_overridden(list_per_page=ADMIN_OVERRIDES["list_per_page"]):
+            as_configured = self.page_row("admin", "page 1, date_hierarchy on", ADMIN_URL)
+        if as_configured.median_ms is not None:
+            floor = self.floor_row("admin SQL floor", "page 1, date_hierarchy on", as_configured.sql)
+            as_configured.compare = f"{as_configured.median_ms / max(floor.median_ms, 0.001):.1f}× its floor"
+            floor.compare = f"{floor.median_ms / as_configured.median_ms:.0%} of the admin page"
+            self.rows += [as_configured, floor]
+            if self.options["show_sql"]:
+                self.show_sql("admin page 1, date_hierarchy on", as_configured.sql)
+
+    def _pages(self):
+        keys = list(LIST_SCENARIOS)
+        for key in keys[:: len(keys) - 1] if self.options["quick"] else keys:  # quick: the first and the last
+            list_url = LIST_URL + "?" + LIST_SCENARIOS[key].format(**self.values)
+            admin_url = ADMIN_URL + ("?" + ADMIN_SCENARIOS[key].format(**self.values) if ADMIN_SCENARIOS[key] else "")
+            listed = self.page_row("list", key, list_url)
+            admin_row = self.page_row("admin", key, admin_url)
+            self.rows += [listed, admin_row]
+            if listed.median_ms is None or admin_row.median_ms is None:
+                continue
+            floor = self.floor_row("list SQL floor", key, listed.sql)
+            admin_floor = self.floor_row("admin SQL floor", key, admin_row.sql)
+            self.rows += [floor, admin_floor]
+            ratio = listed.median_ms / admin_row.median_ms
+            listed.compare = f"{ratio:.2f}× admin, {listed.median_ms / max(floor.median_ms, 0.001):.1f}× floor"
+            listed.target = f"≤ {LIST_VS_ADMIN_MAX}× admin, ≤ {LIST_MAX_QUERIES} queries"
+            listed.ok = ratio <= LIST_VS_ADMIN_MAX and listed.queries <= LIST_MAX_QUERIES
+            admin_row.compare = f"{admin_row.median_ms / max(admin_floor.median_ms, 0.001):.1f}× its floor"
+            floor.compare = f"{floor.median_ms / listed.median_ms:.0%} of the list page"
+            admin_floor.compare = f"{admin_floor.median_ms / admin_row.median_ms:.0%} of the admin page"
+            if self.options["show_sql"]:
+                self.show_sql(f"list {key}", listed.sql)
+                self.show_sql(f"admin {key}", admin_row.sql)
+
+    def page_row(self, section, scenario, url, *, client=None) -> Row:
+        client = client or self.client
+        row = Row(section, scenario, note=url)
+        response = client.get(url)
+        if response.status_code != 200:
+            row.note = f"{url} → HTTP {response.status_code}"
+            row.ok = False
+            return row
+        with CaptureQueriesContext(connection) as ctx:
+            client.get(url)
+        row.queries, row.sql = len(ctx.captured_queries), [q["sql"] for q in ctx.captured_queries]
+        row.median_ms, row.p95_ms = self.timed(lambda: client.get(url))
+        self.log(f"  {section:>6} {scenario:<22} {row.median_ms:8.1f} ms  {row.queries} queries  {url}")
+        return row
+
+    def timed(self, call, n=None, warmup=None) -> tuple[float, float]:
+        for _ in range(self.warmup if warmup is None else warmup):
+            call()
+        samples = []
+        for _ in range(self.n if n is None else n):
+            t0 = time.perf_counter()
+            call()
+            samples.append((time.perf_counter() - t0) * 1000)
+        return median_p95(samples)
+
+    def floor_row(self, section, scenario, sql: list[str]) -> Row:
+        """The same statements through the bare DB-API cursor: what the SQL alone costs."""
+        raw = connection.connection
+
+        def run():
+            cursor = raw.cursor()
+            for statement in sql:
+                cursor.execute(statement)
+                if cursor.description:
+                    cursor.fetchall()
+            cursor.close()
+
+        # SQL only and much repeated already: a third of the requests (≥ 10) is enough for a stable median.
+        median, p95 = self.timed(run, n=max(10, self.n // 3) if self.n >= 10 else self.n, warmup=min(1, self.warmup))
+        return Row(section, scenario, median, p95, len(sql))
+
+    def show_sql(self, title, sql):
+        raw = connection.connection
+        self.log(f"    SQL of {title}:")
+        for statement in sql:
+            cursor = raw.cursor()
+            t0 = time.perf_counter()
+            cursor.execute(statement)
+            if cursor.description:
+                cursor.fetchall()
+            ms = (time.perf_counter() - t0) * 1000
+            cursor.close()
+            self.log(f"    {ms:8.2f} ms  {statement[:400]}")
+
+    def _admin_spend_column(self) -> int:
+        model_admin = admin.site._registry[Campaign]
+        return list(model_admin.list_display).index("total_spend") + (1 if model_admin.actions else 0)
+
+    # 3: report page and shared page --------------------------------------------------------------------------
+
+    def report_pages(self):
+        report_path = REPORT_PATH.format(campaign_id=self.report.pk)
+        for scenario, get_path in (
+            ("report page (365×50)", lambda: report_path),
+            ("shared page (365×50)", self.shared_path),
+        ):
+            try:
+                self.ensure_snapshot()
+                path = get_path()
+                resolve_or_unavailable(path)
+                client = self.client if scenario.startswith("report") else Client(HTTP_HOST="localhost")
+                row = self.page_row("report", scenario, path, client=client)
+            except NotAvailable as exc:
+                self.rows.append(Row("report", scenario, note=f"not available: {exc}"))
+                continue
+            touches_metrics = any(DailyMetric._meta.db_table in q for q in row.sql)
+            row.target = "constant queries; never reads raw metrics"
+            if row.ok is None:
+                row.ok = not touches_metrics
+            row.compare = "reads campaigns_dailymetric" if touches_metrics else "no raw-metric reads"
+            self.rows.append(row)
+
+    def shared_path(self) -> str:
+        if getattr(self, "_shared_path", None) is None:
+            service = first_service(SHARE_SERVICES)
+            created = call_with(service, campaign=self.report, campaign_id=self.report.pk, report=self._report_object(),
+                                actor=self.user, user=self.user, created_by=self.user, label="bench")  # fmt: skip
+            parts = created if isinstance(created, tuple) else (created,)
+            secret = next((x for x in parts if isinstance(x, str)), None)
+            secret = secret or getattr(created, "secret", None) or getattr(created, "url", None)
+            if not secret:
+                raise NotAvailable(f"{service.__module__}.{service.__name__} returned no secret")
+            self._shared_path = secret if secret.startswith("/") else SHARED_PATH.format(secret=secret)
+        return self._shared_path
+
+    def _report_object(self):
+        with contextlib.suppress(Exception):
+            from reports.models import CloseReport  # noqa: PLC0415 — the reports app may not have it yet
+
+            return CloseReport.objects.filter(campaign=self.report).first()
+        return None
+
+    def ensure_snapshot(self):
+        """The report page shows the frozen snapshot: make sure the 365×50 campaign has one (kept)."""
+        with contextlib.suppress(NotAvailable):
+            if self._report_object() is None:
+                call_with(first_service(SNAPSHOT_SERVICES), campaign=self.report, campaign_id=self.report.pk,
+                          actor=self.user, user=self.user, source=Source.COMMAND)  # fmt: skip
+
+    # 4: bulk pause and end of 1,000 --------------------------------------------------------------------------
+
+    def bulk(self):
+        active = list(
+            Campaign.objects.filter(account__name__startswith=ACCOUNT_PREFIX, status=Status.ACTIVE)
+            .order_by("id")
+            .values_list("id", flat=True)[:BULK_SIZE]
+        )
+        reps = 1 if self.options["quick"] else 5
+        for action in (Action.PAUSE, Action.END):
+            samples, queries, after = [], set(), []
+            for _ in range(reps):
+                ms, n_queries, audited, after_ms, after_q = self.transition_once(active, action)
+                samples.append(ms)
+                queries.add(n_queries)
+                after.append((after_ms, after_q))
+            small = self.transition_once(active[:10], action)[1]
+            median, p95 = median_p95(samples)
+            row = Row("bulk", f"bulk {action} of {len(active):,}", median, p95, max(queries))
+            row.compare = f"{small} queries for 10; {audited:,} audited"
+            constant = max(queries) == small
+            all_audited = audited == len(active)
+            if action == Action.END:
+                row.target = "constant queries, all audited" + (", < 1 s" if connection.vendor == "sqlite" else "")
+                fast = connection.vendor != "sqlite" or median / 1000 < BULK_END_MAX_SECONDS_SQLITE
+                row.ok = constant and all_audited and fast
+            else:
+                row.target = "constant queries, all audited"
+                row.ok = constant and all_audited
+            self.rows.append(row)
+            after_ms, after_q = after[-1]
+            self.rows.append(
+                Row(
+                    "bulk",
+                    f"  after-commit work of the {action}",
+                    after_ms,
+                    None,
+                    after_q,
+                    note="signal receivers run on commit (task enqueues, notifications)",
+                )  # fmt: skip
+            )
+            self.log(f"  bulk   {action:<22} {median:8.1f} ms  {max(queries)} queries (10: {small}), audited {audited}")
+
+    def transition_once(self, ids, action):
+        """One bulk transition through the service, rolled back; also runs its on-commit callbacks inside."""
+        kwargs = {"reason_code": EndReason.OBJECTIVES_MET} if action == Action.END else {}
+        with rolled_back():
+            first_callback = len(connection.run_on_commit)
+            with CaptureQueriesContext(connection) as ctx:
+                t0 = time.perf_counter()
+                result = services.campaigns_transition(
+                    campaign_ids=ids, action=action, actor=self.user, source=Source.COMMAND, **kwargs
+                )
+                ms = (time.perf_counter() - t0) * 1000
+            audited = StatusChange.objects.filter(pk__in=result.change_ids, campaign_id__in=ids, action=action).count()
+            callbacks = connection.run_on_commit[first_callback:]
+            with CaptureQueriesContext(connection) as after:
+                t0 = time.perf_counter()
+                for _sids, callback, _robust in callbacks:
+                    callback()
+                after_ms = (time.perf_counter() - t0) * 1000
+        return ms, len(ctx.captured_queries), audited, after_ms, len(after.captured_queries)
+
+    # 5: close snapshot of 365×50 -----------------------------------------------------------------------------
+
+    def snapshot(self):
+        scenario = f"close snapshot ({self.report.daily_metrics.filter(content_item=None).count()}"
+        scenario += f"×{self.report.content_items.count()})"
+        try:
+            service = first_service(SNAPSHOT_SERVICES)
+        except NotAvailable as exc:
+            self.rows.append(Row("snapshot", scenario, note=f"not available: {exc}"))
+            return
+        samples, queries = [], 0
+        for _ in range(1 if self.options["quick"] else 5):
+            with rolled_back():
+                # A fresh snapshot each time: the kept one (for the report page) is deleted inside the rollback.
+                report = self._report_object()
+                if report is not None:
+                    type(report).objects.filter(pk=report.pk).delete()
+                with CaptureQueriesContext(connection) as ctx:
+                    t0 = time.perf_counter()
+                    call_with(service, campaign=self.report, campaign_id=self.report.pk, actor=self.user,
+                              user=self.user, source=Source.COMMAND)  # fmt: skip
+                    samples.append((time.perf_counter() - t0) * 1000)
+                queries = len(ctx.captured_queries)
+        median, p95 = median_p95(samples)
+        self.rows.append(
+            Row(
+                "snapshot",
+                scenario,
+                median,
+                p95,
+                queries,
+                note=f"{service.__module__}.{service.__name__}",
+                target=f"< {SNAPSHOT_MAX_SECONDS:g} s",
+                ok=median / 1000 < SNAPSHOT_MAX_SECONDS,
+            )  # fmt: skip
+        )
+
+    # 6: streaming CSV export ---------------------------------------------------------------------------------
+
+    def export(self):
+        rows = self.options["export_rows"]
+        if self.options["quick"]:
+            result = export_probe(rows=rows)  # the test database is not visible to a subprocess
+        else:
+            code = (
+                "import json, django; django.setup(); "
+                "from campaigns.management.commands.bench import export_probe; "
+                f"print(json.dumps(export_probe(rows={rows})))"
+            )
+            env = os.environ | {
+                "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local")
+            }
+            done = subprocess.run(  # noqa: S603
+                [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=600
+            )
+            if done.returncode:
+                raise CommandError(f"export probe failed:\n{done.stderr[-2000:]}")
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+        growth, baseline = result["rss_growth_mb"], result["rss_baseline_mb"]
+        self.rows.append(
+            Row(
+                "export",
+                f"streaming CSV of {result['rows']:,} metric rows",
+                result["seconds"] * 1000,
+                None,
+                result["queries"],
+                compare=f"peak RSS +{growth:.1f} MB over {baseline:.0f} MB, {result['mb']:.0f} MB of CSV",
+                target=f"peak memory growth < {EXPORT_MAX_GROWTH_MB} MB",
+                ok=growth < EXPORT_MAX_GROWTH_MB,
+                note=result["how"],
+            )  # fmt: skip
+        )
+        self.log(f"  export {result['rows']:,} rows in {result['seconds']:.1f}s, peak RSS +{growth:.1f} MB")
+
+    # 7: under load: gunicorn + wrk ---------------------------------------------------------------------------
+
+    def load(self):
+        targets = {
+            "list page": LIST_URL + "?" + LIST_SCENARIOS["page 1"].format(**self.values),
+            "admin changelist": ADMIN_URL + ("?" + ADMIN_SCENARIOS["page 1"] if ADMIN_SCENARIOS["page 1"] else ""),
+            "shared page": None,
+        }
+        with contextlib.suppress(NotAvailable):
+            self.ensure_snapshot()
+            targets["shared page"] = self.shared_path()
+            resolve_or_unavailable(targets["shared page"])
+        wrk = shutil.which("wrk")
+        if wrk is None:
+            for name in targets:
+                self.rows.append(Row("load", name, note="not available: wrk is not installed (apt-get install wrk)"))
+            return
+        results = {}
+        with gunicorn_server(log=self.log) as base:
+            cookie = f"{settings.SESSION_COOKIE_NAME}={self.client.cookies[settings.SESSION_COOKIE_NAME].value}"
+            for name, url in targets.items():
+                if url is None:
+                    self.rows.append(Row("load", name, note="not available: no shared page yet"))
+                    continue
+                results[name] = wrk_run(wrk, base + url, cookie, seconds=self.options["load_seconds"])
+                r = results[name]
+                self.log(f"  load   {name:<22} {r['rps']:8.1f} req/s  p50 {r['p50']:.0f} ms  p99 {r['p99']:.0f} ms")
+        for name, r in results.items():
+            row = Row("load", name, r["p50"], None, None, note=f"p99 {r['p99']:.0f} ms, {r['requests']:,} requests")
+            row.compare = f"{r['rps']:.1f} req/s, {r['non2xx']} non-2xx, {r['errors']} timeouts/socket errors"
+            checks = [r["non2xx"] == 0, r["errors"] == 0]
+            row.target = "0 non-2xx, 0 errors"
+            if name == "list page" and "admin changelist" in results:
+                ratio = r["rps"] / max(results["admin changelist"]["rps"], 0.001)
+                row.compare += f", {ratio:.2f}× admin req/s"
+                row.target += f"; ≥ {LOAD_LIST_VS_ADMIN_MIN:g}× admin req/s"
+                checks.append(ratio >= LOAD_LIST_VS_ADMIN_MIN)
+            if name == "shared page" and "list page" in results:
+                ratio = r["rps"] / max(results["list page"]["rps"], 0.001)
+                row.compare += f", {ratio:.1f}× list req/s"
+                row.target += f"; ≥ {LOAD_SHARED_VS_LIST_MIN:g}× list req/s"
+                checks.append(ratio >= LOAD_SHARED_VS_LIST_MIN)
+            row.ok = all(checks)
+            self.rows.append(row)
+
+
+# Helpers ----------------------------------------------------------------------------------------------------
+
+
+def median_p95(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+class _Rollback(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def rolled_back():
+    """Run the block in a transaction that is always rolled back (its on-commit callbacks never fire)."""
+    try:
+        with transaction.atomic():
+            yield
+            raise _Rollback
+    except _Rollback:
+        pass
+
+
+@contextlib.contextmanager
+def admin_overridden(**attributes):
+    """CampaignAdmin with these attributes for the duration (it is one shared instance per process)."""
+    model_admin = admin.site._registry[Campaign]
+    before = {name: getattr(model_admin, name) for name in attributes}
+    for name, value in attributes.items():
+        setattr(model_admin, name, value)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            setattr(model_admin, name, value)
+
+
+def resolve_or_unavailable(path: str) -> None:
+    try:
+        resolve(path.split("?")[0])
+    except Resolver404:
+        raise NotAvailable(f"{path.split('?')[0]} does not resolve yet") from None
+
+
+def first_service(dotted_paths: list[str]):
+    for dotted in dotted_paths:
+        module_name, _, name = dotted.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        if callable(getattr(module, name, None)):
+            return getattr(module, name)
+    raise NotAvailable(f"none of {', '.join(p.rpartition('.')[2] for p in dotted_paths)} in reports.services")
+
+
+def call_with(func, **available):
+    """Call `func` with the keyword arguments its signature names (and that are not None)."""
+    params = inspect.signature(func).parameters
+    return func(**{k: v for k, v in available.items() if k in params and v is not None})
+
+
+def export_probe(*, rows: int) -> dict:
+    """Stream `rows` daily metrics as CSV the way a StreamingHttpResponse would, measuring time and the growth
+    of the process's peak resident memory (ru_maxrss) over a warm baseline."""
+    import resource  # noqa: PLC0415 — Unix only, like the benchmark
+
+    from django.db import reset_queries  # noqa: PLC0415
+
+    class Echo:
+        def write(self, value):
+            return value
+
+    columns = ("date", "campaign_id", "campaign__name", "content_item_id", "spend", "impressions", "reach",
+               "clicks", "video_views", "likes", "comments", "shares", "follows", "profile_visits")  # fmt: skip
+    queryset = DailyMetric.objects.order_by("pk").values_list(*columns)[:rows]
+    list(queryset[:100])  # warm: connection open, models loaded
+    reset_queries()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    writer = csv.writer(Echo())
+    written, count = 0, 0
+    t0 = time.perf_counter()
+    with CaptureQueriesContext(connection) as ctx:
+        written += len(writer.writerow(["date", "campaign_id", "campaign", "content_item_id", *columns[4:]]))
+        for row in queryset.iterator(chunk_size=2000):
+            written += len(writer.writerow(row))
+            count += 1
+    seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "rows": count,
+        "seconds": seconds,
+        "mb": written / 1e6,
+        "rss_growth_mb": (after - before) / 1024,
+        "rss_baseline_mb": before / 1024,
+        "queries": len(ctx.captured_queries),
+        "how": "no export view yet: DailyMetric.values_list().iterator(chunk_size=2000) → csv.writer, in a subprocess",
+    }
+
+
+@contextlib.contextmanager
+def gunicorn_server(*, log):
+    """gunicorn (2 sync workers, config.wsgi, local settings with DEBUG off) on a free loopback port; always
+    stopped on exit. The admin gets the same ADMIN_OVERRIDES as in the test-client run."""
+    with tempfile.TemporaryDirectory(prefix="closeout-bench-") as tmp:
+        conf = Path(tmp) / "gunicorn_conf.py"
+        conf.write_text(
+            "def post_worker_init(worker):\n"
+            "    from django.contrib import admin\n"
+            "    from campaigns.models import Campaign\n"
+            f"    for name, value in {ADMIN_OVERRIDES!r}.items():\n"
+            "        setattr(admin.site._registry[Campaign], name, value)\n"
+        )
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = os.environ | {
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        }
+        errors = open(Path(tmp) / "gunicorn.log", "w")  # noqa: SIM115 — closed in finally
+        process = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--config",
+                str(conf),
+                "--timeout",
+                "120",
+            ],  # fmt: skip
+            cwd=BASE_DIR,
+            env=env,
+            stdout=errors,
+            stderr=errors,
+            start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(base + "/healthz", timeout=2) as response:  # noqa: S310  # nosec B310
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    errors.flush()
+                    raise CommandError("gunicorn did not start:\n" + (Path(tmp) / "gunicorn.log").read_text()[-2000:])
+                time.sleep(0.3)
+            log(f"  gunicorn (2 workers) on {base}, pid {process.pid}")
+            yield base
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+            errors.close()
+
+
+WRK_SCRIPT = """
+wrk.headers["Cookie"] = "%(cookie)s"
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) non2xx = 0 end
+function response(status, headers, body)
+  if status < 200 or status > 299 then non2xx = non2xx + 1 end
+end
+function done(summary, latency, requests)
+  local n = 0
+  for _, t in ipairs(threads) do n = n + t:get("non2xx") end
+  io.write(string.format("BENCH non2xx=%%d p50=%%f p99=%%f requests=%%d errors=%%d\\n", n,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def wrk_run(wrk: str, url: str, cookie: str, *, seconds: int) -> dict:
+    """wrk for `seconds` at LOAD_CONNECTIONS connections (2 threads), after a 2 s warm-up."""
+    with tempfile.TemporaryDirectory(prefix="closeout-wrk-") as tmp:
+        script = Path(tmp) / "bench.lua"
+        script.write_text(WRK_SCRIPT % {"cookie": cookie})
+        base = [wrk, "-t2", f"-c{LOAD_CONNECTIONS}", "--latency", "--timeout", f"{WRK_TIMEOUT}s", "-s", str(script)]
+        subprocess.run([*base, "-d2s", url], capture_output=True, timeout=60, check=False)  # noqa: S603 — warm-up
+        # Sync workers still serve the warm-up's queued requests after wrk has gone: wait for one fresh
+        # request to come back, so the measured run starts on an idle server.
+        request = urllib.request.Request(url, headers={"Cookie": cookie})  # noqa: S310
+        with urllib.request.urlopen(request, timeout=120):  # noqa: S310  # nosec B310
+            pass
+        done = subprocess.run([*base, f"-d{seconds}s", url], capture_output=True, text=True, timeout=seconds + 60)  # noqa: S603
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+    ours = re.search(r"BENCH non2xx=(\d+) p50=([\d.]+) p99=([\d.]+) requests=(\d+) errors=(\d+)", done.stdout)
+    if not (rps and ours):
+        raise CommandError(f"could not read wrk's output:\n{done.stdout}\n{done.stderr}")
+    return {
+        "rps": float(rps.group(1)),
+        "non2xx": int(ours.group(1)),
+        "errors": int(ours.group(5)),
+        "p50": float(ours.group(2)),
+        "p99": float(ours.group(3)),
+        "requests": int(ours.group(4)),
+    }
+
+
+# Output -----------------------------------------------------------------------------------------------------
+
+
+def rows_markdown(rows: list[Row]) -> str:
+    def ms(value):
+        return "" if value is None else (f"{value:,.1f}" if value < 100 else f"{value:,.0f}")
+
+    lines = [
+        "| Section | Scenario | Median ms | p95 ms | Queries | Comparison | Target | Result | Note |",
+        "|---|---|---:|---:|---:|---|---|---|---|",
+    ]
+    for r in rows:
+        note = r.note.replace("|", "\\|")
+        cells = [r.section, r.scenario, ms(r.median_ms), ms(r.p95_ms), "" if r.queries is None else str(r.queries),
+                 r.compare, r.target, r.result, note]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def machine_description() -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = re.search(r"model name\s*:\s*(.+)", cpuinfo)
+    cores = cpuinfo.count("processor\t:")
+    memory = subprocess.run(["free", "-g"], capture_output=True, text=True, check=False).stdout.strip()  # noqa: S607
+    return (
+        f"- CPU: {model.group(1).strip() if model else platform.processor()} × {cores} cores\n"
+        f"- Python {platform.python_version()}, Django {django.get_version()}, {platform.platform()}\n"
+        f"- Memory (`free -g`):\n\n```\n{memory}\n```\n"
+    )
+
+
+def docs_write(*, vendor: str, label: str, table: str, bench: Bench, summary: str) -> None:
+    """Write or update docs/benchmarks.md: the header (machine, date, commands) and this database's section."""
+    start, end = f"<!-- bench:{vendor}:start -->", f"<!-- bench:{vendor}:end -->"
+    existing = DOCS.read_text() if DOCS.exists() else ""
+    sections = {}
+    for other in ("sqlite", "postgresql", "notes"):
+        match = re.search(rf"<!-- bench:{other}:start -->.*?<!-- bench:{other}:end -->", existing, re.S)
+        if match:
+            sections[other] = match.group(0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sqlite_version()" if vendor == "sqlite" else "SHOW server_version")
+        version = cursor.fetchone()[0]
+    generated = BASE_DIR / "bench" / f"generate-{vendor}.json"
+    generator = ""
+    if generated.exists():
+        info = json.loads(generated.read_text())
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in info["steps"].items())
+        reused = f"; reused by this run ({info['reused']})" if info.get("reused") else ""
+        generator = (
+            f"Data generated in {info['seconds']:.0f} s wall, {info.get('cpu_seconds', 0):.0f} s CPU of the "
+            f"generator process, on {info['date']} ({steps}){reused}.\n\n"
+        )
+    sections[vendor] = (
+        f"{start}\n## {label} {version}\n\nRun {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{bench.total:,} campaigns, {bench.n} requests per scenario. {summary}\n\n{generator}{table}{end}"
+    )
+    body = DOCS_HEADER.format(machine=machine_description(), date=f"{dt.datetime.now(dt.UTC):%Y-%m-%d}")
+    body += "\n\n".join(sections[v] for v in ("sqlite", "postgresql", "notes") if v in sections) + "\n"
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(body)
+
+
+DOCS_HEADER = """# Benchmarks
+
+Written by `make bench` (`manage.py bench --write-docs`); last updated {date}. Each figure is the median of
+30 warm requests through the Django test client (p95 beside it) unless said otherwise; "Queries" is the SQL
+statement count of one request. "SQL floor" rows run the page's own captured statements bare through the
+DB-API cursor, so the gap between a page and its floor is Python: ORM, forms, template rendering.
+
+## How to run
+
+```
+make bench
+```
+
+which does, for each database (SQLite file `bench/closeout_bench.sqlite3`, PostgreSQL database `closeout_bench`):
+
+```
+DATABASE_URL=… python manage.py migrate
+DATABASE_URL=… python manage.py bench_generate          # 50 accounts, 100,000 campaigns, 3,000,000 metric rows,
+                                                         # 200,000 content items; reused when already there
+DJANGO_DEBUG=0 DATABASE_URL=… python manage.py bench --write-docs
+```
+
+Data: campaigns in all states (55 % active, 25 % paused, 20 % ended, with audit rows), names like
+"Glow Drop 2025 #123", totals denormalised on Campaign; one campaign "Bench 365x50" with 365 days × 50 content
+items for the report and snapshot. The benchmark user is a manager in all 50 accounts and a superuser (for the
+admin). Bulk transitions and snapshots run in a transaction that is rolled back. The CSV export is measured in a
+subprocess (time, growth of peak RSS). Load: gunicorn with 2 sync workers on 127.0.0.1 and `wrk -t2 -c16 -d20s`
+with a logged-in session cookie; wrk and gunicorn share the machine's cores.
+
+## Machine
+
+{machine}
+"""

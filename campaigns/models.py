@@ -1,0 +1,604 @@
+"""Closeout's domain: ad accounts, their members, campaigns, content, daily metrics and the audit trail.
+
+Models hold fields, constraints and small derived properties. Every state change goes through
+`campaigns.services`; nothing here changes another row.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Role(models.TextChoices):
+    """A member's role in one account. Each role can do everything the ones before it can."""
+
+    VIEWER = "viewer", "Viewer"
+    EDITOR = "editor", "Editor"
+    MANAGER = "manager", "Manager"
+
+    @property
+    def rank(self) -> int:
+        return ROLE_RANK[self.value]
+
+    def allows(self, required: "Role") -> bool:
+        return ROLE_RANK[self.value] >= ROLE_RANK[Role(required).value]
+
+
+ROLE_RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.MANAGER: 3}
+
+
+class Platform(models.TextChoices):
+    TIKTOK = "tiktok", "TikTok"
+
+
+class Connector(models.TextChoices):
+    NONE = "none", "None (manual: changes apply in Closeout only)"
+    TIKTOK = "tiktok", "TikTok Marketing API"
+
+
+class AdAccount(models.Model):
+    name = models.CharField(max_length=200)
+    platform = models.CharField(max_length=20, choices=Platform.choices, default=Platform.TIKTOK)
+    advertiser_id = models.CharField(
+        max_length=64, blank=True, help_text="The advertiser id on the platform (a string of digits)."
+    )
+    currency = models.CharField(max_length=3, default="USD")
+    timezone = models.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Berlin.")
+    connector = models.CharField(max_length=20, choices=Connector.choices, default=Connector.NONE)
+    # The token itself never lives in the database: this names the environment variable that holds it.
+    access_token_env = models.CharField(max_length=100, blank=True)
+    api_base_url = models.URLField(blank=True, help_text="Leave blank for TikTok's production API.")
+    needs_reconnect = models.BooleanField(default=False)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    sync_error = models.TextField(blank=True)
+    # sha256 of the secret in the account's ICS feed URL; blank when no feed is published.
+    ics_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_connected(self) -> bool:
+        return self.connector != Connector.NONE
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    account = models.ForeignKey(AdAccount, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    notify_all = models.BooleanField(
+        default=False, help_text="Notify me of every status change in this account, not only watched campaigns."
+    )
+    notify_email = models.BooleanField(default=True, help_text="Also send my notifications by email.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "account"], name="membership_unique_user_account")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.account} ({self.role})"
+
+
+class Status(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    ENDED = "ended", "Ended"
+
+
+class SyncState(models.TextChoices):
+    """Whether the platform has caught up with the status Closeout recorded."""
+
+    SYNCED = "synced", "In sync"
+    PENDING = "pending", "Awaiting platform"
+    FAILED = "failed", "Sync failed"
+
+
+class Objective(models.TextChoices):
+    REACH = "reach", "Reach"
+    TRAFFIC = "traffic", "Traffic"
+    VIDEO_VIEWS = "video_views", "Video views"
+    ENGAGEMENT = "engagement", "Community / engagement"
+    LEAD_GENERATION = "lead_generation", "Lead generation"
+    APP_PROMOTION = "app_promotion", "App promotion"
+    WEB_CONVERSIONS = "web_conversions", "Website conversions"
+    PRODUCT_SALES = "product_sales", "Product sales"
+
+
+# The metric that counts as "one result" for each objective (cost per result = spend / that metric).
+OBJECTIVE_RESULT_METRIC = {
+    Objective.REACH: "reach",
+    Objective.TRAFFIC: "clicks",
+    Objective.VIDEO_VIEWS: "video_views",
+    Objective.ENGAGEMENT: "follows",
+    Objective.LEAD_GENERATION: "clicks",
+    Objective.APP_PROMOTION: "clicks",
+    Objective.WEB_CONVERSIONS: "clicks",
+    Objective.PRODUCT_SALES: "clicks",
+}
+
+
+class BudgetMode(models.TextChoices):
+    DAILY = "daily", "Daily"
+    LIFETIME = "lifetime", "Lifetime"
+
+
+class EndReason(models.TextChoices):
+    STRATEGY_CHANGE = "strategy_change", "Change in marketing strategy"
+    BUDGET_CONSTRAINTS = "budget_constraints", "Budget constraints"
+    UNFORESEEN = "unforeseen", "Unforeseen circumstances"
+    LEGAL_ETHICAL = "legal_ethical", "Legal or ethical concern"
+    TECHNICAL_ISSUE = "technical_issue", "Technical issue"
+    OBJECTIVES_MET = "objectives_met", "Objectives met"
+    OTHER = "other", "Other"
+
+
+METRIC_FIELDS = (
+    "spend",
+    "impressions",
+    "reach",
+    "clicks",
+    "video_views",
+    "likes",
+    "comments",
+    "shares",
+    "follows",
+    "profile_visits",
+)
+COUNT_METRIC_FIELDS = METRIC_FIELDS[1:]
+
+
+class Campaign(models.Model):
+    account = models.ForeignKey(AdAccount, on_delete=models.PROTECT, related_name="campaigns")
+    platform_id = models.CharField(max_length=64, blank=True, help_text="The campaign id on the platform.")
+    name = models.CharField(max_length=255)
+    objective = models.CharField(max_length=30, choices=Objective.choices, default=Objective.VIDEO_VIEWS)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+
+    # Platform sync: `status` is what the team decided; `sync_state` says whether the platform has confirmed it.
+    sync_state = models.CharField(max_length=10, choices=SyncState.choices, default=SyncState.SYNCED)
+    sync_error = models.TextField(blank=True)
+    sync_attempts = models.PositiveSmallIntegerField(default=0)
+    sync_requested_at = models.DateTimeField(null=True, blank=True)
+    delete_on_platform = models.BooleanField(default=False)
+    platform_status = models.CharField(max_length=40, blank=True)
+    still_delivering_since = models.DateField(
+        null=True, blank=True, help_text="Set when metrics show delivery after the end (beyond the grace period)."
+    )
+
+    budget_mode = models.CharField(max_length=10, choices=BudgetMode.choices, default=BudgetMode.DAILY)
+    budget_amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)
+    audience = models.TextField(blank=True)
+
+    target_views = models.PositiveBigIntegerField(null=True, blank=True)
+    target_reach = models.PositiveBigIntegerField(null=True, blank=True)
+    target_clicks = models.PositiveBigIntegerField(null=True, blank=True)
+    target_followers = models.PositiveBigIntegerField(null=True, blank=True)
+    target_engagement_rate = models.DecimalField(
+        max_digits=6, decimal_places=2, null=True, blank=True, help_text="Percent, e.g. 4.50."
+    )
+    target_cost_per_result = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Denormalised for the list page: written by the status service in the same UPDATE as the status.
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=30, choices=EndReason.choices, blank=True)
+
+    # Totals of the campaign-level daily metrics, maintained whenever metrics are written
+    # (`services.campaign_totals_refresh`), so lists can sort and sum without touching DailyMetric.
+    total_spend = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    total_impressions = models.PositiveBigIntegerField(default=0)
+    total_reach = models.PositiveBigIntegerField(default=0)
+    total_clicks = models.PositiveBigIntegerField(default=0)
+    total_video_views = models.PositiveBigIntegerField(default=0)
+    total_likes = models.PositiveBigIntegerField(default=0)
+    total_comments = models.PositiveBigIntegerField(default=0)
+    total_shares = models.PositiveBigIntegerField(default=0)
+    total_follows = models.PositiveBigIntegerField(default=0)
+    total_profile_visits = models.PositiveBigIntegerField(default=0)
+    last_metric_date = models.DateField(null=True, blank=True)
+
+    # Wind-down checklist progress (steps done of WINDDOWN_STEP_COUNT); null until the campaign has ended.
+    winddown_done = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "platform_id"],
+                condition=~Q(platform_id=""),
+                name="campaign_unique_platform_id_per_account",
+            ),
+            models.CheckConstraint(condition=Q(budget_amount__gte=0), name="campaign_budget_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "status"], name="campaign_account_status"),
+            models.Index(fields=["status", "-id"], name="campaign_status_id"),
+            models.Index(fields=["name"], name="campaign_name"),
+            models.Index(fields=["total_spend"], name="campaign_total_spend"),
+            models.Index(fields=["start_date"], name="campaign_start_date"),
+            models.Index(fields=["end_date"], name="campaign_end_date"),
+            models.Index(fields=["sync_state"], name="campaign_sync_state"),
+            # --- list performance (issue 9) ---
+            # Covers the list's GROUP BY status summary (tab counts, footer totals): answered from the index.
+            models.Index(
+                fields=["account", "status", "total_spend", "total_video_views", "total_follows"],
+                name="campaign_list_summary",
+            ),
+            # Sortable list columns, with the list's `id` tiebreak.
+            models.Index(fields=["total_video_views", "id"], name="campaign_total_views_id"),
+            models.Index(fields=["total_follows", "id"], name="campaign_total_follows_id"),
+            models.Index(fields=["budget_amount", "id"], name="campaign_budget_id"),
+            models.Index(fields=["status_changed_at", "id"], name="campaign_status_changed_id"),
+            models.Index(fields=["winddown_done", "id"], name="campaign_winddown_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_ended(self) -> bool:
+        return self.status == Status.ENDED
+
+    @property
+    def is_pending(self) -> bool:
+        return self.sync_state == SyncState.PENDING
+
+    @property
+    def display_status(self) -> str:
+        """What a user should read: "Pausing…" while the platform has not confirmed a pause, and so on."""
+        if self.sync_state == SyncState.PENDING:
+            return {Status.ACTIVE: "Resuming…", Status.PAUSED: "Pausing…", Status.ENDED: "Ending…"}[self.status]
+        if self.sync_state == SyncState.FAILED:
+            return f"{self.get_status_display()} · sync failed"
+        return self.get_status_display()
+
+    @property
+    def result_metric(self) -> str:
+        return OBJECTIVE_RESULT_METRIC.get(self.objective, "video_views")
+
+    @property
+    def lifetime_budget(self) -> Decimal | None:
+        """The total the campaign may spend: the lifetime budget, or daily budget × planned days."""
+        if self.budget_mode == BudgetMode.LIFETIME:
+            return self.budget_amount
+        if self.end_date and self.start_date:
+            days = (self.end_date - self.start_date).days + 1
+            return self.budget_amount * max(days, 0)
+        return None
+
+    @property
+    def budget_remaining(self) -> Decimal | None:
+        total = self.lifetime_budget
+        if total is None:
+            return None
+        return max(total - self.total_spend, Decimal("0"))
+
+
+class ContentKind(models.TextChoices):
+    VIDEO = "video", "Video"
+    POST = "post", "Post"
+    HASHTAG = "hashtag", "Hashtag"
+
+
+class ContentState(models.TextChoices):
+    LIVE = "live", "Live"
+    REMOVED = "removed", "Removed"
+    KEPT = "kept", "Kept (on purpose)"
+
+
+class ContentItem(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="content_items")
+    kind = models.CharField(max_length=10, choices=ContentKind.choices, default=ContentKind.VIDEO)
+    title = models.CharField(max_length=255)
+    url = models.URLField(max_length=500, blank=True)
+    platform_id = models.CharField(max_length=64, blank=True, help_text="The ad id on the platform.")
+    state = models.CharField(max_length=10, choices=ContentState.choices, default=ContentState.LIVE)
+    state_note = models.CharField(max_length=500, blank=True)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    state_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    # --- Safe links (issue 8) ---
+    @property
+    def link_url(self) -> str:
+        """`url` if it is an http(s) address, else "": a `javascript:` or `data:` URL that came from the platform
+        or an import must never be rendered as a clickable link."""
+        return self.url if self.url.lower().startswith(("https://", "http://")) else ""
+
+
+class DailyMetric(models.Model):
+    """One day of delivery. Rows without a content item are the campaign's own totals for the day; rows with
+    one are the per-content breakdown (they need not add up to the campaign row, the platform decides)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="daily_metrics")
+    content_item = models.ForeignKey(
+        ContentItem, on_delete=models.CASCADE, null=True, blank=True, related_name="daily_metrics"
+    )
+    date = models.DateField()
+    spend = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    impressions = models.PositiveBigIntegerField(default=0)
+    reach = models.PositiveBigIntegerField(default=0)
+    clicks = models.PositiveBigIntegerField(default=0)
+    video_views = models.PositiveBigIntegerField(default=0)
+    likes = models.PositiveBigIntegerField(default=0)
+    comments = models.PositiveBigIntegerField(default=0)
+    shares = models.PositiveBigIntegerField(default=0)
+    follows = models.PositiveBigIntegerField(default=0)
+    profile_visits = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            # Two partial constraints because NULLs are distinct in a plain UNIQUE on every backend we support.
+            models.UniqueConstraint(
+                fields=["campaign", "date"],
+                condition=Q(content_item__isnull=True),
+                name="dailymetric_unique_campaign_day",
+            ),
+            models.UniqueConstraint(
+                fields=["campaign", "content_item", "date"],
+                condition=Q(content_item__isnull=False),
+                name="dailymetric_unique_content_day",
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "date"], name="dailymetric_campaign_date")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.date}"
+
+
+class Action(models.TextChoices):
+    PAUSE = "pause", "Pause"
+    RESUME = "resume", "Resume"
+    END = "end", "End"
+    # History entries that do not move the status:
+    SCHEDULE = "schedule", "Scheduled an action"
+    UNSCHEDULE = "unschedule", "Removed a scheduled action"
+    SCHEDULE_SKIPPED = "schedule_skipped", "Scheduled action skipped"
+    EDIT = "edit", "Edited"
+    SYNC = "sync", "Platform sync"
+
+
+TRANSITION_ACTIONS = (Action.PAUSE, Action.RESUME, Action.END)
+
+
+class Source(models.TextChoices):
+    UI = "ui", "Closeout"
+    ADMIN = "admin", "Admin"
+    SCHEDULE = "schedule", "Schedule"
+    PLATFORM = "platform", "Platform"
+    IMPORT = "import", "Import"
+    COMMAND = "command", "Command"
+
+
+class StatusChange(models.Model):
+    """The campaign's history: every status transition (from ≠ to) and the events around it (schedules,
+    edits, skipped runs). Written only by `campaigns.services`, in the same transaction as the change."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="history")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    from_status = models.CharField(max_length=10, choices=Status.choices)
+    to_status = models.CharField(max_length=10, choices=Status.choices)
+    reason_code = models.CharField(max_length=30, choices=EndReason.choices, blank=True)
+    reason_note = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices)
+    details = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="statuschange_unique_idempotency_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "-created_at"], name="statuschange_campaign_created")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.from_status}→{self.to_status} ({self.action})"
+
+    @property
+    def is_transition(self) -> bool:
+        return self.from_status != self.to_status
+
+
+class ScheduledState(models.TextChoices):
+    PENDING = "pending", "Scheduled"
+    DONE = "done", "Done"
+    SKIPPED = "skipped", "Skipped (nothing to do)"
+    CANCELLED = "cancelled", "Unscheduled"
+    FAILED = "failed", "Failed"
+
+
+class ScheduledAction(models.Model):
+    """A pause or end to be carried out at `run_at` (UTC) by the task worker or `run_due_actions`."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="scheduled_actions")
+    action = models.CharField(max_length=10, choices=[(Action.PAUSE, "Pause"), (Action.END, "End")])
+    run_at = models.DateTimeField()
+    reason_code = models.CharField(max_length=30, choices=EndReason.choices, blank=True)
+    reason_note = models.TextField(blank=True)
+    state = models.CharField(max_length=10, choices=ScheduledState.choices, default=ScheduledState.PENDING)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    executed_at = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=500, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["run_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign"],
+                condition=Q(state="pending"),
+                name="scheduledaction_one_pending_per_campaign",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "run_at"], name="scheduledaction_due")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.campaign} at {self.run_at:%Y-%m-%d %H:%M} UTC"
+
+
+# Wind-down checklist (issue: wind-down workflow).
+class WindDownStepKind(models.TextChoices):
+    TEAM_NOTIFIED = "team_notified", "Team notified"
+    CONTENT_REMOVED = "content_removed", "Associated content removed"
+    CALENDAR_UPDATED = "calendar_updated", "Campaign calendar updated"
+    AUDIENCE_INFORMED = "audience_informed", "Audience and participants informed"
+    PLATFORM_CONFIRMED = "platform_confirmed", "Platform confirmed the end"
+    BUDGET_FOLLOWUP = "budget_followup", "Unused budget followed up"
+    PERFORMANCE_ANALYSED = "performance_analysed", "Performance analysed"
+
+
+WINDDOWN_STEP_COUNT = len(WindDownStepKind.choices)
+
+
+class WindDownStep(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="winddown_steps")
+    kind = models.CharField(max_length=30, choices=WindDownStepKind.choices)
+    position = models.PositiveSmallIntegerField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    automatic = models.BooleanField(default=False, help_text="Completed by Closeout itself.")
+    note = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["campaign", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "kind"], name="winddownstep_unique_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.get_kind_display()}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.done_at is not None
+
+
+class CampaignWatch(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watches")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="watches")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "campaign"], name="campaignwatch_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} watches {self.campaign}"
+
+
+class NotificationKind(models.TextChoices):
+    STATUS_CHANGED = "status_changed", "Status changed"
+    SCHEDULE_CREATED = "schedule_created", "Scheduled action created"
+    SCHEDULE_EXECUTED = "schedule_executed", "Scheduled action executed"
+    SCHEDULE_FAILED = "schedule_failed", "Scheduled action failed"
+    SYNC_FAILED = "sync_failed", "Platform sync failed"
+    RECONNECT = "reconnect", "Platform connection needs attention"
+    STILL_DELIVERING = "still_delivering", "Still delivering after end"
+    WINDDOWN_OVERDUE = "winddown_overdue", "Wind-down step overdue"
+
+
+class EmailState(models.TextChoices):
+    NOT_SENT = "none", "Not emailed"
+    PENDING = "pending", "Waiting to send"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed (will retry)"
+    GAVE_UP = "gave_up", "Failed (gave up)"
+
+
+class Notification(models.Model):
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    title = models.CharField(max_length=255)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    campaigns = models.ManyToManyField(Campaign, blank=True, related_name="+")
+    # Makes "one notification per recipient per event" enforceable when a task runs twice.
+    dedupe_key = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    email_state = models.CharField(max_length=10, choices=EmailState.choices, default=EmailState.NOT_SENT)
+    email_attempts = models.PositiveSmallIntegerField(default=0)
+    email_error = models.TextField(blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "dedupe_key"], condition=~Q(dedupe_key=""), name="notification_dedupe"
+            ),
+        ]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ImportState(models.TextChoices):
+    PREVIEW = "preview", "Previewed"
+    COMMITTED = "committed", "Imported"
+    FAILED = "failed", "Failed"
+    DISCARDED = "discarded", "Discarded"
+
+
+class MetricImport(models.Model):
+    """An uploaded Ads Manager export: previewed first, then committed all-or-nothing."""
+
+    account = models.ForeignKey(AdAccount, on_delete=models.CASCADE, related_name="imports")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField(default=0)
+    file = models.FileField(upload_to="imports/%Y/%m/", blank=True)
+    state = models.CharField(max_length=10, choices=ImportState.choices, default=ImportState.PREVIEW)
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    committed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -1,0 +1,106 @@
+"""Background work run by the task worker (`manage.py db_worker`). Tasks are thin: the rules live in services."""
+
+from django.tasks import task
+
+# --- Wind-down and notifications (issue 6) ---
+from django.utils import timezone  # noqa: E402
+
+from . import services  # noqa: E402
+
+
+@task
+def notify_status_changes(*, change_ids: list[int]) -> int:
+    """Queued on commit of every status change: in-app notifications, grouped per recipient, then emails."""
+    return len(services.notifications_for_status_changes(change_ids=change_ids))
+
+
+@task
+def notification_emails_send(*, notification_ids: list[int]) -> dict:
+    """Send notification emails; failures re-queue themselves with backoff (see the service)."""
+    return services.notification_emails_send_now(notification_ids=notification_ids)
+
+
+WINDDOWN_DAILY_HOUR_UTC = 7
+
+
+def winddown_daily_next_run(now=None):
+    """The next 07:00 UTC after `now`."""
+    now = now or timezone.now()
+    run = now.replace(hour=WINDDOWN_DAILY_HOUR_UTC, minute=0, second=0, microsecond=0)
+    return run if run > now else run + timezone.timedelta(days=1)
+
+
+@task
+def winddown_daily(*, reschedule: bool = True) -> dict:
+    """Once a day: notify overdue wind-down steps, retry failed emails, then queue itself for tomorrow
+    (only on a backend that can defer, and only if no run is already waiting)."""
+    result = {
+        "overdue_steps": services.winddown_overdue_notify(),
+        "emails_retried": services.notification_emails_retry_due(),
+    }
+    if reschedule:
+        winddown_daily_schedule()
+    return result
+
+
+def winddown_daily_schedule() -> bool:
+    """Queue the next daily run unless the backend cannot defer or one is already queued. Returns True if queued."""
+    backend = winddown_daily.get_backend()
+    if not backend.supports_defer:
+        return False
+    try:
+        from django_tasks_db.models import DBTaskResult
+    except ImportError:  # another deferring backend: trust the caller not to double-schedule
+        DBTaskResult = None  # noqa: N806
+    if DBTaskResult is not None and (
+        DBTaskResult.objects.filter(task_path=winddown_daily.module_path, status="READY").exists()
+    ):
+        return False
+    winddown_daily.using(run_after=winddown_daily_next_run()).enqueue(reschedule=True)
+    return True
+
+
+# --- Platform sync (issue 7) ---
+# The worker pushes status changes to the platform and pulls campaigns and metrics; a crontab entry (or systemd
+# timer) runs `manage.py sync_platform` every few minutes, which re-queues pushes a restart may have dropped.
+
+
+@task()
+def platform_push_task(*, campaign_ids: list[int]) -> dict:
+    from . import services
+
+    return services.platform_push(campaign_ids=campaign_ids)
+
+
+@task()
+def platform_pull_account_task(*, account_id: int, days: int = 30) -> dict:
+    from . import services
+    from .models import AdAccount
+
+    account = AdAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return {"skipped": "account gone"}
+    return services.platform_pull_account(account=account, days=days)
+
+
+@task()
+def platform_sync_all_task(*, days: int = 30) -> dict:
+    """The periodic sweep: re-queue stale pending pushes, then pull every connected account."""
+    from . import services
+    from .models import AdAccount, Connector
+
+    requeued = services.platform_push_pending_sweep()
+    pulled = {}
+    for account in AdAccount.objects.exclude(connector=Connector.NONE).filter(needs_reconnect=False):
+        pulled[str(account.pk)] = services.platform_pull_account(account=account, days=days)
+    return {"requeued": requeued, "accounts": pulled}
+
+
+# --- scheduled actions (issue 3) ---
+
+
+@task
+def run_scheduled_action(scheduled_action_id: int) -> dict[int, str]:
+    """Enqueued with `run_after` = the action's time. Runs it through the same idempotent service as the
+    `run_due_actions` sweep, so a duplicate delivery or a race with the sweep does it once."""
+    return services.scheduled_actions_run_due(ids=[scheduled_action_id])

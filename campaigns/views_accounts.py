@@ -1,0 +1,237 @@
+"""The account page: platform connection and sync state, "sync now", Ads Manager file import (upload → preview →
+commit or discard), and the per-campaign "retry sync" / "re-send end" actions. Thin views: rules live in
+services, reads in selectors."""
+
+import os
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.tasks import TaskResultStatus
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+
+from . import services
+from .imports import MAX_UPLOAD_BYTES, ImportFileError
+from .models import Campaign, ImportState, MetricImport, Role, SyncState
+from .selectors import account_get_for_user, campaign_get_for_user, require_role, role_for
+from .tasks import platform_pull_account_task
+
+
+def _account_context(*, request, account) -> dict:
+    role = role_for(user=request.user, account_id=account.pk)
+    campaigns = Campaign.objects.filter(account=account)
+    counts = campaigns.aggregate(
+        total=Count("pk"),
+        pending=Count("pk", filter=Q(sync_state=SyncState.PENDING)),
+        failed=Count("pk", filter=Q(sync_state=SyncState.FAILED)),
+        delivering=Count("pk", filter=Q(still_delivering_since__isnull=False)),
+    )
+    attention = list(
+        campaigns.filter(
+            Q(sync_state__in=[SyncState.PENDING, SyncState.FAILED]) | Q(still_delivering_since__isnull=False)
+        )
+        .only("pk", "name", "status", "sync_state", "sync_error", "still_delivering_since", "sync_attempts")
+        .order_by("sync_state", "name")[:100]
+    )
+    token_env = account.access_token_env
+    return {
+        "account": account,
+        "role": role,
+        "can_edit": role is not None and role.allows(Role.EDITOR),
+        "can_manage": role is not None and role.allows(Role.MANAGER),
+        "counts": counts,
+        "attention": attention,
+        "token_env": token_env,
+        "token_present": bool(token_env and os.environ.get(token_env, "").strip()),
+        "imports": MetricImport.objects.filter(account=account).select_related("uploaded_by")[:10],
+        "max_upload_mb": MAX_UPLOAD_BYTES // 1024 // 1024,
+        "nav_section": "campaigns",
+    }
+
+
+@login_required
+@require_GET
+def account_detail(request, pk):
+    account = account_get_for_user(user=request.user, pk=pk)
+    context = _account_context(request=request, account=account)
+    if request.htmx:
+        return render(request, "campaigns/account_detail.html#sync-status", context)
+    return render(request, "campaigns/account_detail.html", context)
+
+
+@login_required
+@require_POST
+def account_sync(request, pk):
+    account = account_get_for_user(user=request.user, pk=pk)
+    require_role(user=request.user, account_id=account.pk, role=Role.EDITOR, doing="sync this account")
+    if not account.is_connected:
+        messages.info(request, "This is a manual account: nothing to sync. Import an Ads Manager export instead.")
+        return redirect("campaigns:account_detail", pk=account.pk)
+    result = platform_pull_account_task.enqueue(account_id=account.pk)
+    if result.status == TaskResultStatus.SUCCESSFUL:
+        summary = result.return_value or {}
+        if summary.get("error"):
+            messages.error(request, f"Sync failed: {summary['error']}")
+        else:
+            c, m = summary.get("campaigns", {}), summary.get("metrics", {})
+            messages.success(
+                request,
+                f"Synced {c.get('campaigns_seen', 0)} campaigns ({c.get('created', 0)} new, "
+                f"{c.get('drifted', 0)} changed on TikTok) and {m.get('metric_rows', 0)} daily metric rows.",
+            )
+    elif result.status == TaskResultStatus.FAILED:
+        messages.error(request, "Sync failed unexpectedly; the error was logged.")
+    else:
+        messages.info(request, "Sync started. Reload this page in a minute to see the result.")
+    return redirect("campaigns:account_detail", pk=account.pk)
+
+
+@login_required
+@require_POST
+def import_upload(request, pk):
+    account = account_get_for_user(user=request.user, pk=pk)
+    require_role(user=request.user, account_id=account.pk, role=Role.EDITOR, doing="import metrics")
+    upload = request.FILES.get("file")
+    try:
+        metric_import = services.metric_import_preview(account=account, upload=upload, actor=request.user)
+    except ImportFileError as error:
+        messages.error(request, f"Nothing was imported: {error}")
+        target = reverse("campaigns:account_detail", args=[account.pk])
+    else:
+        target = reverse("campaigns:import_preview", args=[account.pk, metric_import.pk])
+    # Sent with htmx (for the upload progress bar): the browser then loads the page itself.
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+
+
+def _import_get(request, pk, import_pk) -> MetricImport:
+    account = account_get_for_user(user=request.user, pk=pk)
+    metric_import = MetricImport.objects.filter(account=account, pk=import_pk).select_related("account").first()
+    if metric_import is None:
+        raise Http404("No such import.")
+    return metric_import
+
+
+@login_required
+@require_GET
+def import_preview(request, pk, import_pk):
+    metric_import = _import_get(request, pk, import_pk)
+    role = role_for(user=request.user, account_id=metric_import.account_id)
+    summary = metric_import.summary or {}
+    return render(
+        request,
+        "campaigns/import_preview.html",
+        {
+            "account": metric_import.account,
+            "metric_import": metric_import,
+            "summary": summary,
+            "rows": summary.get("metric_rows", {}),
+            "errors": summary.get("errors", []),
+            "can_edit": role is not None and role.allows(Role.EDITOR),
+            "is_preview": metric_import.state == ImportState.PREVIEW,
+            "nav_section": "campaigns",
+        },
+    )
+
+
+@login_required
+@require_POST
+def import_commit(request, pk, import_pk):
+    metric_import = _import_get(request, pk, import_pk)
+    require_role(user=request.user, account_id=metric_import.account_id, role=Role.EDITOR, doing="import metrics")
+    try:
+        result = services.metric_import_commit(metric_import=metric_import, actor=request.user)
+    except services.CampaignError as error:
+        messages.error(request, str(error))
+        return redirect("campaigns:import_preview", pk=pk, import_pk=import_pk)
+    messages.success(
+        request,
+        f"Imported “{metric_import.filename}”: {result['created']} new and {result['updated']} updated daily rows, "
+        f"{result['campaigns_created']} campaigns created.",
+    )
+    return redirect("campaigns:account_detail", pk=pk)
+
+
+@login_required
+@require_POST
+def import_discard(request, pk, import_pk):
+    metric_import = _import_get(request, pk, import_pk)
+    require_role(user=request.user, account_id=metric_import.account_id, role=Role.EDITOR, doing="import metrics")
+    try:
+        services.metric_import_discard(metric_import=metric_import)
+    except services.CampaignError as error:
+        messages.error(request, str(error))
+        return redirect("campaigns:import_preview", pk=pk, import_pk=import_pk)
+    messages.info(request, f"Discarded “{metric_import.filename}”. Nothing was imported.")
+    return redirect("campaigns:account_detail", pk=pk)
+
+
+def _after_campaign_action(request, campaign, event):
+    if request.htmx:
+        response = render(
+            request,
+            "campaigns/account_detail.html#sync-status",
+            {**_account_context(request=request, account=campaign.account), "oob_messages": True},
+        )
+        return trigger_client_event(response, event, {"id": campaign.pk})
+    target = request.POST.get("next", "")
+    # Only a local path: `redirect()` would take anything else without a "/" (e.g. "0") for a view name.
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("campaigns:account_detail", args=[campaign.account_id])
+    return redirect(target)
+
+
+def _sync_outcome(request, campaign, *, request_sync, confirmed: str, failed: str, pending: str):
+    """Ask the platform again (`request_sync`), then tell the user where that left the campaign."""
+    try:
+        request_sync(campaign=campaign, actor=request.user)
+    except services.CampaignError as error:
+        messages.error(request, str(error))
+    else:
+        campaign.refresh_from_db()
+        if campaign.sync_state == SyncState.SYNCED:
+            messages.success(
+                request, confirmed.format(name=campaign.name, status=campaign.get_status_display().lower())
+            )
+        elif campaign.sync_state == SyncState.FAILED:
+            messages.error(request, failed.format(name=campaign.name, error=campaign.sync_error))
+        else:
+            messages.info(request, pending.format(name=campaign.name))
+    return _after_campaign_action(request, campaign, "campaignSyncRequested")
+
+
+@login_required
+@require_POST
+def campaign_retry_sync(request, pk):
+    campaign = campaign_get_for_user(user=request.user, pk=pk)
+    require_role(user=request.user, account_id=campaign.account_id, role=Role.EDITOR, doing="retry a sync")
+    return _sync_outcome(
+        request,
+        campaign,
+        request_sync=services.campaign_sync_retry,
+        confirmed="TikTok confirmed “{name}”: {status}.",
+        failed="Retrying “{name}” failed again: {error}",
+        pending="Sending “{name}” to TikTok again…",
+    )
+
+
+@login_required
+@require_POST
+def campaign_resend_end(request, pk):
+    campaign = campaign_get_for_user(user=request.user, pk=pk)
+    require_role(user=request.user, account_id=campaign.account_id, role=Role.MANAGER, doing="re-send an end")
+    # (The service refuses campaigns that have not ended.)
+    return _sync_outcome(
+        request,
+        campaign,
+        request_sync=services.campaign_end_resend,
+        confirmed="The end of “{name}” was sent again and confirmed.",
+        failed="Re-sending the end of “{name}” failed: {error}",
+        pending="Re-sending the end of “{name}” to TikTok…",
+    )

@@ -1,0 +1,131 @@
+"""The notification centre, preferences and the watch toggle. Thin: reads through selectors, writes through
+services."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from . import services
+from .models import Membership
+from .selectors import campaign_get_for_user
+from .selectors_winddown import notifications_for_user, notifications_unread_count
+
+LIST_TEMPLATE = "notifications/notification_list.html"
+
+
+def _back(request, default: str):
+    target = request.POST.get("next", "")
+    # Only a local path: `redirect()` would take anything else without a "/" (e.g. "0") for a view name.
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(default)
+
+
+@login_required
+@require_GET
+def notification_list(request):
+    qs = notifications_for_user(user=request.user)
+    if request.GET.get("show") == "unread":
+        qs = qs.filter(read_at__isnull=True)
+    page = Paginator(qs, 30).get_page(request.GET.get("page"))
+    return render(
+        request,
+        LIST_TEMPLATE,
+        {"page": page, "notifications": page.object_list, "show": request.GET.get("show", "all")},
+    )
+
+
+@login_required
+@require_GET
+def notification_bell(request):
+    """The header bell alone (re-fetched on `notificationsChanged`)."""
+    return TemplateResponse(
+        request,
+        "notifications/includes/bell.html",
+        {"notifications_unread": notifications_unread_count(user=request.user)},
+    )
+
+
+def _read_response(request, changed: int, message: str):
+    if request.htmx:
+        response = TemplateResponse(
+            request,
+            f"{LIST_TEMPLATE}#notification-items",
+            {"notifications": notifications_for_user(user=request.user)[:30], "page": None},
+        )
+        return trigger_client_event(response, "notificationsChanged", {"changed": changed})
+    if changed:
+        messages.success(request, message)
+    return _back(request, "campaigns:notifications")
+
+
+@login_required
+@require_POST
+def notification_read(request, pk):
+    changed = services.notifications_mark_read(user=request.user, notification_ids=[pk])
+    return _read_response(request, changed, "Marked as read.")
+
+
+@login_required
+@require_POST
+def notification_read_all(request):
+    changed = services.notifications_mark_read(user=request.user)
+    return _read_response(request, changed, f"Marked {changed} notification{'' if changed == 1 else 's'} as read.")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_preferences(request):
+    memberships = list(Membership.objects.filter(user=request.user).select_related("account").order_by("account__name"))
+    if request.method == "POST":
+        prefs = {
+            m.account_id: {
+                "notify_all": request.POST.get(f"notify_all_{m.account_id}") == "on",
+                "notify_email": request.POST.get(f"notify_email_{m.account_id}") == "on",
+            }
+            for m in memberships
+        }
+        services.notification_preferences_update(user=request.user, preferences=prefs)
+        messages.success(request, "Notification preferences saved.")
+        return redirect("campaigns:notification_preferences")
+    watched = request.user.watches.select_related("campaign__account").order_by("campaign__name")
+    return render(
+        request, "notifications/notification_preferences.html", {"memberships": memberships, "watched": watched}
+    )
+
+
+def _watch(request, pk, watching: bool):
+    campaign = campaign_get_for_user(user=request.user, pk=pk)
+    services.campaign_watch_set(user=request.user, campaign=campaign, watching=watching)
+    if request.htmx:
+        response = TemplateResponse(
+            request,
+            "campaigns/includes/watch_button.html",
+            {"campaign": campaign, "is_watching": watching, "watch_next": request.htmx.current_url_abs_path or ""},
+        )
+        return trigger_client_event(response, "watchChanged", {"campaign": campaign.pk, "watching": watching})
+    messages.success(
+        request,
+        f"You are watching “{campaign.name}”." if watching else f"You no longer watch “{campaign.name}”.",
+    )
+    return _back(request, reverse("campaigns:detail", args=[campaign.pk]))
+
+
+@login_required
+@require_POST
+def campaign_watch(request, pk):
+    return _watch(request, pk, True)
+
+
+@login_required
+@require_POST
+def campaign_unwatch(request, pk):
+    return _watch(request, pk, False)

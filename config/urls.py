@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.urls import include, path
+from django.views.decorators.http import require_GET
+
+
+@require_GET
+def home(request):
+    return redirect("campaigns:list")
+
+
+@require_GET
+def healthz(request):
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("campaigns/", include("campaigns.urls")),
+    path("reports/", include("reports.urls")),
+    path("healthz", healthz, name="healthz"),
+]
+
+# --- Sharing and feedback (issue 5) ---
+urlpatterns += [path("s/<str:secret>/", include("reports.urls_public"))]

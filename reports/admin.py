@@ -1,0 +1,121 @@
+import json
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from .models import CloseReport, LessonRevision
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Frozen reports and lesson history are records: admins read them, nobody edits them here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CloseReport)
+class CloseReportAdmin(ReadOnlyAdmin):
+    list_display = [
+        "campaign_name",
+        "account",
+        "objective",
+        "end_reason",
+        "ended_at",
+        "spend",
+        "video_views",
+        "engagement_rate",
+    ]
+    list_filter = ["objective", "end_reason", "account"]
+    search_fields = ["campaign_name", "campaign__platform_id"]
+    date_hierarchy = "ended_at"
+    list_select_related = ["account"]
+    exclude = ["snapshot"]
+    readonly_fields = ["snapshot_pretty"]
+
+    @admin.display(description="Snapshot (frozen)")
+    def snapshot_pretty(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.snapshot, indent=2, ensure_ascii=False))
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting lets `rebuild_reports` re-freeze a broken snapshot; only superusers may.
+        return request.user.is_superuser
+
+
+@admin.register(LessonRevision)
+class LessonRevisionAdmin(ReadOnlyAdmin):
+    list_display = ["report", "author", "created_at"]
+    list_select_related = ["report", "author"]
+    search_fields = ["report__campaign_name", "what_worked", "what_to_change", "next_steps"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Sharing and feedback (issue 5) ---
+from django.contrib import messages  # noqa: E402
+
+from . import services  # noqa: E402
+from .models import Feedback, ShareLink, ShareLinkEvent  # noqa: E402
+
+
+class ShareLinkEventInline(admin.TabularInline):
+    model = ShareLinkEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["kind", "actor", "note", "created_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(ReadOnlyAdmin):
+    """Every share link of every account; staff can revoke them (through the service, so it is audited).
+    Only the secret's hash is stored, so nothing here can open a link."""
+
+    list_display = [
+        "label",
+        "report",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "has_password",
+        "allow_feedback",
+        "view_count",
+        "last_viewed_at",
+    ]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "allow_feedback", "show_team_notes"]
+    search_fields = ["label", "report__campaign_name"]
+    list_select_related = ["report", "created_by"]
+    exclude = ["secret_hash", "password_hash"]
+    inlines = [ShareLinkEventInline]
+    actions = ["revoke_links"]
+
+    @admin.display(boolean=True, description="Password")
+    def has_password(self, obj):
+        return obj.has_password
+
+    @admin.action(description="Revoke selected share links")
+    def revoke_links(self, request, queryset):
+        count = services.share_links_revoke(link_ids=queryset.values_list("pk", flat=True), actor=request.user)
+        self.message_user(request, f"{count} link(s) revoked.", messages.SUCCESS)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(ReadOnlyAdmin):
+    """All feedback, hidden included (moderation hides it on the report page, never deletes it)."""
+
+    list_display = ["report", "role", "rating", "would_take_part_again", "name", "created_at", "hidden_at", "hidden_by"]
+    list_filter = ["role", "rating", ("hidden_at", admin.EmptyFieldListFilter)]
+    search_fields = ["report__campaign_name", "name", "what_worked", "what_to_improve", "comment"]
+    list_select_related = ["report", "hidden_by"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class ReportsConfig(AppConfig):
+    name = "reports"
+    verbose_name = "Reports"
+
+    def ready(self) -> None:
+        from campaigns.services import status_changed
+
+        from .receivers import on_status_changed
+
+        status_changed.connect(on_status_changed, dispatch_uid="reports.close_report_on_end")

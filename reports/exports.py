@@ -1,0 +1,76 @@
+"""CSV exports, streamed row by row so memory stays flat however long the campaign ran."""
+
+import csv
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+
+from campaigns.models import METRIC_FIELDS, DailyMetric
+
+# A spreadsheet treats a cell starting with one of these as a formula (CSV/formula injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value):
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return "" if value is None else value
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def csv_stream(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow([csv_safe(h) for h in header])
+    for row in rows:
+        yield writer.writerow([csv_safe(v) for v in row])
+
+
+def daily_rows(snapshot: dict) -> tuple[list[str], Iterator[list]]:
+    header = ["date", *METRIC_FIELDS]
+
+    def rows():
+        for d in snapshot["daily"]:
+            yield [d["date"], Decimal(d["spend"]), *(d[f] for f in METRIC_FIELDS[1:])]
+
+    return header, rows()
+
+
+def content_rows(snapshot: dict) -> tuple[list[str], Iterator[list]]:
+    header = ["content_id", "title", "kind", "state", "url", *METRIC_FIELDS, "engagement_rate_pct", "cost_per_result"]
+
+    def rows():
+        for c in snapshot["content"]:
+            yield [
+                c["id"],
+                c["title"],
+                c["kind"],
+                c["state"],
+                c["url"],
+                Decimal(c["spend"]),
+                *(c[f] for f in METRIC_FIELDS[1:]),
+                c["engagement_rate"],
+                c["cost_per_result"],
+            ]
+
+    return header, rows()
+
+
+def raw_metric_rows(*, campaign_id: int, chunk_size: int = 2000) -> tuple[list[str], Iterator[list]]:
+    """Every stored DailyMetric row of the campaign as it is now (campaign-level and per content, including
+    late attribution), straight from the database with a server-side cursor."""
+    header = ["date", "content_item_id", "content_title", *METRIC_FIELDS, "updated_at"]
+    qs = (
+        DailyMetric.objects.filter(campaign_id=campaign_id)
+        .order_by("date", "content_item_id", "id")
+        .values_list("date", "content_item_id", "content_item__title", *METRIC_FIELDS, "updated_at")
+    )
+
+    def rows():
+        for row in qs.iterator(chunk_size=chunk_size):
+            yield [row[0].isoformat(), row[1] or "", row[2] or "", *row[3:-1], row[-1].isoformat()]
+
+    return header, rows()

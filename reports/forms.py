@@ -1,0 +1,146 @@
+from django import forms
+
+from .models import LessonRevision
+
+
+class LessonsForm(forms.ModelForm):
+    base_revision = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    class Meta:
+        model = LessonRevision
+        fields = ["what_worked", "what_to_change", "next_steps"]
+        labels = {
+            "what_worked": "What worked",
+            "what_to_change": "What to change",
+            "next_steps": "Next steps",
+        }
+        help_texts = {
+            "what_worked": "Keep doing this next time.",
+            "what_to_change": "What should the next promotion do differently?",
+            "next_steps": "Who does what before the next campaign?",
+        }
+        widgets = {f: forms.Textarea(attrs={"rows": 4, "maxlength": 5000}) for f in fields}
+
+
+# --- Sharing and feedback (issue 5) ---
+import datetime as dt  # noqa: E402
+
+from django.core.validators import validate_email  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from .models import Feedback, FeedbackRole  # noqa: E402
+
+EXPIRY_CHOICES = [("1", "In 1 day"), ("7", "In 7 days"), ("30", "In 30 days"), ("date", "On a date"), ("", "Never")]
+
+
+class _ExpiryMixin:
+    def clean(self):
+        data = super().clean()
+        choice = data.get("expiry")
+        data["expires_at"] = None
+        if choice in ("1", "7", "30"):
+            data["expires_at"] = timezone.now() + dt.timedelta(days=int(choice))
+        elif choice == "date":
+            day = data.get("expires_on")
+            if day is None:
+                self.add_error("expires_on", "Pick the last day the link should work.")
+            elif day < timezone.localdate():
+                self.add_error("expires_on", "Pick today or a later day.")
+            else:
+                end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min)
+                data["expires_at"] = timezone.make_aware(end)
+        return data
+
+
+class ShareLinkForm(_ExpiryMixin, forms.Form):
+    label = forms.CharField(
+        max_length=120, label="Who is it for?", help_text="For example “Brand team at Acme” (only you see this)."
+    )
+    expiry = forms.ChoiceField(choices=EXPIRY_CHOICES, required=False, initial="30", label="Expires")
+    expires_on = forms.DateField(
+        required=False, label="Last day", widget=forms.DateInput(attrs={"type": "date"}), help_text="If “On a date”."
+    )
+    password = forms.CharField(
+        required=False,
+        min_length=8,
+        max_length=128,
+        strip=False,
+        label="Password (optional)",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 8 characters. Send it separately from the link.",
+    )
+    allow_feedback = forms.BooleanField(required=False, initial=True, label="Allow feedback")
+    show_team_notes = forms.BooleanField(required=False, initial=False, label="Show team notes (lessons learned)")
+
+
+class FeedbackRequestForm(_ExpiryMixin, forms.Form):
+    role = forms.ChoiceField(choices=FeedbackRole.choices, label="Ask feedback from")
+    label = forms.CharField(max_length=120, required=False, label="Label (optional)")
+    expiry = forms.ChoiceField(choices=EXPIRY_CHOICES, required=False, initial="30", label="Expires")
+    expires_on = forms.DateField(required=False, label="Last day", widget=forms.DateInput(attrs={"type": "date"}))
+    emails = forms.CharField(
+        required=False,
+        max_length=5000,
+        label="Email addresses (optional)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Separated by commas or new lines, at most 50. Leave empty to send the invitation yourself.",
+    )
+
+    def clean_emails(self):
+        from .services import EMAIL_SPLIT, FEEDBACK_REQUEST_MAX_EMAILS
+
+        raw = [e for e in EMAIL_SPLIT.split(self.cleaned_data["emails"]) if e]
+        emails = list(dict.fromkeys(e.lower() for e in raw))
+        if len(emails) > FEEDBACK_REQUEST_MAX_EMAILS:
+            raise forms.ValidationError(
+                f"At most {FEEDBACK_REQUEST_MAX_EMAILS} addresses at once ({len(emails)} given)."
+            )
+        bad = []
+        for email in emails:
+            try:
+                validate_email(email)
+            except forms.ValidationError:
+                bad.append(email)
+        if bad:
+            raise forms.ValidationError("Not an email address: " + ", ".join(bad[:5]) + ("…" if len(bad) > 5 else ""))
+        return emails
+
+
+class FeedbackForm(forms.ModelForm):
+    # Honeypot: hidden from people (CSS and aria-hidden), filled in by naive bots.
+    website = forms.CharField(required=False, label="Leave this empty", max_length=200)
+    rating = forms.TypedChoiceField(
+        choices=[(i, str(i)) for i in range(1, 6)], coerce=int, widget=forms.RadioSelect, label="Overall rating (1–5)"
+    )
+    would_take_part_again = forms.TypedChoiceField(
+        choices=[("yes", "Yes"), ("no", "No")],
+        coerce=lambda v: v == "yes",
+        widget=forms.RadioSelect,
+        label="Would you take part again?",
+    )
+
+    class Meta:
+        model = Feedback
+        fields = ["role", "name", "rating", "what_worked", "what_to_improve", "would_take_part_again", "comment"]
+        labels = {
+            "role": "You are a…",
+            "name": "Your name (optional)",
+            "what_worked": "What went well?",
+            "what_to_improve": "What should we improve?",
+            "comment": "Anything else?",
+        }
+        widgets = {
+            "role": forms.RadioSelect,
+            "name": forms.TextInput(attrs={"maxlength": 80, "autocomplete": "name"}),
+            **{f: forms.Textarea(attrs={"rows": 3, "maxlength": 2000}) for f in ("what_worked", "what_to_improve")},
+            "comment": forms.Textarea(attrs={"rows": 3, "maxlength": 2000}),
+        }
+
+    def __init__(self, *args, prefix_id: str = "fb", **kwargs):
+        super().__init__(*args, auto_id=f"{prefix_id}-%s", **kwargs)
+        self.fields["role"].choices = FeedbackRole.choices
+        self.fields["website"].widget.attrs.update({"tabindex": "-1", "autocomplete": "off"})
+
+    @property
+    def is_spam(self) -> bool:
+        return bool(self.data.get("website"))

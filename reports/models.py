@@ -1,0 +1,210 @@
+"""Post-close reports: a frozen snapshot per ended campaign, plus the team's lessons learned.
+
+`CloseReport.snapshot` is written once by `reports.services.reports_create` and never changed afterwards; the
+scalar columns copy a few of its figures so the reports index and the account comparison can filter, sort and
+rank without reading JSON. Lessons are editable and kept as an append-only list of revisions."""
+
+from django.conf import settings
+from django.db import models
+
+from campaigns.models import AdAccount, Campaign, EndReason, Objective
+
+SNAPSHOT_VERSION = 1
+
+
+class CloseReport(models.Model):
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="close_report")
+    account = models.ForeignKey(AdAccount, on_delete=models.CASCADE, related_name="close_reports")
+    campaign_name = models.CharField(max_length=255)
+    objective = models.CharField(max_length=30, choices=Objective.choices)
+    ended_at = models.DateTimeField()
+    end_reason = models.CharField(max_length=30, choices=EndReason.choices, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    # Copies of frozen figures, for the index and the comparison (never recomputed).
+    spend = models.DecimalField(max_digits=14, decimal_places=2)
+    impressions = models.PositiveBigIntegerField()
+    video_views = models.PositiveBigIntegerField()
+    followers = models.PositiveBigIntegerField()
+    engagement_rate = models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True, help_text="Percent.")
+    ctr = models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True, help_text="Percent.")
+    cpm = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    cost_per_view = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+
+    snapshot = models.JSONField()
+    snapshot_version = models.PositiveSmallIntegerField(default=SNAPSHOT_VERSION)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-ended_at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "-ended_at"], name="closereport_account_ended"),
+            models.Index(fields=["ended_at"], name="closereport_ended_at"),
+            models.Index(fields=["end_reason"], name="closereport_end_reason"),
+            models.Index(fields=["objective"], name="closereport_objective"),
+            models.Index(fields=["spend"], name="closereport_spend"),
+            models.Index(fields=["video_views"], name="closereport_video_views"),
+            models.Index(fields=["engagement_rate"], name="closereport_engagement_rate"),
+            models.Index(fields=["followers"], name="closereport_followers"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Report: {self.campaign_name}"
+
+
+class LessonRevision(models.Model):
+    """One saved version of a report's lessons learned. The newest row is the current text; older rows are
+    the history. Rows are only ever added."""
+
+    report = models.ForeignKey(CloseReport, on_delete=models.CASCADE, related_name="lesson_revisions")
+    what_worked = models.TextField(blank=True, max_length=5000)
+    what_to_change = models.TextField(blank=True, max_length=5000)
+    next_steps = models.TextField(blank=True, max_length=5000)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["report", "-created_at"], name="lessonrevision_report_created")]
+
+    def __str__(self) -> str:
+        return f"Lessons for report {self.report_id} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.what_worked.strip() or self.what_to_change.strip() or self.next_steps.strip())
+
+
+# --- Sharing and feedback (issue 5) ---
+
+
+class FeedbackRole(models.TextChoices):
+    PARTICIPANT = "participant", "Participant"
+    INFLUENCER = "influencer", "Influencer"
+    STAKEHOLDER = "stakeholder", "Stakeholder"
+    TEAM_MEMBER = "team_member", "Team member"
+
+
+class ShareLink(models.Model):
+    """A secret link to one report for people without an account. Only the sha256 of the secret is stored, so a
+    database dump reveals no working link; the full URL is shown once, when created or rotated.
+
+    `changed_at` moves whenever what the public page shows could change (rotate, revoke, settings); it feeds the
+    page's ETag and Last-Modified. View counting never touches it."""
+
+    report = models.ForeignKey(CloseReport, on_delete=models.CASCADE, related_name="share_links")
+    label = models.CharField(max_length=120, help_text="Who the link is for.")
+    secret_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    password_hash = models.CharField(max_length=128, blank=True)
+    allow_feedback = models.BooleanField(default=True)
+    show_team_notes = models.BooleanField(default=False, help_text="Show the lessons learned on the shared page.")
+    feedback_role = models.CharField(
+        max_length=20, choices=FeedbackRole.choices, blank=True, help_text="Set when created to request feedback."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    changed_at = models.DateTimeField()
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    rotated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    view_count = models.PositiveIntegerField(default=0)
+    last_viewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["report", "-created_at"], name="sharelink_report_created")]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.report.campaign_name})"
+
+    def is_active(self, now) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
+
+
+class ShareLinkEventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    ROTATED = "rotated", "Rotated"
+    REVOKED = "revoked", "Revoked"
+    INVITED = "invited", "Invitations sent"
+
+
+class ShareLinkEvent(models.Model):
+    """Audit trail of a share link: who did what, when. Rows are only ever added."""
+
+    link = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=ShareLinkEventKind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ShareLinkView(models.Model):
+    """One view of a shared page: when, and a coarse browser family ("Chrome on Android"). No IP is stored."""
+
+    link = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="views")
+    viewed_at = models.DateTimeField()
+    agent = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["link", "-viewed_at"], name="sharelinkview_link_viewed")]
+
+    def __str__(self) -> str:
+        return f"{self.agent or 'Unknown'} · {self.viewed_at:%Y-%m-%d %H:%M}"
+
+
+class Feedback(models.Model):
+    """Feedback on a report, from a shared page (`link` set) or from a member on the internal page (`author` set).
+    Moderators hide it (`hidden_at`); it is never deleted from here."""
+
+    report = models.ForeignKey(CloseReport, on_delete=models.CASCADE, related_name="feedback")
+    link = models.ForeignKey(ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="feedback")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    role = models.CharField(max_length=20, choices=FeedbackRole.choices)
+    name = models.CharField(max_length=80, blank=True)
+    rating = models.PositiveSmallIntegerField()
+    what_worked = models.TextField(max_length=2000, blank=True)
+    what_to_improve = models.TextField(max_length=2000, blank=True)
+    would_take_part_again = models.BooleanField()
+    comment = models.TextField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["report", "-created_at"], name="feedback_report_created")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(rating__gte=1, rating__lte=5), name="feedback_rating_1_5"),
+        ]
+        verbose_name_plural = "feedback"
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} · {self.rating}/5 · {self.created_at:%Y-%m-%d}"
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.what_worked or self.what_to_improve or self.comment)

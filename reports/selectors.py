@@ -1,0 +1,92 @@
+"""Scoped reads of the reports app. Nothing here aggregates raw metrics: reports read their frozen snapshot
+and the scalar columns copied from it."""
+
+import statistics
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from campaigns.models import Campaign
+from campaigns.selectors import accounts_for_user
+
+from .models import CloseReport, LessonRevision
+from .presenters import fmt_money, fmt_pct
+
+User = AbstractBaseUser | AnonymousUser
+
+MAX_COMPARE = 4
+
+
+def reports_for_user(*, user: User) -> QuerySet[CloseReport]:
+    if not user.is_authenticated:
+        return CloseReport.objects.none()
+    return CloseReport.objects.filter(account__memberships__user=user)
+
+
+def report_for_campaign(*, campaign: Campaign) -> CloseReport | None:
+    return CloseReport.objects.filter(campaign_id=campaign.pk).first()
+
+
+def lessons_for_report(*, report: CloseReport, history: int = 10) -> tuple[LessonRevision | None, list]:
+    """(current revision or None, up to `history` revisions newest first) in one query."""
+    revisions = list(
+        LessonRevision.objects.filter(report=report)
+        .select_related("author")
+        .order_by("-created_at", "-id")[: history + 1]
+    )
+    return (revisions[0] if revisions else None), revisions[:history]
+
+
+COMPARISON_METRICS = (
+    # (column, label, lower is better, unit)
+    ("engagement_rate", "Engagement rate", False, "percent"),
+    ("ctr", "CTR", False, "percent"),
+    ("cpm", "CPM", True, "money"),
+    ("cost_per_view", "Cost per view", True, "money"),
+)
+
+
+def report_comparison(*, report: CloseReport) -> dict:
+    """This report's main rates against the account's other ended campaigns: median and the share of them this
+    one beats. One query, whatever the number of reports (reads only the scalar columns)."""
+    columns = [c for c, *_ in COMPARISON_METRICS]
+    rows = list(CloseReport.objects.filter(account_id=report.account_id).exclude(pk=report.pk).values_list(*columns))
+    currency = report.snapshot["campaign"]["currency"]
+    out = []
+    for i, (column, label, lower_better, unit) in enumerate(COMPARISON_METRICS):
+        values = sorted(r[i] for r in rows if r[i] is not None)
+        mine = getattr(report, column)
+        median = statistics.median(values) if values else None
+        beats = None
+        if values and mine is not None:
+            better = sum(1 for v in values if (v > mine if lower_better else v < mine))
+            beats = round(100 * better / len(values))
+        fmt = fmt_pct if unit == "percent" else (lambda v: fmt_money(v, currency))
+        out.append(
+            {
+                "key": column,
+                "label": label,
+                "mine": fmt(mine),
+                "median": fmt(Decimal(median).quantize(Decimal("0.0001")) if median is not None else None),
+                "beats": beats,
+                "n": len(values),
+                "lower_better": lower_better,
+            }
+        )
+    return {"metrics": out, "others": len(rows)}
+
+
+def reports_for_compare(*, user: User, campaign_ids: list[int]) -> list[CloseReport]:
+    """Up to MAX_COMPARE of the user's reports by campaign id, in the order asked. Others' ids are dropped."""
+    ids = campaign_ids[:MAX_COMPARE]
+    found = {r.campaign_id: r for r in reports_for_user(user=user).filter(campaign_id__in=ids)}
+    return [found[pk] for pk in ids if pk in found]
+
+
+def report_index_queryset(*, user: User) -> QuerySet[CloseReport]:
+    return reports_for_user(user=user).select_related("account").defer("snapshot")
+
+
+def accounts_choices(*, user: User):
+    return accounts_for_user(user=user).order_by("name")

@@ -1,0 +1,49 @@
+/* Draws every <canvas data-chart="ID"> from the JSON in <script type="application/json" id="ID">
+   (made by a view with json_script from campaigns/charts.py). Runs on load and after every htmx swap.
+   `options.plugins.bands.ranges` = [[fromIndex, toIndex], ...] shades periods (e.g. pauses) behind the data. */
+(function () {
+  "use strict";
+
+  const bandsPlugin = {
+    id: "bands",
+    beforeDatasetsDraw(chart, _args, opts) {
+      const ranges = (opts && opts.ranges) || [];
+      const x = chart.scales.x;
+      const area = chart.chartArea;
+      if (!x || !ranges.length) return;
+      const ctx = chart.ctx;
+      ctx.save();
+      ctx.fillStyle = opts.color || "rgba(255, 191, 71, 0.22)";
+      for (const [from, to] of ranges) {
+        const left = x.getPixelForValue(from) - (x.width / Math.max(chart.data.labels.length, 1)) / 2;
+        const right = x.getPixelForValue(to) + (x.width / Math.max(chart.data.labels.length, 1)) / 2;
+        ctx.fillRect(Math.max(left, area.left), area.top, Math.min(right, area.right) - Math.max(left, area.left), area.bottom - area.top);
+      }
+      ctx.restore();
+    },
+  };
+
+  function draw(root) {
+    if (typeof window.Chart === "undefined") return;
+    root.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      if (canvas.dataset.drawn === "1") return;
+      const source = document.getElementById(canvas.dataset.chart);
+      if (!source) return;
+      const config = JSON.parse(source.textContent);
+      config.options = config.options || {};
+      config.options.responsive = true;
+      config.options.maintainAspectRatio = false;
+      config.options.animation = false;
+      config.plugins = [bandsPlugin];
+      new window.Chart(canvas, config);
+      canvas.dataset.drawn = "1";
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { draw(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { draw(event.target); });
+  window.addEventListener("beforeprint", function () {
+    if (typeof window.Chart === "undefined") return;
+    Object.values(window.Chart.instances || {}).forEach(function (c) { c.resize(); });
+  });
+})();

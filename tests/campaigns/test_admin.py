@@ -1,0 +1,98 @@
+import pytest
+
+from campaigns.models import Action, Campaign, EndReason, Source, Status, StatusChange
+from tests.factories import CampaignFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/campaigns/campaign/"
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "campaign",
+        "statuschange",
+        "dailymetric",
+        "adaccount",
+        "membership",
+        "contentitem",
+        "scheduledaction",
+        "winddownstep",
+        "notification",
+        "metricimport",
+        "campaignwatch",
+    ],
+)
+def test_admin_changelists_open_for_staff(login, staff, campaign, page):
+    response = login(staff).get(f"/admin/campaigns/{page}/")
+    assert response.status_code == 200
+
+
+def test_admin_pause_action_is_audited_like_the_ui(login, staff, account):
+    campaigns = CampaignFactory.create_batch(2, account=account)
+    ended = CampaignFactory(account=account, status=Status.ENDED)
+
+    response = login(staff).post(
+        CHANGELIST,
+        {"action": "pause_campaigns", "_selected_action": [c.pk for c in campaigns] + [ended.pk]},
+        follow=True,
+    )
+
+    assert "Paused 2 campaigns; 1 not allowed from its current state" in response.content.decode()
+    changes = StatusChange.objects.filter(action=Action.PAUSE)
+    assert changes.count() == 2
+    assert {c.source for c in changes} == {Source.ADMIN}
+    assert {c.actor for c in changes} == {staff}
+
+
+def test_admin_end_action_asks_for_a_reason_first(login, staff, campaign):
+    client = login(staff)
+    form = client.post(CHANGELIST, {"action": "end_campaigns", "_selected_action": [campaign.pk]})
+    assert form.status_code == 200
+    assert "cannot be resumed" in form.content.decode()
+    assert Campaign.objects.get(pk=campaign.pk).status == Status.ACTIVE
+
+    missing_note = client.post(
+        CHANGELIST,
+        {"action": "end_campaigns", "_selected_action": [campaign.pk], "apply": "1", "reason_code": "other"},
+    )
+    assert "note" in missing_note.content.decode()
+    assert Campaign.objects.get(pk=campaign.pk).status == Status.ACTIVE
+
+    client.post(
+        CHANGELIST,
+        {
+            "action": "end_campaigns",
+            "_selected_action": [campaign.pk],
+            "apply": "1",
+            "reason_code": EndReason.BUDGET_CONSTRAINTS,
+        },
+    )
+    change = StatusChange.objects.get(campaign=campaign)
+    assert (change.to_status, change.source, change.reason_code) == (Status.ENDED, Source.ADMIN, "budget_constraints")
+
+
+def test_admin_cannot_edit_audit_rows(login, staff, campaign):
+    from campaigns import services
+
+    services.campaign_transition(
+        campaign=campaign, action=Action.PAUSE, actor=staff, source=Source.ADMIN, enforce_role=False
+    )
+    change = StatusChange.objects.get()
+    response = login(staff).post(f"/admin/campaigns/statuschange/{change.pk}/change/", {"reason_note": "tampered"})
+    assert response.status_code == 403
+    assert StatusChange.objects.get().reason_note == ""
+
+
+def test_seed_demo_is_idempotent_and_audits_its_ends():
+    from django.core.management import call_command
+
+    call_command("seed_demo")
+    first = (Campaign.objects.count(), StatusChange.objects.count())
+    call_command("seed_demo")
+    assert (Campaign.objects.count(), StatusChange.objects.count()) == first
+    assert Campaign.objects.filter(status=Status.ENDED).count() >= 5
+    ended = Campaign.objects.filter(status=Status.ENDED)
+    assert StatusChange.objects.filter(action=Action.END, campaign__in=ended).count() == ended.count()
+    assert all(c.total_spend > 0 for c in ended)

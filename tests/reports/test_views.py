@@ -1,0 +1,327 @@
+import csv
+import io
+import json
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from pypdf import PdfReader
+
+from campaigns.models import ContentItem, EndReason, Role, Status
+from campaigns.services import daily_metrics_upsert
+from reports.models import CloseReport, LessonRevision
+from reports.services import reports_create
+from tests.factories import CampaignFactory, ContentItemFactory, MembershipFactory
+
+from .conftest import START, campaign_end, metrics_generate
+
+
+def _ended(campaign, manager, days, capture, **kwargs):
+    metrics_generate(campaign, days=days, **kwargs)
+    with capture(execute=True):
+        campaign_end(campaign, manager)
+    campaign.refresh_from_db()
+    return campaign.close_report
+
+
+def test_report_page_shows_frozen_figures(ended_report, login, viewer):
+    campaign, report = ended_report
+    response = login(viewer).get(reverse("reports:detail", args=[campaign.pk]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Spring Glow" in html
+    assert f"{campaign.total_video_views:,}" in html
+    assert f"USD {campaign.total_spend:,.2f}" in html
+    for chart in ("chart-daily-data", "chart-followers-data", "chart-spend-data", "chart-mix-data"):
+        assert f'data-chart="{chart}"' in html
+        assert f'id="{chart}"' in html
+    assert "Objectives met" in html
+    assert 'id="feedback"' in html
+    assert "Edit lessons" not in html  # viewers read
+
+
+def test_report_page_zero_views_shows_dashes(campaign, manager, login, django_capture_on_commit_callbacks):
+    _ended(campaign, manager, 5, django_capture_on_commit_callbacks, zero_views=True)
+    html = login(manager).get(reverse("reports:detail", args=[campaign.pk])).content.decode()
+    assert 'data-kpi="engagement_rate"' in html
+    kpi = html.split('data-kpi="engagement_rate"')[1].split("</div>\n      </div>")[0]
+    assert "—" in kpi
+
+
+@pytest.mark.parametrize("days", [10, 100])
+def test_report_page_query_count_is_constant(
+    days, campaign, manager, login, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    _ended(campaign, manager, days, django_capture_on_commit_callbacks, content=5)
+    other = CampaignFactory(account=campaign.account)
+    _ended(other, manager, 3, django_capture_on_commit_callbacks, content=1)
+    client = login(manager)
+    url = reverse("reports:detail", args=[campaign.pk])
+    client.get(url)
+    # session, user, unread notifications, campaign, role, report, lessons, comparison,
+    # + share links, feedback by role, feedback comments (issue 5)
+    with django_assert_num_queries(11):
+        response = client.get(url)
+    assert response.status_code == 200
+
+
+def test_report_page_other_account_is_404(ended_report, login, outsider):
+    campaign, _ = ended_report
+    client = login(outsider)
+    assert client.get(reverse("reports:detail", args=[campaign.pk])).status_code == 404
+    assert client.get(reverse("reports:export_pdf", args=[campaign.pk])).status_code == 404
+    assert client.get(reverse("reports:export_daily", args=[campaign.pk])).status_code == 404
+    assert client.get(reverse("reports:export_metrics", args=[campaign.pk])).status_code == 404
+
+
+def test_report_page_requires_login(ended_report, client):
+    campaign, _ = ended_report
+    response = client.get(reverse("reports:detail", args=[campaign.pk]))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_late_metrics_shown_as_since_close_delta(ended_report, login, viewer):
+    campaign, report = ended_report
+    daily_metrics_upsert(
+        rows=[
+            {
+                "campaign_id": campaign.pk,
+                "content_item_id": None,
+                "date": START.replace(day=28),
+                "spend": Decimal("12.50"),
+                "video_views": 400,
+            }
+        ]
+    )
+    html = login(viewer).get(reverse("reports:detail", args=[campaign.pk])).content.decode()
+    assert "Since close" in html
+    assert "+400" in html
+    assert "+USD 12.50" in html
+    # The KPI still shows the frozen total.
+    assert f"{report.video_views:,}" in html
+
+
+def test_ended_without_snapshot_shows_being_prepared_and_manager_builds(campaign, manager, viewer, login):
+    campaign.status = Status.ENDED
+    campaign.save(update_fields=["status"])
+    client = login(viewer)
+    html = client.get(reverse("reports:detail", args=[campaign.pk])).content.decode()
+    assert "being prepared" in html
+    assert "Build the report now" not in html
+    assert client.post(reverse("reports:build", args=[campaign.pk])).status_code == 403
+
+    client = login(manager)
+    assert "Build the report now" in client.get(reverse("reports:detail", args=[campaign.pk])).content.decode()
+    response = client.post(reverse("reports:build", args=[campaign.pk]))
+    assert response.status_code == 302
+    assert CloseReport.objects.filter(campaign=campaign).exists()
+
+
+def test_active_campaign_has_no_report_yet(campaign, login, viewer):
+    html = login(viewer).get(reverse("reports:detail", args=[campaign.pk])).content.decode()
+    assert "No report yet" in html
+
+
+def test_viewer_cannot_edit_lessons(ended_report, login, viewer):
+    campaign, _ = ended_report
+    client = login(viewer)
+    url = reverse("reports:lessons_edit", args=[campaign.pk])
+    response = client.post(url, {"what_worked": "x"})
+    assert response.status_code == 403
+    assert "editor role" in response.content.decode()
+    assert not LessonRevision.objects.exists()
+
+
+def test_editor_saves_lessons_without_javascript(ended_report, login, editor):
+    campaign, report = ended_report
+    client = login(editor)
+    page = client.get(reverse("reports:detail", args=[campaign.pk]) + "?edit=lessons").content.decode()
+    assert "Save lessons" in page
+    response = client.post(
+        reverse("reports:lessons_edit", args=[campaign.pk]),
+        {"what_worked": "Short hooks", "what_to_change": "Post earlier", "next_steps": "Brief the creators"},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Lessons saved." in html
+    assert "Short hooks" in html
+    assert report.lesson_revisions.get().author == editor
+
+
+def test_manager_saves_lessons_with_htmx_and_history_is_kept(ended_report, login, manager):
+    campaign, report = ended_report
+    client = login(manager)
+    url = reverse("reports:lessons_edit", args=[campaign.pk])
+    form = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "<form" in form and "<html" not in form
+    client.post(url, {"what_worked": "v1", "base_revision": ""}, headers={"HX-Request": "true"})
+    first = report.lesson_revisions.get()
+    response = client.post(url, {"what_worked": "v2", "base_revision": first.pk}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "lessonsSaved" in json.loads(response["HX-Trigger"])
+    html = response.content.decode()
+    assert "v2" in html and "Edit history" in html
+    assert report.lesson_revisions.count() == 2
+
+
+def test_stale_lessons_edit_is_refused_with_a_message(ended_report, login, manager, editor):
+    campaign, report = ended_report
+    url = reverse("reports:lessons_edit", args=[campaign.pk])
+    login(editor).post(url, {"what_worked": "theirs", "base_revision": ""})
+    response = login(manager).post(url, {"what_worked": "mine", "base_revision": ""})
+    assert response.status_code == 409
+    assert "Someone else saved" in response.content.decode()
+    assert report.lesson_revisions.get().what_worked == "theirs"
+
+
+def test_content_table_sorts_by_column(campaign, manager, login, django_capture_on_commit_callbacks):
+    _ended(campaign, manager, 4, django_capture_on_commit_callbacks, content=3)
+    client = login(manager)
+    url = reverse("reports:detail", args=[campaign.pk])
+    html = client.get(url + "?sort=title").content.decode()
+    assert html.index("Clip 1") < html.index("Clip 2") < html.index("Clip 3")
+    html = client.get(url + "?sort=-title").content.decode()
+    assert html.index("Clip 3") < html.index("Clip 2") < html.index("Clip 1")
+
+
+def test_comparison_shows_median_of_other_reports(account, manager, login, django_capture_on_commit_callbacks):
+    campaigns = CampaignFactory.create_batch(3, account=account)
+    for seed, c in enumerate(campaigns):
+        _ended(c, manager, 5, django_capture_on_commit_callbacks, seed=seed + 1)
+    html = login(manager).get(reverse("reports:detail", args=[campaigns[0].pk])).content.decode()
+    assert "Median of 2 others" in html
+
+
+def test_index_lists_only_my_accounts_reports(
+    ended_report, login, viewer, outsider, other_campaign, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_end(other_campaign, outsider)
+    html = login(viewer).get(reverse("reports:index")).content.decode()
+    assert "Spring Glow" in html
+    assert "Secret Other Launch" not in html
+
+
+def test_index_filters_by_reason(account, manager, login, django_capture_on_commit_callbacks):
+    a = CampaignFactory(account=account, name="Budget Cut")
+    b = CampaignFactory(account=account, name="All Goals")
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_end(a, manager, reason=EndReason.BUDGET_CONSTRAINTS)
+        campaign_end(b, manager)
+    html = login(manager).get(reverse("reports:index"), {"end_reason": "budget_constraints"}).content.decode()
+    assert "Budget Cut" in html and "All Goals" not in html
+    html = login(manager).get(reverse("reports:index"), {"ended_after": "2000-01-01", "objective": "video_views"})
+    assert "All Goals" in html.content.decode()
+
+
+def test_index_query_count_is_constant(
+    account, manager, login, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    client = login(manager)
+    counts = []
+    for n in (2, 12):
+        campaigns = CampaignFactory.create_batch(n, account=account)
+        with django_capture_on_commit_callbacks(execute=True):
+            for c in campaigns:
+                campaign_end(c, manager)
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("reports:index"), {"sort": "-spend"}).status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1] <= 6
+
+
+def test_compare_is_scoped_and_limited_to_four(
+    account, manager, outsider, other_campaign, login, django_capture_on_commit_callbacks
+):
+    mine = CampaignFactory.create_batch(5, account=account)
+    with django_capture_on_commit_callbacks(execute=True):
+        for c in mine:
+            campaign_end(c, manager)
+        campaign_end(other_campaign, outsider)
+    ids = ",".join(str(c.pk) for c in [other_campaign, *mine])
+    response = login(manager).get(reverse("reports:compare") + f"?ids={ids}", follow=True)
+    html = response.content.decode()
+    assert "Secret Other Launch" not in html
+    assert sum(1 for c in mine if c.name in html) == 3  # first four asked, one of them not mine
+    assert "At most 4" in html
+
+
+def _csv(response):
+    assert response.streaming
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+
+
+def test_daily_csv_is_the_frozen_series(ended_report, login, viewer):
+    campaign, report = ended_report
+    rows = _csv(login(viewer).get(reverse("reports:export_daily", args=[campaign.pk])))
+    assert rows[0][:3] == ["date", "spend", "impressions"]
+    assert len(rows) == 1 + 14
+    assert sum(Decimal(r[1]) for r in rows[1:]) == report.spend
+
+
+def test_content_csv_neutralises_formulas(campaign, manager, login, django_capture_on_commit_callbacks):
+    ContentItemFactory(campaign=campaign, title='=HYPERLINK("http://evil","x")')
+    ContentItemFactory(campaign=campaign, title="+1+2")
+    ContentItemFactory(campaign=campaign, title="@SUM(A1)")
+    ContentItemFactory(campaign=campaign, title="-2+3")
+    ContentItemFactory(campaign=campaign, title="\tcmd")
+    ContentItemFactory(campaign=campaign, title="Plain title")
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_end(campaign, manager)
+    rows = _csv(login(manager).get(reverse("reports:export_content", args=[campaign.pk])))
+    titles = [r[1] for r in rows[1:]]
+    assert titles == ['\'=HYPERLINK("http://evil","x")', "'+1+2", "'@SUM(A1)", "'-2+3", "'\tcmd", "Plain title"]
+
+
+def test_raw_metric_rows_csv_streams_every_stored_row(ended_report, login, viewer):
+    campaign, _ = ended_report
+    ContentItem.objects.filter(campaign=campaign).update(title="=cmd|' /C calc'!A0")
+    rows = _csv(login(viewer).get(reverse("reports:export_metrics", args=[campaign.pk])))
+    assert len(rows) - 1 == campaign.daily_metrics.count()
+    assert all(not r[2].startswith("=") for r in rows[1:])
+
+
+def test_pdf_contains_campaign_name_and_figures(ended_report, login, viewer):
+    campaign, report = ended_report
+    response = login(viewer).get(reverse("reports:export_pdf", args=[campaign.pk]))
+    assert response["Content-Type"] == "application/pdf"
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    assert "Spring Glow" in text
+    assert f"{report.video_views:,}" in text
+    assert f"{report.spend:,.2f}" in text
+
+
+def test_viewer_of_second_account_sees_its_reports_only(ended_report, login, other_account):
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="multi")
+    MembershipFactory(user=user, account=other_account, role=Role.VIEWER)
+    campaign, _ = ended_report
+    assert login(user).get(reverse("reports:detail", args=[campaign.pk])).status_code == 404
+
+
+def test_rebuilt_report_for_campaign_without_history(account, login, manager):
+    campaign = CampaignFactory(account=account, status=Status.ENDED, end_reason="other")
+    reports_create(campaign_ids=[campaign.pk])
+    html = login(manager).get(reverse("reports:detail", args=[campaign.pk])).content.decode()
+    assert "Post-close report" in html
+
+
+def test_compare_accepts_checkbox_ids(account, manager, login, django_capture_on_commit_callbacks):
+    a, b = CampaignFactory(account=account, name="Alpha Run"), CampaignFactory(account=account, name="Beta Run")
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_end(a, manager)
+        campaign_end(b, manager)
+    html = login(manager).get(reverse("reports:compare"), {"ids": [a.pk, b.pk]}).content.decode()
+    assert "Alpha Run" in html and "Beta Run" in html
+
+
+def test_pdf_of_a_long_campaign_lists_months(account, manager, login, django_capture_on_commit_callbacks):
+    campaign = CampaignFactory(account=account, name="Long Run")
+    _ended(campaign, manager, 70, django_capture_on_commit_callbacks, content=1)
+    response = login(manager).get(reverse("reports:export_pdf", args=[campaign.pk]))
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages)
+    assert "Monthly figures" in text and "Long Run" in text
