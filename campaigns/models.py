@@ -602,3 +602,31 @@ class MetricImport(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+# --- list totals maintained on write (issue 9) ---
+
+
+class CampaignListStat(models.Model):
+    """How many campaigns, and their metric totals, per (account, status): what the list's tabs and footer
+    show when no filter narrows the campaigns beyond status and account.
+
+    Written only by database triggers on campaigns_campaign (migration 0003), so every write path counts:
+    services, admin, imports, bulk loads, raw SQL. Rows are signed deltas, appended and never updated, so
+    concurrent writers never wait on (or deadlock over) a shared counter row; the true figure for a key is
+    the SUM of its rows. `services.campaign_list_stats_compact` folds them back to one row per key.
+    `account_id` has no foreign-key constraint: a deleted account's campaigns fire the DELETE trigger after
+    the account row may already be gone."""
+
+    account = models.ForeignKey(AdAccount, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    status = models.CharField(max_length=16)
+    campaigns = models.IntegerField()
+    spend = models.DecimalField(max_digits=16, decimal_places=2)
+    video_views = models.BigIntegerField()
+    follows = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "status"], name="campaign_list_stat_key")]
+
+    def __str__(self):
+        return f"{self.account_id}/{self.status}: {self.campaigns:+d}"

@@ -1,5 +1,7 @@
 """Reads scoped to what a user may see. Views never fetch a campaign or account by raw id without these."""
 
+from decimal import Decimal
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -122,14 +124,30 @@ def campaigns_list_for_user(*, user: User, account_ids: list[int] | None = None)
 
 LIST_TABS = {"active": "Active", "paused": "Paused", "ended": "Ended", "all": "All"}
 LIST_TOTALS = ("spend", "video_views", "follows")  # the footer's figures
+# More CampaignListStat delta rows than this for the accounts a list page reads, and that page folds them.
+LIST_STATS_COMPACT_ABOVE = 2_000
+
+
+def _fold_summary(groups, tab: str) -> dict:
+    tab_counts = dict.fromkeys(LIST_TABS, 0)
+    totals = dict.fromkeys(LIST_TOTALS, 0)
+    for group in groups:
+        tab_counts["all"] += group["n"]
+        if group["status"] in tab_counts:
+            tab_counts[group["status"]] += group["n"]
+        if tab in ("all", group["status"]):
+            for m in LIST_TOTALS:
+                totals[m] += group[m] or 0
+    if totals["spend"]:
+        totals["spend"] = Decimal(totals["spend"]).quantize(Decimal("0.01"))
+    return {"tab_counts": tab_counts, "count": tab_counts.get(tab, tab_counts["all"]), "totals": totals}
 
 
 def campaigns_list_summary(*, queryset: QuerySet[Campaign], tab: str) -> dict:
     """One grouped query over the filtered set (GROUP BY account, status): how many campaigns each tab holds, and the
     metric totals of the campaigns in `tab` (the rows the table pages through). Keys: `tab_counts`, `count`,
-    `totals`. Exact on every request (no cache to invalidate); the covering index campaign_list_summary
-    (account, status, total_spend, total_video_views, total_follows) lets both databases answer it from the
-    index alone."""
+    `totals`. Used when a filter narrows the campaigns beyond account and status (search, objective, dates, flags);
+    otherwise `campaigns_list_summary_from_stats` answers the same from the totals maintained on write."""
     from django.db.models import Count, Sum
 
     groups = (
@@ -141,16 +159,36 @@ def campaigns_list_summary(*, queryset: QuerySet[Campaign], tab: str) -> dict:
         .values("account_id", "status")
         .annotate(n=Count("pk"), **{m: Sum(f"total_{m}") for m in LIST_TOTALS})
     )
-    tab_counts = dict.fromkeys(LIST_TABS, 0)
-    totals = dict.fromkeys(LIST_TOTALS, 0)
-    for group in groups:
-        tab_counts["all"] += group["n"]
-        if group["status"] in tab_counts:
-            tab_counts[group["status"]] += group["n"]
-        if tab in ("all", group["status"]):
-            for m in LIST_TOTALS:
-                totals[m] += group[m] or 0
-    return {"tab_counts": tab_counts, "count": tab_counts.get(tab, tab_counts["all"]), "totals": totals}
+    return _fold_summary(groups, tab)
+
+
+def campaigns_list_summary_from_stats(*, account_ids: list[int], statuses: list[str] | None, tab: str) -> dict:
+    """The same summary as `campaigns_list_summary` for "these accounts, these statuses", read from
+    CampaignListStat (kept by database triggers on every campaign write): a few hundred rows at most, whatever
+    the number of campaigns. Folds the table's delta rows first when they have piled up."""
+    from django.db.models import Count, Sum
+
+    from .models import CampaignListStat
+
+    rows = CampaignListStat.objects.filter(account_id__in=account_ids)
+    if statuses:
+        rows = rows.filter(status__in=statuses)
+    groups = list(
+        rows.order_by()
+        .values("account_id", "status")
+        .annotate(
+            n=Sum("campaigns"),
+            deltas=Count("pk"),
+            spend=Sum("spend"),
+            video_views=Sum("video_views"),
+            follows=Sum("follows"),
+        )
+    )
+    if sum(group["deltas"] for group in groups) > LIST_STATS_COMPACT_ABOVE:
+        from .services import campaign_list_stats_compact
+
+        campaign_list_stats_compact()
+    return _fold_summary(groups, tab)
 
 
 def campaign_daily_series(*, campaign: Campaign) -> list:

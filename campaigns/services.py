@@ -2220,3 +2220,33 @@ def ics_token_create(*, account, actor: AbstractBaseUser) -> str:
 def ics_token_revoke(*, account, actor: AbstractBaseUser) -> None:
     account.ics_token_hash = ""
     account.save(update_fields=["ics_token_hash"])
+
+
+# --- list totals maintained on write (issue 9) ---
+# Database triggers append a signed delta row to CampaignListStat for every campaign insert, delete or change of
+# account, status or totals (campaigns/dbsql.py). These two keep that table small and, after a bulk reset, right.
+from . import dbsql  # noqa: E402
+from .models import CampaignListStat  # noqa: E402
+
+
+def campaign_list_stats_compact(*, using: str = "default") -> int:
+    """Fold the delta rows into one row per (account, status). Safe beside concurrent writers (PostgreSQL:
+    one DELETE … RETURNING statement; SQLite: one writer at a time). Returns the rows left."""
+    from django.db import connections
+
+    db = connections[using]
+    with transaction.atomic(using=using), db.cursor() as cursor:
+        for statement in dbsql.compact_sql(db.vendor):
+            cursor.execute(statement)
+    return CampaignListStat.objects.using(using).count()
+
+
+def campaign_list_stats_rebuild(*, using: str = "default") -> None:
+    """Recompute the list totals (and SQLite's search index) from the campaigns table: after `migrate`, after
+    `flush` (whose DELETE-per-table can run the triggers after their table was emptied) and after bulk loads."""
+    from django.db import connections
+
+    db = connections[using]
+    with transaction.atomic(using=using), db.cursor() as cursor:
+        for statement in dbsql.rebuild_sql(db.vendor):
+            cursor.execute(statement)
