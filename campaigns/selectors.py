@@ -123,6 +123,27 @@ def campaigns_list_for_user(*, user: User, account_ids: list[int] | None = None)
 
 
 LIST_TABS = {"active": "Active", "paused": "Paused", "ended": "Ended", "all": "All"}
+# What a list row shows (CampaignTable.body_html): loading only these halves the cost of building 50 rows.
+LIST_ROW_FIELDS = (
+    "id",
+    "name",
+    "objective",
+    "status",
+    "sync_state",
+    "still_delivering_since",
+    "budget_mode",
+    "budget_amount",
+    "start_date",
+    "end_date",
+    "total_spend",
+    "total_video_views",
+    "total_follows",
+    "winddown_done",
+    "status_changed_at",
+    "status_changed_by_id",
+    "account__name",
+    "account__currency",
+)
 LIST_TOTALS = ("spend", "video_views", "follows")  # the footer's figures
 # More CampaignListStat delta rows than this for the accounts a list page reads, and that page folds them.
 LIST_STATS_COMPACT_ABOVE = 2_000

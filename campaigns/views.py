@@ -102,6 +102,7 @@ def _list_context(request, params: QueryDict) -> dict:
     filtered = filterset.qs
     summary = _list_summary(filterset, tab=tab, account_ids=[pk for pk, _ in accounts])
     rows = filtered if tab == "all" else filtered.filter(status=tab)
+    rows = rows.only(*selectors.LIST_ROW_FIELDS)
 
     per_page = _int_param(params, "per_page", PER_PAGE_CHOICES[0])
     if per_page not in PER_PAGE_CHOICES:
