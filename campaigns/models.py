@@ -246,6 +246,8 @@ class Campaign(models.Model):
             models.Index(fields=["budget_amount", "id"], name="campaign_budget_id"),
             models.Index(fields=["status_changed_at", "id"], name="campaign_status_changed_id"),
             models.Index(fields=["winddown_done", "id"], name="campaign_winddown_id"),
+            # Deep pages in the default order: the OFFSET walks this narrow index, account scope included.
+            models.Index(fields=["id", "account"], name="campaign_id_account"),
         ]
 
     def __str__(self) -> str:

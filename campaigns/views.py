@@ -72,7 +72,9 @@ def _safe_next(request, url: str, default: str) -> str:
 def _filtered_campaigns(request, params: QueryDict, *, accounts: list[tuple[int, str]] | None = None):
     if accounts is None:
         accounts = selectors.list_scope_for_user(user=request.user)[1]
-    queryset = selectors.campaigns_list_for_user(user=request.user, account_ids=[pk for pk, _ in accounts])
+    queryset = selectors.campaigns_list_for_user(
+        user=request.user, account_ids=[pk for pk, _ in accounts], text_search=bool(params.get("q", "").strip())
+    )
     filterset = CampaignFilter(params, queryset=queryset, request=request, accounts=accounts)
     tab = params.get("tab", "all")
     if tab not in selectors.LIST_TABS:
