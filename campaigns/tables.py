@@ -19,7 +19,7 @@ from django_tables2.data import TableData
 from django_tables2.rows import BoundRows
 from django_tables2.templatetags.django_tables2 import table_page_range
 
-from .models import WINDDOWN_STEP_COUNT, Action, BudgetMode, Campaign, Objective
+from .models import WINDDOWN_STEP_COUNT, Action, BudgetMode, Campaign, Objective, Status
 
 
 def time_until(when: datetime, now: datetime | None = None) -> str:
@@ -156,9 +156,11 @@ class CampaignTable(tables.Table):
         empty_text = "No campaigns match these filters."
         attrs = {"class": "table campaign-table", "id": "campaign-table"}
 
-    def __init__(self, *args, totals: dict | None = None, **kwargs):
+    def __init__(self, *args, totals: dict | None = None, accounts: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.totals = totals or {}
+        # {account_id: (name, currency)} of the user's accounts: rows read these instead of a joined AdAccount.
+        self.accounts = accounts
 
     def render_status(self, record):
         pending = getattr(record, "pending_actions", [])
@@ -210,6 +212,16 @@ class CampaignTable(tables.Table):
             who,
         )
 
+    _attrs_cache: dict = {}
+
+    def _static_attrs(self, column, part: str) -> str:
+        """A column's td/tf attributes as HTML. They depend only on the column definition (no per-row or
+        ordering classes), so they are worked out once per process."""
+        key = (column.name, part)
+        if key not in self._attrs_cache:
+            self._attrs_cache[key] = column.attrs[part].as_html()
+        return self._attrs_cache[key]
+
     def _url(self, **changes) -> str:
         """`{% querystring table.params … %}`, HTML-escaped for an attribute."""
         return esc(querystring(None, self.params, **changes))
@@ -237,8 +249,15 @@ class CampaignTable(tables.Table):
     def foot_html(self) -> SafeString:
         if not isinstance(getattr(self, "params", None), QueryDict):
             return SafeString("")
+        totals = self.totals or {}
+        figures = {
+            "name": "Total",
+            "total_spend": _money(totals.get("spend", 0)),
+            "total_video_views": _int(totals.get("video_views", 0)),
+            "total_follows": _int(totals.get("follows", 0)),
+        }
         cells = "".join(
-            f'<td {column.attrs["tf"].as_html()}>{conditional_escape(column.footer)}</td>' for column in self.columns
+            f"<td {self._static_attrs(column, 'tf')}>{figures.get(column.name, '')}</td>" for column in self.columns
         )
         return mark_safe(f"<tfoot><tr>{cells}</tr></tfoot>")  # noqa: S308  # nosec B308 B703
 
@@ -278,9 +297,10 @@ class CampaignTable(tables.Table):
         if not records:
             return SafeString("")
         names = [column.name for column in self.columns]
-        if names != list(self.Meta.sequence):  # columns hidden or reordered: the generic path handles that
+        if names != list(self.Meta.sequence) or self.accounts is None:  # the generic path handles the rest
             return SafeString("")
-        attrs = [column.attrs["td"].as_html() for column in self.columns]
+        accounts = {pk: (esc(name), esc(currency)) for pk, (name, currency) in self.accounts.items()}
+        attrs = [self._static_attrs(column, "td") for column in self.columns]
         detail = reverse("campaigns:detail", args=[0]).rsplit("0", 1)
         objectives = dict(Objective.choices)
         modes = {key: label.lower() for key, label in BudgetMode.choices}
@@ -289,6 +309,7 @@ class CampaignTable(tables.Table):
         parts = []
         for i, r in enumerate(records):
             name = esc(r.name)
+            account, currency = accounts[r.account_id]
             pending = getattr(r, "pending_actions", None)
             remaining = r.budget_remaining
             changed = "—"
@@ -305,8 +326,8 @@ class CampaignTable(tables.Table):
                 f'<a href="{detail[0]}{r.pk}{detail[1]}">{name}</a>',
                 status_badges(r, pending[0] if pending else None),
                 esc(objectives.get(r.objective, r.objective)),
-                esc(r.account.name),
-                f"{r.budget_amount:,.2f}&nbsp;{esc(r.account.currency)}<br>"
+                account,
+                f"{r.budget_amount:,.2f}&nbsp;{currency}<br>"
                 f"<span class='muted small'>{esc(modes.get(r.budget_mode, r.budget_mode))}</span>",
                 f"{r.total_spend:,.2f}",
                 "—" if remaining is None else f"{remaining:,.2f}",
@@ -329,10 +350,14 @@ def _date(value) -> str:
     return "—" if value is None else value.isoformat()
 
 
+STATUS_LABELS = {key: str(label) for key, label in Status.choices}
+
+
 def status_badges(campaign, scheduled) -> SafeString:
     """The status cell: status (or sync state) badge, "still delivering", and a pending schedule's badge."""
     kind = campaign.sync_state if campaign.sync_state in ("pending", "failed") else campaign.status
-    html = f'<span class="badge badge-{esc(kind)}">{esc(campaign.display_status)}</span>'
+    label = STATUS_LABELS.get(campaign.status) if campaign.sync_state == "synced" else campaign.display_status
+    html = f'<span class="badge badge-{esc(kind)}">{esc(label or campaign.display_status)}</span>'
     if campaign.still_delivering_since:
         html += (
             ' <span class="badge badge-warn" title="Metrics show delivery since '

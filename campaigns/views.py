@@ -99,17 +99,17 @@ def _list_context(request, params: QueryDict) -> dict:
     """Everything the list page shows, from a query string. A constant number of queries whatever the page
     size: roles with the account choices of the filter form, one grouped aggregate (tab counts, row count, footer
     totals), the page of rows, its pending schedules and its status changers."""
-    roles, accounts = selectors.list_scope_for_user(user=request.user)
+    roles, accounts, account_info = selectors.list_scope_for_user(user=request.user)
     filterset, tab = _filtered_campaigns(request, params, accounts=accounts)
     filtered = filterset.qs
     summary = _list_summary(filterset, tab=tab, account_ids=[pk for pk, _ in accounts])
     rows = filtered if tab == "all" else filtered.filter(status=tab)
-    rows = rows.only(*selectors.LIST_ROW_FIELDS)
+    rows = rows.select_related(None).only(*selectors.LIST_ROW_FIELDS)
 
     per_page = _int_param(params, "per_page", PER_PAGE_CHOICES[0])
     if per_page not in PER_PAGE_CHOICES:
         per_page = PER_PAGE_CHOICES[0]
-    table = CampaignTable(rows, totals=summary["totals"])
+    table = CampaignTable(rows, totals=summary["totals"], accounts=account_info)
     table.params = params
     table.htmx = True
     table.caption = "Campaigns"
