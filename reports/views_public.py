@@ -37,7 +37,9 @@ FEEDBACK_RATE_PER_IP = "5/10m"
 FEEDBACK_RATE_PER_LINK = "50/h"
 BODY_CACHE_SECONDS = 60 * 60
 BODY_CACHE_VERSION = 1
-PAGE_VERSION = "1"  # bump when the public templates change, so browsers drop their cached copies
+PAGE_VERSION = "2"  # bump when the public templates change, so browsers (and the page cache) drop old copies
+# Stands in for the CSRF token in a cached page; replaced by the visitor's own token on every response.
+CSRF_MARKER = "csrf-token-placeholder-4b9d1c"
 
 SORT_KEYS = frozenset(k for name in ContentTable.base_columns for k in (name, f"-{name}"))
 
@@ -108,7 +110,8 @@ def _page(request, link, secret, *, form=None, form_error="", status=200):
     if link.allow_feedback:
         get_token(request)  # the feedback form needs the CSRF cookie; its value is part of the ETag below
     last_modified = max(link.changed_at, report.created_at, lessons.created_at if lessons else link.changed_at)
-    etag_source = "|".join(
+    # Everything the page shows depends on these (the link's settings move `changed_at`), not on the visitor.
+    state = "|".join(
         str(part)
         for part in (
             PAGE_VERSION,
@@ -119,31 +122,45 @@ def _page(request, link, secret, *, form=None, form_error="", status=200):
             report.created_at.timestamp(),
             report.snapshot_version,
             lessons.pk if lessons else "",
-            request.META.get("CSRF_COOKIE", ""),
-            request.GET.urlencode(),
         )
     )
+    etag_source = f"{state}|{request.META.get('CSRF_COOKIE', '')}|{request.GET.urlencode()}"
     etag = '"' + hashlib.sha256(etag_source.encode()).hexdigest()[:32] + '"'
     if request.method == "GET" and form is None:
         not_modified = get_conditional_response(request, etag=etag, last_modified=int(last_modified.timestamp()))
         if not_modified is not None:
             not_modified["ETag"] = etag
             return _public_headers(not_modified, has_form=link.allow_feedback)
-    if form is None and link.allow_feedback:
-        form = FeedbackForm(initial={"role": link.feedback_role} if link.feedback_role else None)
-    context = {
-        "link": link,
-        "report": report,
-        "secret": secret,
-        "body_html": _body_html(request, report),
-        "lessons": lessons if lessons and not lessons.is_empty else None,
-        "form": form,
-        "form_error": form_error,
-        "sent": request.GET.get("sent") == "1",
-    }
-    response = render(request, "reports/public_report.html", context, status=status)
+    sent = request.GET.get("sent") == "1"
+    # The whole page is the same for every viewer of this link state (the CSRF token aside): cache it, with a
+    # marker where the token goes, and put each visitor's token in on the way out.
+    page_key = None
+    if status == 200 and form is None and not request.GET:
+        page_key = "share:page:" + hashlib.sha256(state.encode()).hexdigest()
+    html = cache.get(page_key) if page_key else None
+    if html is None:
+        if form is None and link.allow_feedback:
+            form = FeedbackForm(initial={"role": link.feedback_role} if link.feedback_role else None)
+        context = {
+            "link": link,
+            "report": report,
+            "secret": secret,
+            "body_html": _body_html(request, report),
+            "lessons": lessons if lessons and not lessons.is_empty else None,
+            "form": form,
+            "form_error": form_error,
+            "sent": sent,
+        }
+        if page_key:
+            context["csrf_token"] = CSRF_MARKER
+        html = render_to_string("reports/public_report.html", context, request=request)
+        if page_key:
+            cache.set(page_key, html, BODY_CACHE_SECONDS)
+    if page_key and link.allow_feedback:
+        html = html.replace(CSRF_MARKER, get_token(request))
+    response = HttpResponse(html, status=status)
     if status == 200:
-        if not context["sent"]:  # the thank-you page is the same visitor, not a new view
+        if not sent:  # the thank-you page is the same visitor, not a new view
             services.share_view_record(link=link, user_agent=request.headers.get("User-Agent", ""))
         response["ETag"] = etag
         response["Last-Modified"] = http_date(last_modified.timestamp())

@@ -326,3 +326,33 @@ def test_admin_lists_and_revokes_links(ended_report, manager, staff, login):
     link.refresh_from_db()
     assert link.revoked_at is not None and link.revoked_by == staff
     assert client.get(_page(secret)).status_code == 404
+
+
+def test_cached_public_page_gives_each_visitor_a_working_csrf_token(ended_report, manager, client):
+    """The rendered page is cached per link state; the CSRF token in its feedback form is each visitor's own."""
+    from django.test import Client
+
+    from reports.models import Feedback
+    from reports.views_public import CSRF_MARKER
+
+    _, report = ended_report
+    link, secret = _link(report, manager)
+    visitors = [Client(enforce_csrf_checks=True) for _ in range(2)]
+    pages = [visitor.get(_page(secret)).content.decode() for visitor in visitors]
+    tokens = [page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0] for page in pages]
+    assert all(CSRF_MARKER not in page for page in pages)
+    assert tokens[0] != tokens[1]
+    answer = {"role": "participant", "rating": "5", "would_take_part_again": "yes", "website": ""}
+    feedback_url = reverse("share:feedback", args=[secret])
+    # Each token works for its own visitor only.
+    assert visitors[0].post(feedback_url, answer | {"csrfmiddlewaretoken": tokens[1]}).status_code == 403
+    for visitor, token in zip(visitors, tokens, strict=True):
+        assert visitor.post(feedback_url, answer | {"csrfmiddlewaretoken": token}).status_code == 302
+    assert Feedback.objects.count() == 2
+    # Each full page is still counted, cached or not.
+    link.refresh_from_db()
+    assert link.view_count == 2
+    # A rotated link serves the page again under its new secret only.
+    new_secret = services.share_link_rotate(link=link, actor=manager)
+    assert client.get(_page(secret)).status_code == 404
+    assert f"/s/{new_secret}/report.pdf" in client.get(_page(new_secret)).content.decode()

@@ -221,8 +221,7 @@ class Bench:
         for key in keys[:: len(keys) - 1] if self.options["quick"] else keys:  # quick: the first and the last
             list_url = LIST_URL + "?" + LIST_SCENARIOS[key].format(**self.values)
             admin_url = ADMIN_URL + ("?" + ADMIN_SCENARIOS[key].format(**self.values) if ADMIN_SCENARIOS[key] else "")
-            listed = self.page_row("list", key, list_url)
-            admin_row = self.page_row("admin", key, admin_url)
+            listed, admin_row = self.page_pair(key, list_url, admin_url)
             self.rows += [listed, admin_row]
             if listed.median_ms is None or admin_row.median_ms is None:
                 continue
@@ -254,6 +253,36 @@ class Bench:
         row.median_ms, row.p95_ms = self.timed(lambda: client.get(url))
         self.log(f"  {section:>6} {scenario:<22} {row.median_ms:8.1f} ms  {row.queries} queries  {url}")
         return row
+
+    def page_pair(self, scenario, list_url, admin_url) -> tuple[Row, Row]:
+        """The list page and the admin changelist measured in alternation (list, admin, list, admin, …), so a
+        burst of noise on a shared machine lands on both sides of the ratio, not on one."""
+        rows = []
+        for section, url in (("list", list_url), ("admin", admin_url)):
+            row = Row(section, scenario, note=url)
+            response = self.client.get(url)
+            if response.status_code != 200:
+                row.note, row.ok = f"{url} → HTTP {response.status_code}", False
+            else:
+                with CaptureQueriesContext(connection) as ctx:
+                    self.client.get(url)
+                row.queries, row.sql = len(ctx.captured_queries), [q["sql"] for q in ctx.captured_queries]
+            rows.append(row)
+        if any(row.ok is False for row in rows):
+            return rows[0], rows[1]
+        for _ in range(self.warmup):
+            self.client.get(list_url)
+            self.client.get(admin_url)
+        samples: dict[str, list[float]] = {"list": [], "admin": []}
+        for _ in range(self.n):
+            for section, url in (("list", list_url), ("admin", admin_url)):
+                t0 = time.perf_counter()
+                self.client.get(url)
+                samples[section].append((time.perf_counter() - t0) * 1000)
+        for row in rows:
+            row.median_ms, row.p95_ms = median_p95(samples[row.section])
+            self.log(f"  {row.section:>6} {scenario:<22} {row.median_ms:8.1f} ms  {row.queries} queries  {row.note}")
+        return rows[0], rows[1]
 
     def timed(self, call, n=None, warmup=None) -> tuple[float, float]:
         for _ in range(self.warmup if warmup is None else warmup):
