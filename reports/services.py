@@ -4,16 +4,20 @@ A snapshot is built once per ended campaign and never changed: `CloseReport.camp
 inserted with ON CONFLICT DO NOTHING, so two workers racing on the same campaign (or a retried task) leave
 exactly one report and the loser does nothing."""
 
+import atexit
 import contextlib
 import datetime as dt
+import logging
+import threading
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Case, Count, F, Sum, Value, When
 from django.utils import timezone
 
 from campaigns import services as campaign_services
@@ -33,6 +37,8 @@ from campaigns.models import (
 )
 
 from .models import SNAPSHOT_VERSION, CloseReport, LessonRevision
+
+logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
 MILLI = Decimal("0.0001")
@@ -546,7 +552,10 @@ def share_link_for_secret(*, secret: str, now: dt.datetime | None = None) -> Sha
     if not secret or len(secret) > SHARE_SECRET_MAX_LENGTH:
         return None
     digest = share_secret_hash(secret)
-    link = ShareLink.objects.select_related("report").defer("report__snapshot").filter(secret_hash=digest).first()
+    # secret_hash is unique: no ORDER BY (what .first() would add), one row.
+    found = ShareLink.objects.select_related("report").defer("report__snapshot").filter(secret_hash=digest)
+    found = found.order_by()[:1]
+    link = next(iter(found), None)
     # The index lookup already matched; compare again in constant time so no code path leaks timing on the hash.
     if link is None or not hmac.compare_digest(link.secret_hash, digest):
         return None
@@ -612,11 +621,88 @@ def user_agent_family(user_agent: str) -> str:
 
 
 def share_view_record(*, link: ShareLink, user_agent: str) -> None:
-    """Count one view: a row with the time and browser family (no IP), and the link's counters. Two writes,
-    neither touches `changed_at`, so counting does not invalidate the page's ETag."""
-    now = timezone.now()
-    ShareLinkView.objects.create(link_id=link.pk, viewed_at=now, agent=user_agent_family(user_agent))
-    ShareLink.objects.filter(pk=link.pk).update(view_count=F("view_count") + 1, last_viewed_at=now)
+    """Count one view of a shared page: a row with the time and browser family (no IP), and the link's counters.
+
+    With `SHARE_VIEW_FLUSH_SECONDS` > 0 (the default outside tests) views are written behind, in batches: each
+    worker process keeps the views of the last second in memory and writes them in one transaction (on a timer,
+    when 100 are waiting, and when the process exits). A busy public page then costs one write a second instead
+    of a write lock per visitor, which on SQLite serialised the workers. A process killed outright loses at most
+    that second of counts; nothing else depends on them."""
+    view = (link.pk, timezone.now(), user_agent_family(user_agent))
+    if getattr(settings, "SHARE_VIEW_FLUSH_SECONDS", 0) <= 0:
+        share_views_write([view])
+    else:
+        _view_buffer.add(view)
+
+
+def share_views_write(views: list[tuple[int, dt.datetime, str]]) -> None:
+    """Write counted views [(link_id, when, agent)]: the rows, then each link's counters, in one transaction.
+    Neither write touches `changed_at`, so counting does not invalidate the page's ETag."""
+    if not views:
+        return
+    per_link: dict[int, tuple[int, dt.datetime]] = {}
+    for link_id, when, _ in views:
+        count, last = per_link.get(link_id, (0, when))
+        per_link[link_id] = (count + 1, max(last, when))
+    with transaction.atomic(savepoint=False):  # one commit for all (no savepoint when already in one)
+        ShareLinkView.objects.bulk_create(
+            ShareLinkView(link_id=link_id, viewed_at=when, agent=agent) for link_id, when, agent in views
+        )
+        for link_id, (count, last) in sorted(per_link.items()):
+            ShareLink.objects.filter(pk=link_id).update(
+                view_count=F("view_count") + count,
+                last_viewed_at=Case(When(last_viewed_at__gt=last, then=F("last_viewed_at")), default=Value(last)),
+            )
+
+
+class _ViewBuffer:
+    """The views this process has counted but not written yet (see `share_view_record`)."""
+
+    max_pending = 100
+    max_kept = 10_000  # while the database refuses writes, keep at most this many
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pending: list = []
+        self._timer: threading.Timer | None = None
+        atexit.register(self.flush)
+
+    def add(self, view) -> None:
+        with self._lock:
+            self._pending.append(view)
+            full = len(self._pending) >= self.max_pending
+            if not full and self._timer is None:
+                self._timer = threading.Timer(settings.SHARE_VIEW_FLUSH_SECONDS, self._flush_from_timer)
+                self._timer.daemon = True
+                self._timer.start()
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            timer, self._timer = self._timer, None
+        if timer is not None and timer is not threading.current_thread():
+            timer.cancel()
+        if not batch:
+            return
+        try:
+            share_views_write(batch)
+        except Exception:
+            logger.exception("Could not write %d share-page views; kept for the next flush", len(batch))
+            with self._lock:
+                self._pending[:0] = batch[-self.max_kept :]
+
+    def _flush_from_timer(self) -> None:
+        from django.db import connection
+
+        try:
+            self.flush()
+        finally:
+            connection.close()  # this thread's own connection
+
+
+_view_buffer = _ViewBuffer()
 
 
 def feedback_create(

@@ -11,6 +11,7 @@ cache miss, +1 with team notes). Views are counted on full pages only: a 304 is 
 page it already has (a reload), which we do not count as a new view."""
 
 import hashlib
+import re
 
 from django.core.cache import cache
 from django.http import HttpResponse, StreamingHttpResponse
@@ -36,8 +37,8 @@ UNLOCK_RATE = "5/15m"
 FEEDBACK_RATE_PER_IP = "5/10m"
 FEEDBACK_RATE_PER_LINK = "50/h"
 BODY_CACHE_SECONDS = 60 * 60
-BODY_CACHE_VERSION = 1
-PAGE_VERSION = "2"  # bump when the public templates change, so browsers (and the page cache) drop old copies
+BODY_CACHE_VERSION = 2
+PAGE_VERSION = "3"  # bump when the public templates change, so browsers (and the page cache) drop old copies
 # Stands in for the CSRF token in a cached page; replaced by the visitor's own token on every response.
 CSRF_MARKER = "csrf-token-placeholder-4b9d1c"
 
@@ -104,6 +105,24 @@ def _body_html(request, report: CloseReport) -> str:
     return mark_safe(html)  # noqa: S308  # nosec B308 B703
 
 
+_KEEP_WHITESPACE = re.compile(r"(<(pre|textarea|script)\b.*?</\2\s*>)", re.IGNORECASE | re.DOTALL)
+_BETWEEN_TAGS = re.compile(r">\s+<")
+
+
+def _compact(html: str) -> str:
+    """Indentation between tags, collapsed to one whitespace character (a newline where there was one): the
+    browser renders a run of whitespace as one space anyway, and the report page is a fifth indentation.
+    <pre>, <textarea> and <script> keep theirs."""
+    parts = _KEEP_WHITESPACE.split(html)
+    out = []
+    # split() with two groups yields [text, whole kept element, its tag name, text, …]
+    for i in range(0, len(parts), 3):
+        out.append(_BETWEEN_TAGS.sub(lambda m: ">\n<" if "\n" in m.group() else "> <", parts[i]))
+        if i + 1 < len(parts):
+            out.append(parts[i + 1])
+    return "".join(out)
+
+
 def _page(request, link, secret, *, form=None, form_error="", status=200):
     report = link.report
     lessons = selectors.lessons_for_report(report=report, history=0)[0] if link.show_team_notes else None
@@ -153,11 +172,11 @@ def _page(request, link, secret, *, form=None, form_error="", status=200):
         }
         if page_key:
             context["csrf_token"] = CSRF_MARKER
-        html = render_to_string("reports/public_report.html", context, request=request)
+        html = _compact(render_to_string("reports/public_report.html", context, request=request)).encode()
         if page_key:
             cache.set(page_key, html, BODY_CACHE_SECONDS)
     if page_key and link.allow_feedback:
-        html = html.replace(CSRF_MARKER, get_token(request))
+        html = html.replace(CSRF_MARKER.encode(), get_token(request).encode())
     response = HttpResponse(html, status=status)
     if status == 200:
         if not sent:  # the thank-you page is the same visitor, not a new view

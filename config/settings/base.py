@@ -88,6 +88,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://closeout")}
 
+# Views of shared report pages are written behind, in batches at most this many seconds old (0: one write per
+# view, as the tests do). See reports.services.share_view_record.
+SHARE_VIEW_FLUSH_SECONDS = env.float("SHARE_VIEW_FLUSH_SECONDS", default=1.0)
+
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",

@@ -15,3 +15,5 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Serve static files straight from the source folders (no collectstatic in tests).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Views of shared pages are written at once, so a test sees its count straight after the request.
+SHARE_VIEW_FLUSH_SECONDS = 0

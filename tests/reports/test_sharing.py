@@ -356,3 +356,34 @@ def test_cached_public_page_gives_each_visitor_a_working_csrf_token(ended_report
     new_secret = services.share_link_rotate(link=link, actor=manager)
     assert client.get(_page(secret)).status_code == 404
     assert f"/s/{new_secret}/report.pdf" in client.get(_page(new_secret)).content.decode()
+
+
+def test_views_written_behind_in_batches(ended_report, manager, client, settings, django_assert_max_num_queries):
+    """With a flush interval set, page views wait in memory and are written together: on the timer, when the
+    batch is full, or at exit, all with their own time and browser family."""
+    import threading
+
+    from reports.services import _view_buffer
+
+    _, report = ended_report
+    link, secret = _link(report, manager)
+    settings.SHARE_VIEW_FLUSH_SECONDS = 30
+    try:
+        for agent in ("Mozilla/5.0 (iPhone) Safari/604.1", "curl/8.0"):
+            assert client.get(_page(secret), HTTP_USER_AGENT=agent).status_code == 200
+        assert not ShareLinkView.objects.exists()  # not yet written
+        assert isinstance(_view_buffer._timer, threading.Timer)
+        with django_assert_max_num_queries(2):  # one INSERT of both rows, one UPDATE of the link
+            _view_buffer.flush()
+        assert _view_buffer._timer is None
+        link.refresh_from_db()
+        assert link.view_count == 2 and link.last_viewed_at is not None
+        assert sorted(ShareLinkView.objects.values_list("agent", flat=True)) == ["Bot or script", "Safari on iOS"]
+        # A full batch is written at once, without waiting for the timer.
+        _view_buffer.max_pending = 3
+        for _ in range(3):
+            client.get(_page(secret))
+        assert ShareLinkView.objects.count() == 5
+    finally:
+        _view_buffer.max_pending = type(_view_buffer).max_pending
+        _view_buffer.flush()
