@@ -844,8 +844,10 @@ DOCS_HEADER = """# Benchmarks
 
 Written by `make bench` (`manage.py bench --write-docs`); last updated {date}. Each figure is the median of
 30 warm requests through the Django test client (p95 beside it) unless said otherwise; "Queries" is the SQL
-statement count of one request. "SQL floor" rows run the page's own captured statements bare through the
-DB-API cursor, so the gap between a page and its floor is Python: ORM, forms, template rendering.
+statement count of one request. The list page and the admin changelist of a scenario are requested in
+alternation (list, admin, list, …), so noise on the shared machine falls on both sides of their ratio. "SQL floor"
+rows run the page's own captured statements bare through the DB-API cursor, so the gap between a page and its
+floor is Python: ORM, forms, template rendering.
 
 ## How to run
 
