@@ -227,7 +227,10 @@ class CampaignTable(tables.Table):
         return esc(querystring(None, self.params, **changes))
 
     def _link(self, url: str, text: str, extra: str = "") -> str:
-        hx = f' hx-get="{url}"' if getattr(self, "htmx", False) else ""
+        # Every hx-* attribute on the link itself: the table sits inside the bulk form, whose hx-target (the dialog
+        # slot) and hx-push-url="false" (for its POST) the links would otherwise inherit.
+        target = getattr(self, "htmx", "")
+        hx = f' hx-get="{url}" hx-target="{esc(target)}" hx-swap="outerHTML" hx-push-url="true"' if target else ""
         return f'<a href="{url}"{extra}{hx}>{text}</a>'
 
     def head_html(self) -> SafeString:

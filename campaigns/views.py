@@ -111,7 +111,7 @@ def _list_context(request, params: QueryDict) -> dict:
         per_page = PER_PAGE_CHOICES[0]
     table = CampaignTable(rows, totals=summary["totals"], accounts=account_info)
     table.params = params
-    table.htmx = True
+    table.htmx = "#table-region"  # sort and page links replace the table region
     table.caption = "Campaigns"
     sort = [key for key in params.getlist("sort") if key]
     if sort:

@@ -200,3 +200,29 @@ def test_calendar_desktop_and_phone(login_page, live_server, account, manager, a
     page.reload()
     screenshot(page, "calendar-phone")
     assert axe(page) == []
+
+
+def test_sorting_paging_and_page_size_change_the_address(login_page, live_server, account, viewer):
+    """Sort, page and page-size links swap only the table and push the address, so reload and back restore the
+    same view (they sit inside the bulk form, whose POST must not push)."""
+    for i in range(30):
+        CampaignFactory(account=account, name=f"Campaign {i:02d}", total_spend=Decimal(i * 10))
+    page = login_page(viewer)
+    page.goto(f"{live_server.url}/campaigns/")
+
+    page.locator("#campaign-table thead a", has_text="Spend").click()
+    expect(page).to_have_url(f"{live_server.url}/campaigns/?sort=total_spend")
+    expect(page.locator("#campaign-table")).to_have_count(1)  # replaced in place, not added to the dialog slot
+    expect(page.locator("#dialog-slot")).to_be_empty()
+    expect(page.locator("#campaign-table tbody tr").first).to_contain_text("Campaign 00")
+    page.locator("nav.table-pages a[rel=next]").click()
+    expect(page).to_have_url(f"{live_server.url}/campaigns/?sort=total_spend&page=2")
+    expect(page.locator("#result-count")).to_contain_text("page 2 of 2")
+    page.reload()
+    expect(page.locator("#result-count")).to_contain_text("page 2 of 2")
+    expect(page.locator("#campaign-table th[aria-sort=ascending]")).to_contain_text("Spend")
+    page.go_back()
+    expect(page).to_have_url(f"{live_server.url}/campaigns/?sort=total_spend")
+    page.locator(".per-page a", has_text="50").click()
+    expect(page).to_have_url(f"{live_server.url}/campaigns/?sort=total_spend&per_page=50")
+    expect(page.locator("#campaign-table tbody tr")).to_have_count(30)
