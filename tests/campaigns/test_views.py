@@ -1,5 +1,6 @@
 import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.messages import get_messages
@@ -337,8 +338,10 @@ def test_detail_shows_plan_history_chart_and_actions(login, manager, campaign):
 
 def test_detail_shades_pause_periods(login, viewer, account):
     campaign = CampaignFactory(account=account)
+    # Days as the account counts them (Europe/Berlin): between 23:00 and 24:00 UTC its today is UTC's tomorrow.
+    today = timezone.now().astimezone(ZoneInfo(account.timezone)).date()
     for day in range(5):
-        DailyMetricFactory(campaign=campaign, date=dt.date.today() - dt.timedelta(days=5 - day))
+        DailyMetricFactory(campaign=campaign, date=today - dt.timedelta(days=5 - day))
     paused_at = timezone.now() - dt.timedelta(days=3)
     resumed_at = timezone.now() - dt.timedelta(days=2)
     for when, frm, to, action in ((paused_at, "active", "paused", "pause"), (resumed_at, "paused", "active", "resume")):
