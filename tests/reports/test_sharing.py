@@ -387,3 +387,10 @@ def test_views_written_behind_in_batches(ended_report, manager, client, settings
     finally:
         _view_buffer.max_pending = type(_view_buffer).max_pending
         _view_buffer.flush()
+
+
+def test_page_compaction_keeps_text_and_preformatted_content():
+    from reports.views_public import _compact
+
+    html = "<div>\n    <a>x</a> <b>y</b>\n  </div>\n<textarea>\n  keep  \n</textarea>\n<pre> a\n  b </pre>"
+    assert _compact(html) == "<div>\n<a>x</a> <b>y</b>\n</div>\n<textarea>\n  keep  \n</textarea>\n<pre> a\n  b </pre>"
