@@ -223,6 +223,8 @@ def test_sorting_paging_and_page_size_change_the_address(login_page, live_server
     expect(page.locator("#campaign-table th[aria-sort=ascending]")).to_contain_text("Spend")
     page.go_back()
     expect(page).to_have_url(f"{live_server.url}/campaigns/?sort=total_spend")
+    # htmx restores the page with a request of its own: wait for it before the next click.
+    expect(page.locator("#result-count")).to_contain_text("page 1 of 2")
     page.locator(".per-page a", has_text="50").click()
     expect(page).to_have_url(f"{live_server.url}/campaigns/?sort=total_spend&per_page=50")
     expect(page.locator("#campaign-table tbody tr")).to_have_count(30)
