@@ -100,44 +100,6 @@ def list_scope_for_user(*, user: User) -> tuple[dict[int, Role], list[tuple[int,
     )
 
 
-def campaigns_list_for_user(
-    *, user: User, account_ids: list[int] | None = None, text_search: bool = False
-) -> QuerySet[Campaign]:
-    """The list page's queryset: one row per visible campaign with everything a row shows joined or
-    prefetched (`pending_actions`: the pending ScheduledAction, at most one). Metric columns read the
-    denormalised `Campaign.total_*` fields, never DailyMetric.
-
-    Scoped by `account_id IN (account_ids)` (from `list_scope_for_user`; looked up when not given) rather
-    than a JOIN of memberships. `status_changed_by` is prefetched, not joined: the nullable LEFT OUTER JOIN
-    made SQLite sort all matching rows before the LIMIT (about 300 ms at 100k campaigns, issue 9)."""
-    from django.db.models import Prefetch
-
-    from .models import ScheduledAction, ScheduledState
-
-    if account_ids is None:
-        account_ids = list(roles_for_user(user=user))
-    campaigns = Campaign.objects.all()
-    if text_search and connection.vendor == "sqlite":
-        # `+account_id IN (…)`: SQLite then drives a search from the FTS index's few thousand rowids; with the
-        # account index eligible its planner seeks (account, rowid) pairs, 50 accounts × every match (70 ms).
-        scope = Func(F("account_id"), template="+%(expressions)s", output_field=IntegerField())
-        campaigns = campaigns.alias(scope_account=scope).filter(scope_account__in=account_ids)
-    else:
-        campaigns = campaigns.filter(account_id__in=account_ids)
-    return (
-        campaigns.select_related("account")
-        .prefetch_related(
-            "status_changed_by",
-            Prefetch(
-                "scheduled_actions",
-                queryset=ScheduledAction.objects.filter(state=ScheduledState.PENDING).order_by("run_at"),
-                to_attr="pending_actions",
-            ),
-        )
-    )
-
-
-LIST_TABS = {"active": "Active", "paused": "Paused", "ended": "Ended", "all": "All"}
 # What a list row shows (CampaignTable.body_html): loading only these halves the cost of building 50 rows.
 LIST_ROW_FIELDS = (
     "id",
@@ -158,6 +120,44 @@ LIST_ROW_FIELDS = (
     "status_changed_by_id",
     "account_id",
 )
+
+
+def campaigns_list_for_user(
+    *, user: User, account_ids: list[int] | None = None, text_search: bool = False
+) -> QuerySet[Campaign]:
+    """The list page's queryset: one row per visible campaign, loading only what a row shows
+    (`LIST_ROW_FIELDS`; the account's name and currency come from `list_scope_for_user`), with the users who
+    changed their status and `pending_actions` (the pending ScheduledAction, at most one) prefetched. Metric
+    columns read the denormalised `Campaign.total_*` fields, never DailyMetric.
+
+    Scoped by `account_id IN (account_ids)` (from `list_scope_for_user`; looked up when not given) rather
+    than a JOIN of memberships. `status_changed_by` is prefetched, not joined: the nullable LEFT OUTER JOIN
+    made SQLite sort all matching rows before the LIMIT (about 300 ms at 100k campaigns, issue 9)."""
+    from django.db.models import Prefetch
+
+    from .models import ScheduledAction, ScheduledState
+
+    if account_ids is None:
+        account_ids = list(roles_for_user(user=user))
+    campaigns = Campaign.objects.all()
+    if text_search and connection.vendor == "sqlite":
+        # `+account_id IN (…)`: SQLite then drives a search from the FTS index's few thousand rowids; with the
+        # account index eligible its planner seeks (account, rowid) pairs, 50 accounts × every match (70 ms).
+        scope = Func(F("account_id"), template="+%(expressions)s", output_field=IntegerField())
+        campaigns = campaigns.alias(scope_account=scope).filter(scope_account__in=account_ids)
+    else:
+        campaigns = campaigns.filter(account_id__in=account_ids)
+    return campaigns.only(*LIST_ROW_FIELDS).prefetch_related(
+        "status_changed_by",
+        Prefetch(
+            "scheduled_actions",
+            queryset=ScheduledAction.objects.filter(state=ScheduledState.PENDING).order_by("run_at"),
+            to_attr="pending_actions",
+        ),
+    )
+
+
+LIST_TABS = {"active": "Active", "paused": "Paused", "ended": "Ended", "all": "All"}
 LIST_TOTALS = ("spend", "video_views", "follows")  # the footer's figures
 # More CampaignListStat delta rows than this for the accounts a list page reads, and that page folds them.
 LIST_STATS_COMPACT_ABOVE = 2_000
@@ -224,6 +224,18 @@ def campaigns_list_summary_from_stats(*, account_ids: list[int], statuses: list[
 
         campaign_list_stats_compact()
     return _fold_summary(groups, tab)
+
+
+def campaigns_list_summary_for_filters(
+    *, queryset: QuerySet[Campaign], tab: str, account_ids: list[int], narrowed: bool, filters: dict
+) -> dict:
+    """The list's summary for a filter form's cleaned values: from the totals kept on write when only status
+    and account filter the list, otherwise one grouped query over the filtered campaigns (`queryset`)."""
+    if narrowed:
+        return campaigns_list_summary(queryset=queryset, tab=tab)
+    if account := filters.get("account"):
+        account_ids = [pk for pk in account_ids if str(pk) == str(account)]
+    return campaigns_list_summary_from_stats(account_ids=account_ids, statuses=filters.get("status") or None, tab=tab)
 
 
 def campaign_daily_series(*, campaign: Campaign) -> list:

@@ -2229,24 +2229,24 @@ from . import dbsql  # noqa: E402
 from .models import CampaignListStat  # noqa: E402
 
 
-def campaign_list_stats_compact(*, using: str = "default") -> int:
-    """Fold the delta rows into one row per (account, status). Safe beside concurrent writers (PostgreSQL:
-    one DELETE … RETURNING statement; SQLite: one writer at a time). Returns the rows left."""
+def _execute_atomically(statements_for, using: str) -> None:
+    """Run `statements_for(vendor)` on the `using` database, in one transaction."""
     from django.db import connections
 
     db = connections[using]
     with transaction.atomic(using=using), db.cursor() as cursor:
-        for statement in dbsql.compact_sql(db.vendor):
+        for statement in statements_for(db.vendor):
             cursor.execute(statement)
+
+
+def campaign_list_stats_compact(*, using: str = "default") -> int:
+    """Fold the delta rows into one row per (account, status). Safe beside concurrent writers (PostgreSQL:
+    one DELETE … RETURNING statement; SQLite: one writer at a time). Returns the rows left."""
+    _execute_atomically(dbsql.compact_sql, using)
     return CampaignListStat.objects.using(using).count()
 
 
 def campaign_list_stats_rebuild(*, using: str = "default") -> None:
     """Recompute the list totals (and SQLite's search index) from the campaigns table: after `migrate`, after
     `flush` (whose DELETE-per-table can run the triggers after their table was emptied) and after bulk loads."""
-    from django.db import connections
-
-    db = connections[using]
-    with transaction.atomic(using=using), db.cursor() as cursor:
-        for statement in dbsql.rebuild_sql(db.vendor):
-            cursor.execute(statement)
+    _execute_atomically(dbsql.rebuild_sql, using)

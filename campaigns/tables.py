@@ -1,5 +1,9 @@
 """The campaign list table. The queryset comes shaped from `selectors.campaigns_list_for_user`; the footer
-totals come from one aggregate query (`selectors.campaigns_list_summary`), passed in as `totals`."""
+totals come from the list's summary, passed in as `totals`.
+
+django-tables2 provides the columns, sorting and pagination; the table writes its own HTML (`head_html`,
+`body_html`, `foot_html`, `pages_html`, used by templates/django_tables2/closeout_table.html), because the
+generic cell-by-cell template path cost more than the rest of the page at 50 rows (issue 9)."""
 
 from datetime import datetime
 from html import escape as esc
@@ -11,7 +15,6 @@ from django.http import QueryDict
 from django.template.defaulttags import querystring
 from django.urls import reverse
 from django.utils import dateformat, timezone
-from django.utils.formats import number_format
 from django.utils.functional import cached_property
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -19,7 +22,7 @@ from django_tables2.data import TableData
 from django_tables2.rows import BoundRows
 from django_tables2.templatetags.django_tables2 import table_page_range
 
-from .models import WINDDOWN_STEP_COUNT, Action, BudgetMode, Campaign, Objective, Status
+from .models import WINDDOWN_STEP_COUNT, Action, BudgetMode, Campaign, Objective
 
 
 def time_until(when: datetime, now: datetime | None = None) -> str:
@@ -76,28 +79,13 @@ class KnownCountPaginator(Paginator):
         return self._get_page(page_rows, number, self)
 
 
-def _money(value) -> str:
-    return number_format(value or 0, decimal_pos=2, force_grouping=True)
-
-
-def _int(value) -> str:
-    return number_format(value or 0, decimal_pos=0, force_grouping=True)
-
-
-def _total(key: str, money: bool = False):
-    def footer(table):
-        value = (table.totals or {}).get(key, 0)
-        return _money(value) if money else _int(value)
-
-    return footer
-
-
 DATE = {"td": {"class": "date"}}
 NUM = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
 
 
 class SelectColumn(tables.Column):
-    """A labelled checkbox per row (name="ids", in the bulk form) and "select all on this page" in the header."""
+    """The selection column: "select all on this page" in the header (the rows' checkboxes are written by
+    `CampaignTable.body_html`)."""
 
     def __init__(self, **kwargs):
         super().__init__(accessor="pk", orderable=False, empty_values=(), verbose_name="", **kwargs)
@@ -108,25 +96,18 @@ class SelectColumn(tables.Column):
             '<input type="checkbox" data-select-page aria-label="{}">', "Select all campaigns on this page"
         )
 
-    def render(self, record):
-        return format_html(
-            '<input type="checkbox" name="ids" value="{}" form="bulk-form" data-select-row aria-label="Select {}">',
-            record.pk,
-            record.name,
-        )
-
 
 class CampaignTable(tables.Table):
     select = SelectColumn(attrs={"th": {"class": "select-col"}, "td": {"class": "select-col"}})
-    name = tables.Column(linkify=("campaigns:detail", {"pk": tables.A("pk")}), footer="Total")
+    name = tables.Column()
     status = tables.Column(verbose_name="Status", order_by=("status", "sync_state"), empty_values=())
     objective = tables.Column(attrs={"th": {"class": "hide-narrow"}, "td": {"class": "hide-narrow"}})
     account = tables.Column(order_by=("account__name",))
     budget = tables.Column(verbose_name="Budget", accessor="budget_amount", attrs=NUM, empty_values=())
-    total_spend = tables.Column(verbose_name="Spend", attrs=NUM, footer=_total("spend", money=True))
+    total_spend = tables.Column(verbose_name="Spend", attrs=NUM)
     remaining = tables.Column(verbose_name="Remaining", accessor="pk", attrs=NUM, empty_values=())
-    total_video_views = tables.Column(verbose_name="Views", attrs=NUM, footer=_total("video_views"))
-    total_follows = tables.Column(verbose_name="Followers", attrs=NUM, footer=_total("follows"))
+    total_video_views = tables.Column(verbose_name="Views", attrs=NUM)
+    total_follows = tables.Column(verbose_name="Followers", attrs=NUM)
     start_date = tables.DateColumn(verbose_name="Start", format="Y-m-d", attrs=DATE)
     end_date = tables.DateColumn(verbose_name="End", format="Y-m-d", attrs=DATE)
     winddown_done = tables.Column(verbose_name="Wind-down", empty_values=())
@@ -152,30 +133,16 @@ class CampaignTable(tables.Table):
             "status_changed_at",
         )
         order_by = ("-id",)
-        row_attrs = {"data-id": lambda record: record.pk, "data-status": lambda record: record.status}
         empty_text = "No campaigns match these filters."
         attrs = {"class": "table campaign-table", "id": "campaign-table"}
 
-    def __init__(self, *args, totals: dict | None = None, accounts: dict | None = None, **kwargs):
+    def __init__(self, *args, params: QueryDict, accounts: dict, totals: dict, htmx: str = "", **kwargs):
         super().__init__(*args, **kwargs)
-        self.totals = totals or {}
+        self.params = params  # the list's query: sort and page links are built from it
         # {account_id: (name, currency)} of the user's accounts: rows read these instead of a joined AdAccount.
         self.accounts = accounts
-
-    def render_status(self, record):
-        pending = getattr(record, "pending_actions", [])
-        return status_badges(record, pending[0] if pending else None)
-
-    def render_budget(self, record):
-        return format_html(
-            "{}&nbsp;{}<br><span class='muted small'>{}</span>",
-            _money(record.budget_amount),
-            record.account.currency,
-            record.get_budget_mode_display().lower(),
-        )
-
-    def render_total_spend(self, record):
-        return _money(record.total_spend)
+        self.totals = totals  # the footer's figures, from the list's summary
+        self.htmx = htmx  # the element sort and page links replace ("": plain links)
 
     def order_remaining(self, queryset, is_descending):
         """Sort by the budget left, computed in SQL the way `Campaign.budget_remaining` computes it."""
@@ -185,43 +152,6 @@ class CampaignTable(tables.Table):
         ordering = field.desc(nulls_last=True) if is_descending else field.asc(nulls_last=True)
         return queryset.annotate(budget_remaining_sort=budget_remaining_expression()).order_by(ordering), True
 
-    def render_remaining(self, record):
-        remaining = record.budget_remaining
-        return "—" if remaining is None else _money(remaining)
-
-    def render_total_video_views(self, value):
-        return _int(value)
-
-    def render_total_follows(self, value):
-        return _int(value)
-
-    def render_winddown_done(self, record):
-        if record.winddown_done is None:
-            return "—"
-        return f"{record.winddown_done} of {WINDDOWN_STEP_COUNT}"
-
-    def render_status_changed_at(self, record):
-        if record.status_changed_at is None:
-            return "—"
-        who = record.status_changed_by.get_username() if record.status_changed_by else "system"
-        local = timezone.localtime(record.status_changed_at)
-        return format_html(
-            '<time datetime="{}">{}</time><br><span class="muted small">by {}</span>',
-            record.status_changed_at.isoformat(),
-            local.strftime("%Y-%m-%d %H:%M"),
-            who,
-        )
-
-    _attrs_cache: dict = {}
-
-    def _static_attrs(self, column, part: str) -> str:
-        """A column's td/tf attributes as HTML. They depend only on the column definition (no per-row or
-        ordering classes), so they are worked out once per process."""
-        key = (column.name, part)
-        if key not in self._attrs_cache:
-            self._attrs_cache[key] = column.attrs[part].as_html()
-        return self._attrs_cache[key]
-
     def _url(self, **changes) -> str:
         """`{% querystring table.params … %}`, HTML-escaped for an attribute."""
         return esc(querystring(None, self.params, **changes))
@@ -229,15 +159,13 @@ class CampaignTable(tables.Table):
     def _link(self, url: str, text: str, extra: str = "") -> str:
         # Every hx-* attribute on the link itself: the table sits inside the bulk form, whose hx-target (the dialog
         # slot) and hx-push-url="false" (for its POST) the links would otherwise inherit.
-        target = getattr(self, "htmx", "")
+        target = self.htmx
         hx = f' hx-get="{url}" hx-target="{esc(target)}" hx-swap="outerHTML" hx-push-url="true"' if target else ""
         return f'<a href="{url}"{extra}{hx}>{text}</a>'
 
     def head_html(self) -> SafeString:
         """The header row (sort links with aria-sort) in Python: the template's per-column {% querystring %}
         and attribute lookups cost more than the 50 rows below it (issue 9). Same markup as the template."""
-        if not isinstance(getattr(self, "params", None), QueryDict):
-            return SafeString("")
         cells = []
         for column in self.columns:
             sort = ""
@@ -250,26 +178,21 @@ class CampaignTable(tables.Table):
         return mark_safe(f"<thead><tr>{''.join(cells)}</tr></thead>")  # noqa: S308  # nosec B308 B703
 
     def foot_html(self) -> SafeString:
-        if not isinstance(getattr(self, "params", None), QueryDict):
-            return SafeString("")
-        totals = self.totals or {}
         figures = {
             "name": "Total",
-            "total_spend": _money(totals.get("spend", 0)),
-            "total_video_views": _int(totals.get("video_views", 0)),
-            "total_follows": _int(totals.get("follows", 0)),
+            "total_spend": f"{self.totals.get('spend') or 0:,.2f}",
+            "total_video_views": f"{self.totals.get('video_views') or 0:,}",
+            "total_follows": f"{self.totals.get('follows') or 0:,}",
         }
         cells = "".join(
-            f"<td {self._static_attrs(column, 'tf')}>{figures.get(column.name, '')}</td>" for column in self.columns
+            f"<td {column.attrs['tf'].as_html()}>{figures.get(column.name, '')}</td>" for column in self.columns
         )
         return mark_safe(f"<tfoot><tr>{cells}</tr></tfoot>")  # noqa: S308  # nosec B308 B703
 
     def pages_html(self) -> SafeString:
         """The page links, as the template writes them."""
         page = getattr(self, "page", None)
-        if page is None or not isinstance(getattr(self, "params", None), QueryDict):
-            return SafeString("")
-        if self.paginator.num_pages <= 1:
+        if page is None or self.paginator.num_pages <= 1:
             return SafeString(" ")  # nothing to show, and not the template's fallback either
         items = []
         if page.has_previous():
@@ -292,18 +215,15 @@ class CampaignTable(tables.Table):
 
         django-tables2's generic path costs about 1 ms per row here (a template loop over BoundRow.items(),
         signature introspection for every render_* call, one included template per status cell), and even
-        format_html/number_format per cell cost 0.2 ms a row. This writes the same cells with plain string
-        formatting: every value from the database goes through `html.escape`; numbers and dates are formatted,
-        not escaped. The generic template loop remains the fallback (templates/django_tables2/closeout_table.html)."""
+        format_html/number_format per cell cost 0.2 ms a row. This writes the cells with plain string formatting:
+        every value from the database goes through `html.escape`; numbers and dates are formatted, not escaped.
+        With no rows it returns "", and the template shows the table's empty text."""
         page = getattr(self, "page", None)
         records = [row.record for row in (page.object_list if page else self.rows)]
         if not records:
             return SafeString("")
-        names = [column.name for column in self.columns]
-        if names != list(self.Meta.sequence) or self.accounts is None:  # the generic path handles the rest
-            return SafeString("")
         accounts = {pk: (esc(name), esc(currency)) for pk, (name, currency) in self.accounts.items()}
-        attrs = [self._static_attrs(column, "td") for column in self.columns]
+        attrs = [column.attrs["td"].as_html() for column in self.columns]
         detail = reverse("campaigns:detail", args=[0]).rsplit("0", 1)
         objectives = dict(Objective.choices)
         modes = {key: label.lower() for key, label in BudgetMode.choices}
@@ -353,14 +273,10 @@ def _date(value) -> str:
     return "—" if value is None else value.isoformat()
 
 
-STATUS_LABELS = {key: str(label) for key, label in Status.choices}
-
-
 def status_badges(campaign, scheduled) -> SafeString:
     """The status cell: status (or sync state) badge, "still delivering", and a pending schedule's badge."""
     kind = campaign.sync_state if campaign.sync_state in ("pending", "failed") else campaign.status
-    label = STATUS_LABELS.get(campaign.status) if campaign.sync_state == "synced" else campaign.display_status
-    html = f'<span class="badge badge-{esc(kind)}">{esc(label or campaign.display_status)}</span>'
+    html = f'<span class="badge badge-{esc(kind)}">{esc(campaign.display_status)}</span>'
     if campaign.still_delivering_since:
         html += (
             ' <span class="badge badge-warn" title="Metrics show delivery since '

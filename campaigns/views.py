@@ -82,19 +82,6 @@ def _filtered_campaigns(request, params: QueryDict, *, accounts: list[tuple[int,
     return filterset, tab
 
 
-def _list_summary(filterset, *, tab: str, account_ids: list[int]) -> dict:
-    """Tab counts, row count and footer totals: from the totals kept on write when only status and account
-    filter the list, otherwise one grouped query over the filtered campaigns."""
-    filtered = filterset.qs  # validates the form
-    if filterset.narrows_beyond_status_and_account():
-        return selectors.campaigns_list_summary(queryset=filtered, tab=tab)
-    account = filterset.form.cleaned_data.get("account")
-    if account:
-        account_ids = [pk for pk in account_ids if str(pk) == str(account)]
-    statuses = filterset.form.cleaned_data.get("status") or None
-    return selectors.campaigns_list_summary_from_stats(account_ids=account_ids, statuses=statuses, tab=tab)
-
-
 def _list_context(request, params: QueryDict) -> dict:
     """Everything the list page shows, from a query string. A constant number of queries whatever the page
     size: roles with the account choices of the filter form, one grouped aggregate (tab counts, row count, footer
@@ -102,16 +89,19 @@ def _list_context(request, params: QueryDict) -> dict:
     roles, accounts, account_info = selectors.list_scope_for_user(user=request.user)
     filterset, tab = _filtered_campaigns(request, params, accounts=accounts)
     filtered = filterset.qs
-    summary = _list_summary(filterset, tab=tab, account_ids=[pk for pk, _ in accounts])
+    summary = selectors.campaigns_list_summary_for_filters(
+        queryset=filtered,
+        tab=tab,
+        account_ids=[pk for pk, _ in accounts],
+        narrowed=filterset.narrows_beyond_status_and_account(),
+        filters=filterset.form.cleaned_data,
+    )
     rows = filtered if tab == "all" else filtered.filter(status=tab)
-    rows = rows.select_related(None).only(*selectors.LIST_ROW_FIELDS)
 
     per_page = _int_param(params, "per_page", PER_PAGE_CHOICES[0])
     if per_page not in PER_PAGE_CHOICES:
         per_page = PER_PAGE_CHOICES[0]
-    table = CampaignTable(rows, totals=summary["totals"], accounts=account_info)
-    table.params = params
-    table.htmx = "#table-region"  # sort and page links replace the table region
+    table = CampaignTable(rows, params=params, accounts=account_info, totals=summary["totals"], htmx="#table-region")
     table.caption = "Campaigns"
     sort = [key for key in params.getlist("sort") if key]
     if sort:

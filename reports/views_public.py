@@ -5,10 +5,11 @@ carries `X-Robots-Tag: noindex`, `Referrer-Policy: no-referrer` (the secret is i
 with a form, see `_public_headers`) and
 `Cache-Control: private, no-cache` (browsers keep it but revalidate, so a revoke takes effect at once).
 
-Cheap by design (issue 9): the page answers conditional GETs from the link row alone (one query → 304), and the
-rendered report body, the same for every viewer of a report, is cached; a full page costs 3 queries (4 on a body
-cache miss, +1 with team notes). Views are counted on full pages only: a 304 is the same browser revalidating a
-page it already has (a reload), which we do not count as a new view."""
+Cheap by design (issue 9): the page answers conditional GETs from the link row alone (one query → 304); the whole
+rendered page is cached per link state, with each visitor's CSRF token put in on the way out; a full page then costs
+the link query (+1 with team notes), plus the view count, which `services.share_view_record` writes behind in
+batches. Views are counted on full pages only: a 304 is the same browser revalidating a page it already has (a
+reload), which we do not count as a new view."""
 
 import hashlib
 import re
