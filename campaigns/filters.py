@@ -9,7 +9,7 @@ from django.db.models.expressions import RawSQL
 
 from . import widgets
 from .models import WINDDOWN_STEP_COUNT, Objective, ScheduledAction, ScheduledState, Status
-from .selectors import accounts_for_user
+from .selectors import accounts_for_user, campaign_search_q
 
 
 def _account_choices(request) -> list[tuple[int, str]]:
@@ -19,7 +19,6 @@ def _account_choices(request) -> list[tuple[int, str]]:
 
 
 SEARCH_MATCH_SQL = "SELECT rowid FROM campaigns_campaign_search WHERE campaigns_campaign_search MATCH %s"
-NARROWING = ("objective", "date_from", "date_to", "scheduled", "winddown_incomplete")
 
 
 class CampaignFilter(django_filters.FilterSet):
@@ -78,15 +77,7 @@ class CampaignFilter(django_filters.FilterSet):
             # A constant statement; the term is a bound parameter.
             return queryset.filter(pk__in=RawSQL(SEARCH_MATCH_SQL, [phrase]))  # noqa: S611  # nosec B611
         # PostgreSQL: UPPER(…) LIKE, answered by the pg_trgm indexes of migration 0002.
-        return queryset.filter(Q(name__icontains=value) | Q(platform_id__icontains=value))
-
-    def narrows_beyond_status_and_account(self) -> bool:
-        """Whether a valid filter other than status and account is set (search, objective, dates, flags): then
-        the list's counts need the campaigns themselves, not the per-(account, status) totals."""
-        cleaned = getattr(self.form, "cleaned_data", {})
-        return any(cleaned.get(key) not in (None, "", False) for key in NARROWING) or bool(
-            (cleaned.get("q") or "").strip()
-        )
+        return queryset.filter(campaign_search_q(value))
 
     def filter_date_from(self, queryset, name, value):
         # Campaigns still running on or after the day: no end date, or ending on or after it.

@@ -7,12 +7,12 @@ generic cell-by-cell template path cost more than the rest of the page at 50 row
 
 from datetime import datetime
 from html import escape as esc
+from urllib.parse import urlencode
 
 import django_tables2 as tables
 from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
 from django.http import QueryDict
-from django.template.defaulttags import querystring
 from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.functional import cached_property
@@ -152,9 +152,20 @@ class CampaignTable(tables.Table):
         ordering = field.desc(nulls_last=True) if is_descending else field.asc(nulls_last=True)
         return queryset.annotate(budget_remaining_sort=budget_remaining_expression()).order_by(ordering), True
 
+    @cached_property
+    def _param_lists(self) -> dict[str, list[str]]:
+        return dict(self.params.lists())
+
     def _url(self, **changes) -> str:
-        """`{% querystring table.params … %}`, HTML-escaped for an attribute."""
-        return esc(querystring(None, self.params, **changes))
+        """What `{% querystring table.params … %}` writes (None drops a key, a value replaces it in place, a new key
+        goes last), HTML-escaped for an attribute: without the tag's QueryDict copy per link (issue 9)."""
+        merged = self._param_lists.copy()
+        for key, value in changes.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = [value]
+        return esc("?" + urlencode([(key, value) for key, values in merged.items() for value in values]))
 
     def _link(self, url: str, text: str, extra: str = "") -> str:
         # Every hx-* attribute on the link itself: the table sits inside the bulk form, whose hx-target (the dialog
@@ -222,6 +233,9 @@ class CampaignTable(tables.Table):
         records = [row.record for row in (page.object_list if page else self.rows)]
         if not records:
             return SafeString("")
+        from .selectors import campaign_list_rows_extras
+
+        campaign_list_rows_extras(campaigns=records)
         accounts = {pk: (esc(name), esc(currency)) for pk, (name, currency) in self.accounts.items()}
         attrs = [column.attrs["td"].as_html() for column in self.columns]
         detail = reverse("campaigns:detail", args=[0]).rsplit("0", 1)
@@ -233,11 +247,10 @@ class CampaignTable(tables.Table):
         for i, r in enumerate(records):
             name = esc(r.name)
             account, currency = accounts[r.account_id]
-            pending = getattr(r, "pending_actions", None)
             remaining = r.budget_remaining
             changed = "—"
             if r.status_changed_at is not None:
-                who = esc(r.status_changed_by.get_username()) if r.status_changed_by else "system"
+                who = "system" if r.changed_by_name is None else esc(r.changed_by_name)
                 changed = (
                     f'<time datetime="{r.status_changed_at.isoformat()}">'
                     f"{r.status_changed_at.astimezone(tz):%Y-%m-%d %H:%M}</time>"
@@ -247,7 +260,7 @@ class CampaignTable(tables.Table):
                 f'<input type="checkbox" name="ids" value="{r.pk}" form="bulk-form" data-select-row '
                 f'aria-label="Select {name}">',
                 f'<a href="{detail[0]}{r.pk}{detail[1]}">{name}</a>',
-                status_badges(r, pending[0] if pending else None),
+                status_badges(r, r.pending_action),
                 esc(objectives.get(r.objective, r.objective)),
                 account,
                 f"{r.budget_amount:,.2f}&nbsp;{currency}<br>"

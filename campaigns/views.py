@@ -93,7 +93,6 @@ def _list_context(request, params: QueryDict) -> dict:
         queryset=filtered,
         tab=tab,
         account_ids=[pk for pk, _ in accounts],
-        narrowed=filterset.narrows_beyond_status_and_account(),
         filters=filterset.form.cleaned_data,
     )
     rows = filtered if tab == "all" else filtered.filter(status=tab)

@@ -3,33 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from campaigns.dbsql import LIST_STATS_DROP, LIST_STATS_SQL, SEARCH_INDEX_DROP, SEARCH_INDEX_SQL
-
-
-class VendorSQL(migrations.operations.base.Operation):
-    """Triggers (and SQLite's search index) the ORM does not model: SQL per database vendor."""
-
-    reversible = True
-    reduces_to_sql = True
-
-    def __init__(self, forwards: dict, backwards: dict, description: str):
-        self.forwards, self.backwards, self.description = forwards, backwards, description
-
-    def state_forwards(self, app_label, state):
-        pass
-
-    def _run(self, schema_editor, statements):
-        for statement in statements.get(schema_editor.connection.vendor, ()):
-            schema_editor.execute(statement, params=None)
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        self._run(schema_editor, self.forwards)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        self._run(schema_editor, self.backwards)
-
-    def describe(self):
-        return self.description
+from campaigns.dbsql import LIST_STATS_DROP, LIST_STATS_SQL, SEARCH_INDEX_DROP, SEARCH_INDEX_SQL, VendorSQL
 
 
 class Migration(migrations.Migration):
