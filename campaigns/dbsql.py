@@ -1,6 +1,6 @@
 """SQL the ORM does not model, per database vendor (issue 9): the triggers that keep the list's per-(account,
 status) totals (`CampaignListStat`) in step with campaigns_campaign, and the search table of the list's text
-search: SQLite's FTS5 trigram index (migration 0003), PostgreSQL's narrow `CampaignSearchRow` copy with pg_trgm
+search: SQLite's FTS5 trigram index (migration 0003), PostgreSQL's narrow copy of the campaigns with pg_trgm
 indexes (migration 0006; the page rows use the pg_trgm indexes of migration 0002 on campaigns_campaign).
 
 Migrations install these; changing a trigger here needs a new migration. `rebuild_sql` is what
@@ -8,7 +8,7 @@ Migrations install these; changing a trigger here needs a new migration. `rebuil
 
 from django.db import migrations
 
-SEARCH = "campaigns_campaign_search"  # SQLite: the FTS5 index; PostgreSQL: CampaignSearchRow's table
+SEARCH = "campaigns_campaign_search"  # SQLite: the FTS5 index; PostgreSQL: a narrow copy (migration 0006)
 
 
 class VendorSQL(migrations.operations.base.Operation):
@@ -156,11 +156,11 @@ SEARCH_INDEX_DROP = {
 }
 
 
-# PostgreSQL: CampaignSearchRow's table. It holds the searched text already upper-cased (what `icontains` compares),
-# so the recheck of ~5,000 trigram candidates reads a short row and calls no UPPER(). Statement-level triggers over
-# the transition tables, like the totals: a bulk UPDATE of 1,000 campaigns is one upsert here, rewriting only rows
-# whose searched or summed values changed. fillfactor leaves room on each page for HOT updates (a status change
-# then adds no trigram index entries).
+# PostgreSQL: the search table, one row per campaign. It holds the searched text already upper-cased (what
+# `icontains` compares), so the recheck of ~5,000 trigram candidates reads a short row and calls no UPPER().
+# Statement-level triggers over the transition tables, like the totals: a bulk UPDATE of 1,000 campaigns is one
+# upsert here, rewriting only rows whose searched or summed values changed. fillfactor leaves room on each page
+# for HOT updates (a status change then adds no trigram index entries).
 _SEARCH_COLUMNS = {  # search table column: its value from a campaign row ({p}: the row's alias and a dot, or "")
     "id": "{p}id",
     "account_id": "{p}account_id",

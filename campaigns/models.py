@@ -632,30 +632,3 @@ class CampaignListStat(models.Model):
 
     def __str__(self):
         return f"{self.account_id}/{self.status}: {self.campaigns:+d}"
-
-
-class CampaignSearchRow(models.Model):
-    """PostgreSQL only: a narrow copy of what the list's text search reads and sums, one row per campaign, so a
-    search's tab counts and footer totals read a ~90-byte row per match instead of the ~350-byte campaign row, with
-    the searched text stored upper-cased as `icontains` compares it (issue 9: 14 → 6 ms for 5,000 matches of
-    100k). The page's rows still come from campaigns_campaign.
-
-    Not managed by Django: migration 0006 creates it with its trigram indexes, and statement-level triggers on
-    campaigns_campaign keep it in step on every write path (campaigns/dbsql.py); `campaign_list_stats_rebuild`
-    reconciles it. SQLite has no such table; its search goes through the FTS5 index of migration 0003."""
-
-    id = models.BigIntegerField(primary_key=True)  # the campaign's id
-    account_id = models.BigIntegerField()
-    total_video_views = models.BigIntegerField()
-    total_follows = models.BigIntegerField()
-    status = models.CharField(max_length=10)
-    total_spend = models.DecimalField(max_digits=14, decimal_places=2)
-    name_upper = models.TextField()  # UPPER(name)
-    platform_id_upper = models.TextField()  # UPPER(platform_id)
-
-    class Meta:
-        managed = False
-        db_table = "campaigns_campaign_search"
-
-    def __str__(self):
-        return f"search row of campaign {self.id}"

@@ -246,31 +246,32 @@ def campaigns_list_summary_from_stats(*, account_ids: list[int], statuses: list[
     return _fold_summary(groups, tab)
 
 
+# PostgreSQL's search table (campaigns/dbsql.py, migration 0006). Raw SQL: a model over it would be dumped by
+# `dumpdata` (it is derived data, and on SQLite the name is the FTS5 index). The match is `icontains`: the same
+# escaped `%term%` parameter, compared upper-cased with the text the table keeps upper-cased.
+_SEARCH_SUMMARY_SQL = (
+    "SELECT status, COUNT(*), SUM(total_spend), SUM(total_video_views), SUM(total_follows) "
+    "FROM campaigns_campaign_search WHERE account_id = ANY(%s) "
+    "AND (name_upper LIKE UPPER(%s) OR platform_id_upper LIKE UPPER(%s))"
+)
+_SEARCH_SUMMARY_STATUSES_SQL = " AND status = ANY(%s)"
+
+
 def campaigns_list_summary_from_search(
     *, account_ids: list[int], statuses: list[str] | None, term: str, tab: str
 ) -> dict:
     """PostgreSQL: the same summary for "these accounts, these statuses, matching `term`", counted and summed over
-    CampaignSearchRow (a narrow copy of the campaigns kept by triggers) instead of the wide campaign rows."""
-    from django.db.models import Count, Sum, Value
-    from django.db.models.functions import Upper
-
-    from .models import CampaignSearchRow
-
-    # `name_upper LIKE '%' || UPPER(term) || '%'` (term's LIKE wildcards escaped): the `icontains` of
-    # `campaign_search_q`, against text the table keeps upper-cased; PostgreSQL folds the pattern to a constant.
-    term_upper = Upper(Value(term))
-    rows = CampaignSearchRow.objects.filter(
-        Q(name_upper__contains=term_upper) | Q(platform_id_upper__contains=term_upper), account_id__in=account_ids
-    )
+    the narrow search table (`campaigns_campaign_search`, kept by triggers) instead of the wide campaign rows."""
+    pattern = f"%{connection.ops.prep_for_like_query(term)}%"
+    sql, params = _SEARCH_SUMMARY_SQL, [list(account_ids), pattern, pattern]
     if statuses:
-        rows = rows.filter(status__in=statuses)
-    groups = (
-        rows.order_by()
-        .values("status")
-        .annotate(
-            n=Count("pk"), spend=Sum("total_spend"), video_views=Sum("total_video_views"), follows=Sum("total_follows")
-        )
-    )
+        sql, params = sql + _SEARCH_SUMMARY_STATUSES_SQL, [*params, list(statuses)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " GROUP BY status", params)
+        groups = [
+            {"status": status, "n": n, "spend": spend, "video_views": views, "follows": follows}
+            for status, n, spend, views, follows in cursor.fetchall()
+        ]
     return _fold_summary(groups, tab)
 
 
@@ -279,7 +280,7 @@ def campaigns_list_summary_for_filters(
 ) -> dict:
     """The list's summary for a filter form's cleaned values, from the cheapest source that answers it:
     status and account only → the totals kept on write (CampaignListStat); plus a text search, on PostgreSQL →
-    the narrow search table (CampaignSearchRow); anything else → one grouped query over the filtered campaigns
+    the narrow search table (`campaigns_campaign_search`); anything else → one grouped query over the filtered campaigns
     (`queryset`)."""
     if any(filters.get(key) not in (None, "", False) for key in LIST_NARROWING):
         return campaigns_list_summary(queryset=queryset, tab=tab)
