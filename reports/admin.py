@@ -3,7 +3,7 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
-from .models import CloseReport, LessonRevision
+from .models import CloseReport, LessonRevision, ReportPdf
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -42,6 +42,27 @@ class CloseReportAdmin(ReadOnlyAdmin):
     def has_delete_permission(self, request, obj=None):
         # Deleting lets `rebuild_reports` re-freeze a broken snapshot; only superusers may.
         return request.user.is_superuser
+
+
+@admin.register(ReportPdf)
+class ReportPdfAdmin(ReadOnlyAdmin):
+    """Rendered PDFs of the frozen reports. Deleting one is safe: the next download renders it again."""
+
+    list_display = ["report", "version", "size", "rendered_at"]
+    list_select_related = ["report"]
+    search_fields = ["report__campaign_name"]
+    exclude = ["content"]
+    readonly_fields = ["report", "version", "size", "rendered_at"]
+
+    def get_queryset(self, request):
+        from django.db.models.functions import Length
+
+        # The files stay in the database: the list shows their size, measured there.
+        return super().get_queryset(request).defer("content").annotate(size_bytes=Length("content"))
+
+    @admin.display(description="Size", ordering="size_bytes")
+    def size(self, obj):
+        return f"{obj.size_bytes / 1024:,.0f} KB"
 
 
 @admin.register(LessonRevision)

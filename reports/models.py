@@ -54,6 +54,22 @@ class CloseReport(models.Model):
         return f"Report: {self.campaign_name}"
 
 
+class ReportPdf(models.Model):
+    """A report's PDF, rendered once: the snapshot never changes. A background task renders it after the snapshot
+    (`reports.tasks.report_pdfs_render`), so the first download does not wait for WeasyPrint (6–10 s for a
+    year-long campaign); a download before that renders and stores it itself. Stored in the database, so every web
+    and worker host shares it. `version` names the snapshot format and PDF layout it was rendered with
+    (`reports.pdf.pdf_version`); a file of another version is rendered again."""
+
+    report = models.OneToOneField(CloseReport, on_delete=models.CASCADE, primary_key=True, related_name="stored_pdf")
+    version = models.CharField(max_length=20)
+    content = models.BinaryField()
+    rendered_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"PDF of report {self.report_id} (v{self.version})"
+
+
 class LessonRevision(models.Model):
     """One saved version of a report's lessons learned. The newest row is the current text; older rows are
     the history. Rows are only ever added."""

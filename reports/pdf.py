@@ -5,7 +5,6 @@ import base64
 import io
 from decimal import Decimal
 
-from django.core.cache import cache
 from django.template.loader import render_to_string
 
 from campaigns.charts import PALETTE
@@ -113,8 +112,7 @@ def chart_images(snapshot: dict) -> list[dict]:
 # WeasyPrint lays out a table cell in a few milliseconds; beyond this many days the PDF lists months, not days
 # (the full daily series is in the CSV export).
 PDF_DAILY_ROWS_MAX = 62
-PDF_CACHE_VERSION = 1
-PDF_CACHE_SECONDS = 60 * 60 * 24
+PDF_VERSION = 1  # bump when the PDF's layout changes: stored PDFs of another version are rendered again
 
 
 def _monthly(daily: list[dict]) -> list[dict]:
@@ -144,11 +142,6 @@ def report_pdf(*, snapshot: dict) -> bytes:
     return HTML(string=html).write_pdf()
 
 
-def report_pdf_cached(*, report) -> bytes:
-    """The report's PDF. The snapshot never changes, so the rendered file is cached (keyed by the report row)."""
-    key = f"reports:pdf:{report.pk}:{report.created_at.timestamp()}:{report.snapshot_version}:{PDF_CACHE_VERSION}"
-    pdf = cache.get(key)
-    if pdf is None:
-        pdf = report_pdf(snapshot=report.snapshot)
-        cache.set(key, pdf, PDF_CACHE_SECONDS)
-    return pdf
+def pdf_version(report) -> str:
+    """What a stored PDF of `report` must have been rendered with: its snapshot format and this module's layout."""
+    return f"{report.snapshot_version}.{PDF_VERSION}"

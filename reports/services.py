@@ -379,6 +379,38 @@ def report_create(*, campaign: Campaign) -> CloseReport | None:
     return CloseReport.objects.filter(campaign_id=campaign.pk).first()
 
 
+# The PDF export ---------------------------------------------------------------------------------------------
+
+
+def report_pdf_bytes(*, report: CloseReport) -> bytes:
+    """The report's PDF: the stored file (ReportPdf), or, before the background task has rendered it, rendered
+    now and stored. Two concurrent first downloads both render; the second write wins with the same content."""
+    from .models import ReportPdf
+    from .pdf import pdf_version, report_pdf
+
+    version = pdf_version(report)
+    stored = ReportPdf.objects.filter(report=report, version=version).values_list("content", flat=True).first()
+    if stored is not None:
+        return bytes(stored)
+    content = report_pdf(snapshot=report.snapshot)
+    ReportPdf.objects.update_or_create(report=report, defaults={"version": version, "content": content})
+    return content
+
+
+def report_pdfs_render(*, report_ids: Iterable[int]) -> int:
+    """Render and store the PDFs of these reports that have none of the current version (the background task
+    after a snapshot). Returns how many it rendered; safe to run twice."""
+    from .models import ReportPdf
+    from .pdf import pdf_version
+
+    rendered = 0
+    for report in CloseReport.objects.filter(pk__in=list(report_ids)).order_by("pk"):
+        if not ReportPdf.objects.filter(report=report, version=pdf_version(report)).exists():
+            report_pdf_bytes(report=report)
+            rendered += 1
+    return rendered
+
+
 # Lessons learned --------------------------------------------------------------------------------------------
 
 LESSON_FIELDS = ("what_worked", "what_to_change", "next_steps")

@@ -244,10 +244,8 @@ def export_metrics_csv(request, campaign_id):
 @login_required
 @require_GET
 def export_pdf(request, campaign_id):
-    from .pdf import report_pdf_cached
-
     campaign, report = _report_or_404(request, campaign_id)
-    response = HttpResponse(report_pdf_cached(report=report), content_type="application/pdf")
+    response = HttpResponse(services.report_pdf_bytes(report=report), content_type="application/pdf")
     name = slugify(report.campaign_name) or "campaign"
     response["Content-Disposition"] = f'attachment; filename="{name}-report.pdf"'
     return response

@@ -298,12 +298,10 @@ def share_content_csv(request, secret):
 
 @require_GET
 def share_pdf(request, secret):
-    from .pdf import report_pdf_cached
-
     link, refusal = _download_guard(request, secret)
     if refusal:
         return refusal
-    response = HttpResponse(report_pdf_cached(report=link.report), content_type="application/pdf")
+    response = HttpResponse(services.report_pdf_bytes(report=link.report), content_type="application/pdf")
     response["Content-Disposition"] = (
         f'attachment; filename="{slugify(link.report.campaign_name) or "campaign"}-report.pdf"'
     )

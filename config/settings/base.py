@@ -92,6 +92,9 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://closeout")}
 # Views of shared report pages are written behind, in batches at most this many seconds old (0: one write per
 # view, as the tests do). See reports.services.share_view_record.
 SHARE_VIEW_FLUSH_SECONDS = env.float("SHARE_VIEW_FLUSH_SECONDS", default=1.0)
+# Render each close report's PDF in the background right after its snapshot, so the first download is instant
+# (reports.tasks.report_pdfs_render). Off: the first download renders it (and stores it for the next).
+REPORT_PDF_PRERENDER = env.bool("REPORT_PDF_PRERENDER", default=True)
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -199,5 +202,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        # WeasyPrint logs every layout step of every PDF at INFO (a dozen lines a report in the worker's log).
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

@@ -17,3 +17,6 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # Views of shared pages are written at once, so a test sees its count straight after the request.
 SHARE_VIEW_FLUSH_SECONDS = 0
+# Tasks run inline in tests: rendering a PDF (about a second) after every ended campaign would slow the suite.
+# tests/reports/test_pdf_store.py turns it on.
+REPORT_PDF_PRERENDER = env.bool("REPORT_PDF_PRERENDER", default=False)
