@@ -66,6 +66,10 @@ class ReportPdf(models.Model):
     content = models.BinaryField()
     rendered_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        verbose_name = "report PDF"
+        verbose_name_plural = "report PDFs"
+
     def __str__(self) -> str:
         return f"PDF of report {self.report_id} (v{self.version})"
 
