@@ -4,7 +4,7 @@ search: SQLite's FTS5 trigram index (migration 0003), PostgreSQL's narrow copy o
 indexes (migration 0006; the page rows use the pg_trgm indexes of migration 0002 on campaigns_campaign).
 
 Migrations install these; changing a trigger here needs a new migration. `rebuild_sql` is what
-`services.campaign_list_stats_rebuild` runs (after `migrate` and `flush`, and from the bench loader)."""
+`services.campaign_list_stats_rebuild` runs (after `migrate`, `flush` and `loaddata`, and from the bench loader)."""
 
 from django.db import migrations
 

@@ -201,8 +201,8 @@ def _fold_summary(groups, tab: str) -> dict:
 def campaigns_list_summary(*, queryset: QuerySet[Campaign], tab: str) -> dict:
     """One grouped query over the filtered set (GROUP BY account, status): how many campaigns each tab holds, and the
     metric totals of the campaigns in `tab` (the rows the table pages through). Keys: `tab_counts`, `count`,
-    `totals`. Used when a filter narrows the campaigns beyond account and status (search, objective, dates, flags);
-    otherwise `campaigns_list_summary_from_stats` answers the same from the totals maintained on write."""
+    `totals`. Used when a filter narrows the campaigns beyond account and status (objective, dates, flags; a text
+    search on SQLite); `campaigns_list_summary_for_filters` picks the cheaper sources otherwise."""
     from django.db.models import Count, Sum
 
     groups = (

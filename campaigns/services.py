@@ -2247,6 +2247,7 @@ def campaign_list_stats_compact(*, using: str = "default") -> int:
 
 
 def campaign_list_stats_rebuild(*, using: str = "default") -> None:
-    """Recompute the list totals (and SQLite's search index) from the campaigns table: after `migrate`, after
-    `flush` (whose DELETE-per-table can run the triggers after their table was emptied) and after bulk loads."""
+    """Recompute the list totals and the search table (SQLite's FTS5 index, PostgreSQL's narrow copy) from the
+    campaigns table: after `migrate`, after `flush` (whose DELETE-per-table can run the triggers after their table
+    was emptied), after bulk loads and after `loaddata`."""
     _execute_atomically(dbsql.rebuild_sql, using)

@@ -23,6 +23,7 @@ from django_tables2.rows import BoundRows
 from django_tables2.templatetags.django_tables2 import table_page_range
 
 from .models import WINDDOWN_STEP_COUNT, Action, BudgetMode, Campaign, Objective
+from .selectors import budget_remaining_expression, campaign_list_rows_extras
 
 
 def time_until(when: datetime, now: datetime | None = None) -> str:
@@ -146,8 +147,6 @@ class CampaignTable(tables.Table):
 
     def order_remaining(self, queryset, is_descending):
         """Sort by the budget left, computed in SQL the way `Campaign.budget_remaining` computes it."""
-        from .selectors import budget_remaining_expression
-
         field = F("budget_remaining_sort")
         ordering = field.desc(nulls_last=True) if is_descending else field.asc(nulls_last=True)
         return queryset.annotate(budget_remaining_sort=budget_remaining_expression()).order_by(ordering), True
@@ -233,8 +232,6 @@ class CampaignTable(tables.Table):
         records = [row.record for row in (page.object_list if page else self.rows)]
         if not records:
             return SafeString("")
-        from .selectors import campaign_list_rows_extras
-
         campaign_list_rows_extras(campaigns=records)
         accounts = {pk: (esc(name), esc(currency)) for pk, (name, currency) in self.accounts.items()}
         attrs = [column.attrs["td"].as_html() for column in self.columns]

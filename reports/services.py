@@ -386,14 +386,19 @@ def report_pdf_bytes(*, report: CloseReport) -> bytes:
     """The report's PDF: the stored file (ReportPdf), or, before the background task has rendered it, rendered
     now and stored. Two concurrent first downloads both render; the second write wins with the same content."""
     from .models import ReportPdf
+    from .pdf import pdf_version
+
+    stored = ReportPdf.objects.filter(report=report, version=pdf_version(report)).values_list("content", flat=True)
+    content = stored.first()
+    return bytes(content) if content is not None else _report_pdf_store(report)
+
+
+def _report_pdf_store(report: CloseReport) -> bytes:
+    from .models import ReportPdf
     from .pdf import pdf_version, report_pdf
 
-    version = pdf_version(report)
-    stored = ReportPdf.objects.filter(report=report, version=version).values_list("content", flat=True).first()
-    if stored is not None:
-        return bytes(stored)
     content = report_pdf(snapshot=report.snapshot)
-    ReportPdf.objects.update_or_create(report=report, defaults={"version": version, "content": content})
+    ReportPdf.objects.update_or_create(report=report, defaults={"version": pdf_version(report), "content": content})
     return content
 
 
@@ -403,12 +408,12 @@ def report_pdfs_render(*, report_ids: Iterable[int]) -> int:
     from .models import ReportPdf
     from .pdf import pdf_version
 
-    rendered = 0
-    for report in CloseReport.objects.filter(pk__in=list(report_ids)).order_by("pk"):
-        if not ReportPdf.objects.filter(report=report, version=pdf_version(report)).exists():
-            report_pdf_bytes(report=report)
-            rendered += 1
-    return rendered
+    reports = list(CloseReport.objects.filter(pk__in=list(report_ids)).order_by("pk"))
+    stored = dict(ReportPdf.objects.filter(report__in=reports).values_list("report_id", "version"))
+    missing = [report for report in reports if stored.get(report.pk) != pdf_version(report)]
+    for report in missing:
+        _report_pdf_store(report)
+    return len(missing)
 
 
 # Lessons learned --------------------------------------------------------------------------------------------

@@ -87,16 +87,13 @@ def test_shared_link_download_serves_the_stored_pdf(ended_report, manager, monke
     assert renders == []
 
 
-def test_admin_lists_stored_pdfs_without_loading_them(ended_report, client):
+def test_admin_lists_stored_pdfs_without_loading_them(ended_report, client, staff):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from tests.factories import UserFactory
-
     _, report = ended_report
     services.report_pdfs_render(report_ids=[report.pk])
-    admin_user = UserFactory(username="root", is_staff=True, is_superuser=True)
-    client.force_login(admin_user)
+    client.force_login(staff)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("admin:reports_reportpdf_changelist"))
     assert response.status_code == 200
