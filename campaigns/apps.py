@@ -8,7 +8,7 @@ def _rebuild_list_stats(sender, using="default", plan=None, **kwargs):
 
     if "campaigns_campaignliststat" not in connections[using].introspection.table_names():
         return
-    from .services import campaign_list_stats_rebuild
+    from .listing.stats import campaign_list_stats_rebuild
 
     campaign_list_stats_rebuild(using=using)
 

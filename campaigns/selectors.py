@@ -240,7 +240,7 @@ def campaigns_list_summary_from_stats(*, account_ids: list[int], statuses: list[
         )
     )
     if sum(group["deltas"] for group in groups) > LIST_STATS_COMPACT_ABOVE:
-        from .services import campaign_list_stats_compact
+        from .listing.stats import campaign_list_stats_compact
 
         campaign_list_stats_compact()
     return _fold_summary(groups, tab)

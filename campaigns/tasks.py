@@ -1,22 +1,25 @@
 """Background work run by the task worker (`manage.py db_worker`). Tasks are thin: the rules live in services."""
 
 from django.tasks import task
+from django.utils import timezone
 
-# --- Wind-down and notifications (issue 6) ---
-from django.utils import timezone  # noqa: E402
-
-from . import services  # noqa: E402
+# Tasks import the services inside their bodies: services queue tasks (campaigns/services/effects.py), so a
+# module-level import here would be a circle. This lazy tasks → services edge is the only one.
 
 
 @task
 def notify_status_changes(*, change_ids: list[int]) -> int:
     """Queued on commit of every status change: in-app notifications, grouped per recipient, then emails."""
+    from . import services
+
     return len(services.notifications_for_status_changes(change_ids=change_ids))
 
 
 @task
 def notification_emails_send(*, notification_ids: list[int]) -> dict:
     """Send notification emails; failures re-queue themselves with backoff (see the service)."""
+    from . import services
+
     return services.notification_emails_send_now(notification_ids=notification_ids)
 
 
@@ -34,6 +37,8 @@ def winddown_daily_next_run(now=None):
 def winddown_daily(*, reschedule: bool = True) -> dict:
     """Once a day: notify overdue wind-down steps, retry failed emails, then queue itself for tomorrow
     (only on a backend that can defer, and only if no run is already waiting)."""
+    from . import services
+
     result = {
         "overdue_steps": services.winddown_overdue_notify(),
         "emails_retried": services.notification_emails_retry_due(),
@@ -67,32 +72,32 @@ def winddown_daily_schedule() -> bool:
 
 @task()
 def platform_push_task(*, campaign_ids: list[int]) -> dict:
-    from . import services
+    from .platforms import push
 
-    return services.platform_push(campaign_ids=campaign_ids)
+    return push.platform_push(campaign_ids=campaign_ids)
 
 
 @task()
 def platform_pull_account_task(*, account_id: int, days: int = 30) -> dict:
-    from . import services
     from .models import AdAccount
+    from .platforms import pull
 
     account = AdAccount.objects.filter(pk=account_id).first()
     if account is None:
         return {"skipped": "account gone"}
-    return services.platform_pull_account(account=account, days=days)
+    return pull.platform_pull_account(account=account, days=days)
 
 
 @task()
 def platform_sync_all_task(*, days: int = 30) -> dict:
     """The periodic sweep: re-queue stale pending pushes, then pull every connected account."""
-    from . import services
     from .models import AdAccount, Connector
+    from .platforms import pull, push
 
-    requeued = services.platform_push_pending_sweep()
+    requeued = push.platform_push_pending_sweep()
     pulled = {}
     for account in AdAccount.objects.exclude(connector=Connector.NONE).filter(needs_reconnect=False):
-        pulled[str(account.pk)] = services.platform_pull_account(account=account, days=days)
+        pulled[str(account.pk)] = pull.platform_pull_account(account=account, days=days)
     return {"requeued": requeued, "accounts": pulled}
 
 
@@ -103,4 +108,6 @@ def platform_sync_all_task(*, days: int = 30) -> dict:
 def run_scheduled_action(scheduled_action_id: int) -> dict[int, str]:
     """Enqueued with `run_after` = the action's time. Runs it through the same idempotent service as the
     `run_due_actions` sweep, so a duplicate delivery or a race with the sweep does it once."""
+    from . import services
+
     return services.scheduled_actions_run_due(ids=[scheduled_action_id])

@@ -18,6 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from . import services
 from .imports import MAX_UPLOAD_BYTES, ImportFileError
 from .models import Campaign, ImportState, MetricImport, Role, SyncState
+from .platforms import push
 from .selectors import account_get_for_user, campaign_get_for_user, require_role, role_for
 from .tasks import platform_pull_account_task
 
@@ -214,7 +215,7 @@ def campaign_retry_sync(request, pk):
     return _sync_outcome(
         request,
         campaign,
-        request_sync=services.campaign_sync_retry,
+        request_sync=push.campaign_sync_retry,
         confirmed="TikTok confirmed “{name}”: {status}.",
         failed="Retrying “{name}” failed again: {error}",
         pending="Sending “{name}” to TikTok again…",
@@ -230,7 +231,7 @@ def campaign_resend_end(request, pk):
     return _sync_outcome(
         request,
         campaign,
-        request_sync=services.campaign_end_resend,
+        request_sync=push.campaign_end_resend,
         confirmed="The end of “{name}” was sent again and confirmed.",
         failed="Re-sending the end of “{name}” failed: {error}",
         pending="Re-sending the end of “{name}” to TikTok…",

@@ -6,7 +6,7 @@ class ReportsConfig(AppConfig):
     verbose_name = "Reports"
 
     def ready(self) -> None:
-        from campaigns.services import status_changed
+        from campaigns.signals import status_changed
 
         from .receivers import on_status_changed
 

@@ -11,8 +11,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import services
-from campaigns.connectors import connector_for
-from campaigns.connectors.tiktok import number_parse, report_windows
 from campaigns.models import (
     Action,
     Campaign,
@@ -26,6 +24,8 @@ from campaigns.models import (
     StatusChange,
     SyncState,
 )
+from campaigns.platforms import connector_for, pull, push
+from campaigns.platforms.tiktok import number_parse, report_windows
 from tests.campaigns.fake_tiktok import TOKEN, fake_tiktok_fixture, tiktok_account_fixture  # noqa: F401
 from tests.factories import CampaignFactory, DailyMetricFactory
 
@@ -132,7 +132,7 @@ def test_push_bulk_queries_do_not_grow_with_campaign_count(
     Campaign.objects.filter(pk__in=ids).update(status=Status.PAUSED, sync_state=SyncState.PENDING)
 
     with django_assert_max_num_queries(20):  # 3 calls, a handful of queries each
-        counts = services.platform_push(campaign_ids=ids)
+        counts = push.platform_push(campaign_ids=ids)
 
     assert counts == {"calls": 3, "confirmed": 60, "retrying": 0, "failed": 0}
 
@@ -149,7 +149,7 @@ def test_push_rate_limited_40100_retries_then_succeeds(
     assert linked.sync_attempts == 1
     assert "QPS limit" in linked.sync_error
     # The retry (a deferred task in production; the sweep here, where tasks run immediately) succeeds.
-    assert services.platform_push_pending_sweep(older_than_minutes=0) == 1
+    assert push.platform_push_pending_sweep(older_than_minutes=0) == 1
     linked.refresh_from_db()
     assert linked.sync_state == SyncState.SYNCED
     assert fake_tiktok.campaigns[linked.platform_id]["operation_status"] == "DISABLE"
@@ -164,7 +164,7 @@ def test_push_retry_is_queued_with_backoff_on_a_deferring_backend(linked, fake_t
     Campaign.objects.filter(pk=linked.pk).update(status=Status.PAUSED, sync_state=SyncState.PENDING)
     before = timezone.now()
 
-    services.platform_push(campaign_ids=[linked.pk])
+    push.platform_push(campaign_ids=[linked.pk])
 
     queued = DBTaskResult.objects.get()
     assert queued.task_path.endswith("platform_push_task")
@@ -177,28 +177,28 @@ def test_push_gives_up_after_max_attempts_and_notifies_managers(linked, fake_tik
     fake_tiktok.fail("campaign/status/update", code=50000, times=10, message="System error.")
     Campaign.objects.filter(pk=linked.pk).update(status=Status.PAUSED, sync_state=SyncState.PENDING)
 
-    for _ in range(services.PUSH_MAX_ATTEMPTS):
-        services.platform_push(campaign_ids=[linked.pk])
+    for _ in range(push.PUSH_MAX_ATTEMPTS):
+        push.platform_push(campaign_ids=[linked.pk])
 
     linked.refresh_from_db()
     assert linked.sync_state == SyncState.FAILED
     assert linked.display_status == "Paused · sync failed"
-    assert linked.sync_error.startswith(f"Gave up after {services.PUSH_MAX_ATTEMPTS} attempts")
+    assert linked.sync_error.startswith(f"Gave up after {push.PUSH_MAX_ATTEMPTS} attempts")
     assert "System error" in linked.sync_error
-    assert len(fake_tiktok.calls("campaign/status/update")) == services.PUSH_MAX_ATTEMPTS
+    assert len(fake_tiktok.calls("campaign/status/update")) == push.PUSH_MAX_ATTEMPTS
     notification = Notification.objects.get(kind=NotificationKind.SYNC_FAILED)
     assert notification.recipient == manager  # managers only
     assert list(notification.campaigns.all()) == [linked]
     # Once failed, more pushes do nothing until someone retries.
-    services.platform_push(campaign_ids=[linked.pk])
-    assert len(fake_tiktok.calls("campaign/status/update")) == services.PUSH_MAX_ATTEMPTS
+    push.platform_push(campaign_ids=[linked.pk])
+    assert len(fake_tiktok.calls("campaign/status/update")) == push.PUSH_MAX_ATTEMPTS
 
 
 def test_push_timeout_is_retried_with_a_readable_error(linked, fake_tiktok):
     fake_tiktok.fail("campaign/status/update", code=0, delay=1.5)
     Campaign.objects.filter(pk=linked.pk).update(status=Status.PAUSED, sync_state=SyncState.PENDING)
 
-    counts = services.platform_push(campaign_ids=[linked.pk])
+    counts = push.platform_push(campaign_ids=[linked.pk])
 
     linked.refresh_from_db()
     assert counts["retrying"] == 1
@@ -210,7 +210,7 @@ def test_push_http_500_is_retried(linked, fake_tiktok):
     fake_tiktok.fail("campaign/status/update", http=502)
     Campaign.objects.filter(pk=linked.pk).update(status=Status.PAUSED, sync_state=SyncState.PENDING)
 
-    assert services.platform_push(campaign_ids=[linked.pk])["retrying"] == 1
+    assert push.platform_push(campaign_ids=[linked.pk])["retrying"] == 1
 
 
 def test_push_auth_error_stops_at_once_and_asks_managers_to_reconnect(
@@ -223,7 +223,7 @@ def test_push_auth_error_stops_at_once_and_asks_managers_to_reconnect(
     ids = [c.pk for c in campaigns]
     Campaign.objects.filter(pk__in=ids).update(status=Status.PAUSED, sync_state=SyncState.PENDING)
 
-    counts = services.platform_push(campaign_ids=ids)
+    counts = push.platform_push(campaign_ids=ids)
 
     assert counts["failed"] == 30
     assert len(fake_tiktok.calls("campaign/status/update")) == 1  # no second batch, no retries
@@ -240,7 +240,7 @@ def test_push_missing_token_variable_is_an_auth_error(linked, monkeypatch):
     monkeypatch.delenv("CLOSEOUT_TEST_TIKTOK_TOKEN")
     Campaign.objects.filter(pk=linked.pk).update(status=Status.PAUSED, sync_state=SyncState.PENDING)
 
-    services.platform_push(campaign_ids=[linked.pk])
+    push.platform_push(campaign_ids=[linked.pk])
 
     linked.refresh_from_db()
     assert linked.sync_state == SyncState.FAILED
@@ -256,7 +256,7 @@ def test_push_partial_confirmation_confirms_some_and_retries_the_rest(tiktok_acc
     fake_tiktok.unconfirmed.add(second.platform_id)
     Campaign.objects.filter(pk__in=[first.pk, second.pk]).update(status=Status.PAUSED, sync_state=SyncState.PENDING)
 
-    counts = services.platform_push(campaign_ids=[first.pk, second.pk])
+    counts = push.platform_push(campaign_ids=[first.pk, second.pk])
 
     assert counts == {"calls": 1, "confirmed": 1, "retrying": 1, "failed": 0}
     first.refresh_from_db()
@@ -270,7 +270,7 @@ def test_push_to_deleted_platform_campaign_fails_at_once_with_platform_message(l
     fake_tiktok.campaigns[linked.platform_id]["operation_status"] = "DELETE"
     Campaign.objects.filter(pk=linked.pk).update(status=Status.PAUSED, sync_state=SyncState.PENDING)
 
-    counts = services.platform_push(campaign_ids=[linked.pk])
+    counts = push.platform_push(campaign_ids=[linked.pk])
 
     linked.refresh_from_db()
     assert counts["failed"] == 1
@@ -285,7 +285,7 @@ def test_push_does_not_confirm_an_intent_that_changed_meanwhile(linked, fake_tik
     # The user resumes while the DISABLE is in flight: a newer request time and status.
     Campaign.objects.filter(pk=linked.pk).update(status=Status.ACTIVE, sync_requested_at=timezone.now())
 
-    services._push_confirmed(stale, operation="DISABLE", connector_name="tiktok")
+    push._push_confirmed(stale, operation="DISABLE", connector_name="tiktok")
 
     linked.refresh_from_db()
     assert linked.sync_state == SyncState.PENDING
@@ -298,8 +298,8 @@ def test_token_never_appears_in_errors_logs_or_notifications(linked, fake_tiktok
     fake_tiktok.fail("campaign/get", code=0, delay=1.5)
     Campaign.objects.filter(pk=linked.pk).update(status=Status.PAUSED, sync_state=SyncState.PENDING)
 
-    services.platform_push(campaign_ids=[linked.pk])
-    summary = services.platform_pull_account(account=linked.account)
+    push.platform_push(campaign_ids=[linked.pk])
+    summary = pull.platform_pull_account(account=linked.account)
 
     linked.refresh_from_db()
     linked.account.refresh_from_db()
@@ -319,7 +319,7 @@ def test_unlinked_campaign_in_connected_account_fails_with_advice(tiktok_account
     campaign = CampaignFactory(account=tiktok_account, platform_id="")
     Campaign.objects.filter(pk=campaign.pk).update(status=Status.PAUSED, sync_state=SyncState.PENDING)
 
-    services.platform_push(campaign_ids=[campaign.pk])
+    push.platform_push(campaign_ids=[campaign.pk])
 
     campaign.refresh_from_db()
     assert campaign.sync_state == SyncState.FAILED
@@ -329,7 +329,7 @@ def test_unlinked_campaign_in_connected_account_fails_with_advice(tiktok_account
 def test_pending_sweep_requeues_only_stale_pushes(linked, fake_tiktok):
     Campaign.objects.filter(pk=linked.pk).update(status=Status.PAUSED, sync_state=SyncState.PENDING)
 
-    assert services.platform_push_pending_sweep() == 0  # just touched: its own task is still coming
+    assert push.platform_push_pending_sweep() == 0  # just touched: its own task is still coming
 
     Campaign.objects.filter(pk=linked.pk).update(updated_at=timezone.now() - dt.timedelta(minutes=20))
     call_command("sync_platform", "--push-pending")
@@ -345,7 +345,7 @@ def test_pull_campaigns_pages_and_includes_deleted(tiktok_account, fake_tiktok):
         fake_tiktok.add_campaign(f"5{n:015d}", f"Imported {n}", operation_status="DISABLE" if n % 2 else "ENABLE")
     fake_tiktok.add_campaign("5999999999999999", "Gone", deleted=True)
 
-    summary = services.platform_pull_account(account=tiktok_account, days=1)
+    summary = pull.platform_pull_account(account=tiktok_account, days=1)
 
     assert summary["campaigns"]["created"] == 2501
     calls = fake_tiktok.calls("campaign/get")
@@ -365,7 +365,7 @@ def test_pull_maps_objective_budget_and_name(tiktok_account, fake_tiktok):
         "6000000000000001", "Reach Summer", objective_type="REACH", budget=2500.5, budget_mode="BUDGET_MODE_TOTAL"
     )
 
-    services.platform_pull_account(account=tiktok_account, days=1)
+    pull.platform_pull_account(account=tiktok_account, days=1)
 
     campaign = Campaign.objects.get(platform_id="6000000000000001")
     assert (campaign.name, campaign.objective, campaign.budget_mode) == ("Reach Summer", "reach", "lifetime")
@@ -380,8 +380,8 @@ def test_pull_metrics_parses_strings_and_dashes_and_is_idempotent(linked, fake_t
         linked.platform_id, today, ad_id="7100000000000001", ad_name="Hero video", spend="4.00", impressions="300"
     )
 
-    first = services.platform_pull_account(account=linked.account, days=7, today=today)
-    second = services.platform_pull_account(account=linked.account, days=7, today=today)
+    first = pull.platform_pull_account(account=linked.account, days=7, today=today)
+    second = pull.platform_pull_account(account=linked.account, days=7, today=today)
 
     row = DailyMetric.objects.get(campaign=linked, content_item=None, date=today)
     assert (row.spend, row.impressions, row.reach, row.clicks) == (Decimal("14.68"), 1079, 0, 1234)
@@ -396,7 +396,7 @@ def test_pull_metrics_parses_strings_and_dashes_and_is_idempotent(linked, fake_t
 def test_pull_metrics_requests_30_day_windows_with_status_all(linked, fake_tiktok):
     today = dt.date(2026, 6, 30)
 
-    services.platform_pull_account(account=linked.account, days=45, today=today)
+    pull.platform_pull_account(account=linked.account, days=45, today=today)
 
     calls = fake_tiktok.calls("report/integrated/get")
     levels = [c["query"]["data_level"] for c in calls]
@@ -414,7 +414,7 @@ def test_pull_metrics_of_deleted_campaign_are_kept(tiktok_account, fake_tiktok):
     fake_tiktok.add_campaign("6100000000000001", "Deleted launch", deleted=True)
     fake_tiktok.add_metrics("6100000000000001", dt.date(2026, 6, 1), spend="20.00", impressions="500")
 
-    services.platform_pull_account(account=tiktok_account, days=30, today=dt.date(2026, 6, 10))
+    pull.platform_pull_account(account=tiktok_account, days=30, today=dt.date(2026, 6, 10))
 
     campaign = Campaign.objects.get(platform_id="6100000000000001")
     assert campaign.total_spend == Decimal("20.00")
@@ -423,7 +423,7 @@ def test_pull_metrics_of_deleted_campaign_are_kept(tiktok_account, fake_tiktok):
 def test_pull_status_drift_is_applied_with_source_platform_and_not_pushed_back(linked, fake_tiktok):
     fake_tiktok.campaigns[linked.platform_id]["operation_status"] = "DISABLE"
 
-    summary = services.platform_pull_account(account=linked.account, days=1)
+    summary = pull.platform_pull_account(account=linked.account, days=1)
 
     linked.refresh_from_db()
     assert summary["campaigns"]["drifted"] == 1
@@ -436,7 +436,7 @@ def test_pull_status_drift_is_applied_with_source_platform_and_not_pushed_back(l
 def test_pull_deleted_on_platform_ends_campaign(linked, fake_tiktok):
     fake_tiktok.campaigns[linked.platform_id]["operation_status"] = "DELETE"
 
-    services.platform_pull_account(account=linked.account, days=1)
+    pull.platform_pull_account(account=linked.account, days=1)
 
     linked.refresh_from_db()
     assert linked.status == Status.ENDED
@@ -447,7 +447,7 @@ def test_pull_does_not_fight_a_pending_push(linked, fake_tiktok, manager):
     services.campaign_transition(campaign=linked, action=Action.PAUSE, actor=manager, source=Source.UI)
     # TikTok still says ENABLE because the push has not happened yet.
 
-    services.platform_pull_account(account=linked.account, days=1)
+    pull.platform_pull_account(account=linked.account, days=1)
 
     linked.refresh_from_db()
     assert (linked.status, linked.sync_state) == (Status.PAUSED, SyncState.PENDING)
@@ -457,7 +457,7 @@ def test_pull_auth_error_marks_account_for_reconnect(tiktok_account, fake_tiktok
     monkeypatch.setenv("CLOSEOUT_TEST_TIKTOK_TOKEN", "expired")
     fake_tiktok.token = "something-else"
 
-    summary = services.platform_pull_account(account=tiktok_account)
+    summary = pull.platform_pull_account(account=tiktok_account)
 
     tiktok_account.refresh_from_db()
     assert "revoked" in summary["error"]
@@ -470,7 +470,7 @@ def test_pull_campaign_final_pull_fetches_all_days_since_start(linked, fake_tikt
     linked.refresh_from_db()
     fake_tiktok.add_metrics(linked.platform_id, dt.date(2026, 4, 2), spend="3.00", impressions="10")
 
-    summary = services.platform_pull_campaign(campaign=linked, today=dt.date(2026, 6, 30))
+    summary = pull.platform_pull_campaign(campaign=linked, today=dt.date(2026, 6, 30))
 
     assert "error" not in summary
     assert linked.total_spend == Decimal("3.00")
@@ -497,8 +497,8 @@ def test_still_delivering_flags_spend_after_grace_and_notifies_once(linked, fake
     fake_tiktok.add_metrics(linked.platform_id, dt.date(2026, 6, 2), spend="5.00", impressions="100")  # within grace
     fake_tiktok.add_metrics(linked.platform_id, dt.date(2026, 6, 5), spend="9.00", impressions="400")
 
-    services.platform_pull_account(account=linked.account, days=30, today=dt.date(2026, 6, 10))
-    services.platform_pull_account(account=linked.account, days=30, today=dt.date(2026, 6, 10))
+    pull.platform_pull_account(account=linked.account, days=30, today=dt.date(2026, 6, 10))
+    pull.platform_pull_account(account=linked.account, days=30, today=dt.date(2026, 6, 10))
 
     linked.refresh_from_db()
     assert linked.still_delivering_since == dt.date(2026, 6, 5)
@@ -512,7 +512,7 @@ def test_still_delivering_ignores_reporting_delay_within_grace(linked, settings)
     ended_campaign(linked, dt.date(2026, 6, 1))
     DailyMetricFactory(campaign=linked, date=dt.date(2026, 6, 3), spend=Decimal("5"), impressions=50)
 
-    assert services.still_delivering_detect(campaign_ids=[linked.pk]) == []
+    assert pull.still_delivering_detect(campaign_ids=[linked.pk]) == []
 
 
 def test_resend_end_confirmed_clears_still_delivering(
@@ -531,7 +531,7 @@ def test_resend_end_confirmed_clears_still_delivering(
     assert linked.sync_state == SyncState.SYNCED
     assert fake_tiktok.calls("campaign/status/update")[0]["body"]["operation_status"] == "DISABLE"
     # The old day no longer counts: the end was confirmed after it.
-    services.platform_pull_account(account=linked.account, days=30, today=dt.date(2026, 6, 10))
+    pull.platform_pull_account(account=linked.account, days=30, today=dt.date(2026, 6, 10))
     linked.refresh_from_db()
     assert linked.still_delivering_since is None
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from campaigns import imports, services
 from campaigns.models import Campaign, ContentItem, DailyMetric, ImportState, MetricImport, StatusChange
+from campaigns.services import metric_imports
 from tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
@@ -193,7 +194,7 @@ def test_commit_is_all_or_nothing(account, spring, editor, monkeypatch):
     def explode(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "daily_metrics_upsert", explode)
+    monkeypatch.setattr(metric_imports, "daily_metrics_upsert", explode)
     with pytest.raises(RuntimeError):
         services.metric_import_commit(metric_import=metric_import, actor=editor)
 

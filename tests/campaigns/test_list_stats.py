@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from campaigns import selectors, services
+from campaigns.listing import stats
 from campaigns.models import Action, Campaign, CampaignListStat, EndReason, Source, Status
 from tests.factories import AccountFactory, CampaignFactory, MembershipFactory
 
@@ -94,7 +95,7 @@ def test_every_write_path_keeps_the_list_totals_right(account, other_account, ma
 
     # Folding the deltas changes no figure, and leaves at most one row per key.
     assert CampaignListStat.objects.count() > 5
-    services.campaign_list_stats_compact()
+    stats.campaign_list_stats_compact()
     _assert_stats_match(ids)
     keys = list(CampaignListStat.objects.values_list("account_id", "status"))
     assert len(keys) == len(set(keys))
@@ -118,7 +119,7 @@ def test_rebuild_recovers_from_a_lost_table(account):
         ]
     )
     assert _from_stats([account.pk])["count"] == 0
-    services.campaign_list_stats_rebuild()
+    stats.campaign_list_stats_rebuild()
     assert _from_stats([account.pk])["count"] == 20
     _assert_stats_match([account.pk])
     # A few rows wrong: put right one by one (the trigram indexes stay).
@@ -131,7 +132,7 @@ def test_rebuild_recovers_from_a_lost_table(account):
             "status, total_spend, name_upper, platform_id_upper FROM campaigns_campaign_search LIMIT 1",
         ]
     )
-    services.campaign_list_stats_rebuild()
+    stats.campaign_list_stats_rebuild()
     _assert_stats_match([account.pk])
 
 
@@ -351,7 +352,7 @@ def test_loaddata_of_a_dump_leaves_totals_right(account, tmp_path, django_captur
     triggers count) and the dumped totals (which would count them again): the load ends with a rebuild."""
     CampaignFactory.create_batch(5, account=account, total_spend=Decimal("2.50"), total_video_views=10)
     CampaignFactory.create_batch(2, account=account, status=Status.PAUSED, total_follows=4)
-    services.campaign_list_stats_compact()
+    stats.campaign_list_stats_compact()
     fixture = tmp_path / "dump.json"
     call_command("dumpdata", "campaigns.campaign", "campaigns.campaignliststat", output=str(fixture), verbosity=0)
     Campaign.objects.all().delete()

@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from campaigns import services
-from campaigns.models import Action, Campaign, Connector, EndReason, Source, Status, StatusChange, SyncState
+from campaigns import services, signals
+from campaigns.models import Action, Campaign, Connector, EndReason, Role, Source, Status, StatusChange, SyncState
 from campaigns.services import Outcome
 from tests.factories import CampaignFactory, DailyMetricFactory
 
@@ -187,7 +187,7 @@ def test_side_effects_start_only_after_commit(campaign, manager, django_capture_
     def receiver(sender, change_ids, **kwargs):
         received.append(change_ids)
 
-    services.status_changed.connect(receiver)
+    signals.status_changed.connect(receiver)
     try:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             services.campaign_transition(
@@ -198,7 +198,7 @@ def test_side_effects_start_only_after_commit(campaign, manager, django_capture_
             callback()
         assert received == [[StatusChange.objects.get().pk]]
     finally:
-        services.status_changed.disconnect(receiver)
+        signals.status_changed.disconnect(receiver)
 
 
 def test_totals_refresh_sums_campaign_level_metrics_only(campaign):
@@ -229,3 +229,21 @@ def test_metrics_upsert_is_idempotent(campaign):
     campaign.refresh_from_db()
     assert campaign.total_spend == Decimal("27.50")
     assert campaign.total_likes == 100 + 2 + 3 + 4 + 5
+
+
+@pytest.mark.parametrize(
+    ("status", "role", "expected"),
+    [
+        (Status.ACTIVE, Role.VIEWER, []),
+        (Status.ACTIVE, Role.EDITOR, ["pause"]),
+        (Status.ACTIVE, Role.MANAGER, ["pause", "end"]),
+        (Status.PAUSED, Role.EDITOR, ["resume"]),
+        (Status.PAUSED, Role.MANAGER, ["resume", "end"]),
+        (Status.ENDED, Role.MANAGER, []),
+        (Status.ACTIVE, None, []),
+    ],
+)
+def test_available_actions_follow_the_transition_table_and_role(account, status, role, expected):
+    campaign = CampaignFactory(account=account, status=status)
+
+    assert [str(a) for a in services.available_actions(campaign=campaign, role=role)] == expected

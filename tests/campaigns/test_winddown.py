@@ -21,6 +21,7 @@ from campaigns.models import (
     WindDownStepKind,
 )
 from campaigns.selectors_winddown import pause_impact_for, winddown_open_campaigns_for_user
+from campaigns.services import winddown
 from tests.factories import CampaignFactory, ContentItemFactory, DailyMetricFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -387,7 +388,7 @@ def test_winddown_list_shows_open_ended_campaigns_oldest_first(login, account, m
     complete = CampaignFactory(account=account, name="All done")
     end(complete, manager)
     WindDownStep.objects.filter(campaign=complete).update(done_at=now)
-    services._winddown_done_refresh(campaign_ids=[complete.pk])
+    winddown._winddown_done_refresh(campaign_ids=[complete.pk])
     CampaignFactory(account=account, name="Still running")
     CampaignFactory(name="Other account ended", status=Status.ENDED, ended_at=now)
 

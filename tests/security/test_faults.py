@@ -26,6 +26,8 @@ from campaigns.models import (
     SyncState,
     WindDownStep,
 )
+from campaigns.platforms import pull, push
+from campaigns.services import transitions
 from reports import services as report_services
 from reports.models import CloseReport
 from tests.campaigns.fake_tiktok import FakeTikTok, tiktok_account_fixture  # noqa: F401
@@ -115,7 +117,7 @@ def test_platform_fault_keeps_intent_pending_visible_and_retried(
     if fault == "down":
         tiktok_account.api_base_url = real_url
         tiktok_account.save(update_fields=["api_base_url"])
-    assert services.platform_push_pending_sweep(older_than_minutes=0) == 1
+    assert push.platform_push_pending_sweep(older_than_minutes=0) == 1
     linked.refresh_from_db()
     assert linked.sync_state == SyncState.SYNCED
     assert fake_tiktok.campaigns[linked.platform_id]["operation_status"] == "DISABLE"
@@ -128,12 +130,12 @@ def test_malformed_json_on_pull_is_a_readable_sync_error(tiktok_account, fake_ti
 
     # A domain error is fine; a crash with a JSONDecodeError traceback is not.
     with contextlib.suppress(services.CampaignError):
-        services.platform_pull_account(account=tiktok_account, days=1)
+        pull.platform_pull_account(account=tiktok_account, days=1)
     tiktok_account.refresh_from_db()
     assert tiktok_account.sync_error
     assert "Traceback" not in tiktok_account.sync_error
     # The next sync works.
-    services.platform_pull_account(account=tiktok_account, days=1)
+    pull.platform_pull_account(account=tiktok_account, days=1)
     assert Campaign.objects.filter(platform_id="5000000000000001").exists()
 
 
@@ -156,7 +158,8 @@ def _snapshot(ids):
     ("target", "action"),
     [
         ("campaigns.models.StatusChange.objects.bulk_create", Action.PAUSE),  # statuses updated, audit fails
-        ("campaigns.services.winddown_checklists_create", Action.END),  # statuses + audit written, checklist fails
+        # statuses + audit written, checklist fails
+        ("campaigns.services.transitions.winddown_checklists_create", Action.END),
     ],
 )
 def test_database_error_mid_bulk_action_applies_nothing(account, monkeypatch, target, action):
@@ -167,7 +170,7 @@ def test_database_error_mid_bulk_action_applies_nothing(account, monkeypatch, ta
     if module.endswith(".objects"):
         monkeypatch.setattr(StatusChange.objects, attr, _boom)
     else:
-        monkeypatch.setattr(services, attr, _boom)
+        monkeypatch.setattr(transitions, attr, _boom)
 
     with pytest.raises(DatabaseError):
         services.campaigns_transition(

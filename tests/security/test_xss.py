@@ -11,6 +11,7 @@ from pypdf import PdfReader
 
 from campaigns import services
 from campaigns.models import Action, Campaign, EndReason, Notification, NotificationKind, Source, Status
+from campaigns.platforms import pull
 from reports import services as report_services
 from reports.models import CloseReport
 from tests.campaigns.fake_tiktok import fake_tiktok_fixture, tiktok_account_fixture  # noqa: F401
@@ -177,7 +178,7 @@ def test_pdf_contains_the_payload_as_literal_text(login, manager, hostile):
 def test_campaign_name_from_the_platform_renders_escaped(tiktok_account, fake_tiktok, login, manager):
     fake_tiktok.add_campaign("6000000000000666", f"Platform {PAYLOAD}")
 
-    services.platform_pull_account(account=tiktok_account, days=1)
+    pull.platform_pull_account(account=tiktok_account, days=1)
 
     campaign = Campaign.objects.get(platform_id="6000000000000666")
     assert campaign.name == f"Platform {PAYLOAD}"  # stored as given

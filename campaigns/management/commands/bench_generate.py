@@ -25,6 +25,7 @@ from django.core.management.color import no_style
 from django.db import connections, models, transaction
 from django.utils import timezone
 
+from campaigns.listing.stats import campaign_list_stats_rebuild
 from campaigns.models import (
     Action,
     AdAccount,
@@ -42,7 +43,6 @@ from campaigns.models import (
     StatusChange,
     SyncState,
 )
-from campaigns.services import campaign_list_stats_rebuild
 
 ACCOUNT_PREFIX = "Bench account "
 ACCOUNT_COUNT = 50

@@ -7,8 +7,8 @@ manage.py sync_platform --account 3 --days 90
 
 from django.core.management.base import BaseCommand, CommandError
 
-from campaigns import services
 from campaigns.models import AdAccount, Connector
+from campaigns.platforms import pull, push
 
 
 class Command(BaseCommand):
@@ -19,14 +19,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--older-than",
             type=float,
-            default=services.PUSH_STALE_MINUTES,
+            default=push.PUSH_STALE_MINUTES,
             help="Re-queue pushes pending and untouched for at least this many minutes (default %(default)s).",
         )
         parser.add_argument("--account", type=int, help="Only this account id.")
         parser.add_argument("--days", type=int, default=30, help="Pull metrics for this many days back.")
 
     def handle(self, *args, push_pending, older_than, account, days, **options):
-        requeued = services.platform_push_pending_sweep(older_than_minutes=older_than)
+        requeued = push.platform_push_pending_sweep(older_than_minutes=older_than)
         self.stdout.write(f"Re-queued pushes for {requeued} pending campaign(s).")
         if push_pending:
             return
@@ -37,7 +37,7 @@ class Command(BaseCommand):
                 raise CommandError(f"No connected account with id {account}.")
         failures = 0
         for item in accounts.order_by("pk"):
-            summary = services.platform_pull_account(account=item, days=days)
+            summary = pull.platform_pull_account(account=item, days=days)
             if "error" in summary:
                 failures += 1
                 self.stderr.write(f"{item.name}: {summary['error']}")

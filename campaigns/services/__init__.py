@@ -1,0 +1,116 @@
+"""The campaigns services: every write, whoever asks (views, admin, tasks, commands, the platform connector).
+
+One module per concern; this package re-exports the public API so callers write `services.campaigns_transition`.
+Platform push and pull live in `campaigns.platforms` (they build on these services).
+"""
+
+from .editing import campaign_create, campaign_edit, ics_token_create, ics_token_revoke
+from .errors import CampaignError, NotPermitted, ReasonRequired, ScheduleError, TransitionNotAllowed
+from .history import history_record
+from .metric_imports import metric_import_commit, metric_import_discard, metric_import_preview
+from .metrics import average_daily_spend, campaign_totals_refresh, daily_metrics_upsert
+from .notifications import (
+    NOTIFICATION_EMAIL_MAX_ATTEMPTS,
+    campaign_watch_set,
+    notification_emails_retry_due,
+    notification_emails_send_now,
+    notification_preferences_update,
+    notification_recipients,
+    notifications_create,
+    notifications_for_status_changes,
+    notifications_mark_read,
+    notify_schedule_created,
+    notify_schedule_failed,
+    notify_sync_failed,
+    platform_notify_managers,
+    winddown_overdue_notify,
+)
+from .schedules import (
+    SCHEDULE_TARGET,
+    scheduled_action_cancel,
+    scheduled_action_create,
+    scheduled_actions_run_due,
+)
+from .transitions import (
+    OUTCOME_LABELS,
+    TRANSITIONS,
+    Outcome,
+    Transition,
+    TransitionResult,
+    available_actions,
+    campaign_transition,
+    campaigns_transition,
+    end_reason_validate,
+)
+from .winddown import (
+    END_REASON_PUBLIC,
+    WINDDOWN_OVERDUE_DAYS,
+    BudgetFollowup,
+    winddown_announcement_draft,
+    winddown_announcement_posted,
+    winddown_budget_record,
+    winddown_checklists_create,
+    winddown_content_confirm,
+    winddown_content_item_mark,
+    winddown_platform_confirmed,
+    winddown_step_complete,
+    winddown_step_reopen,
+)
+
+__all__ = [
+    "END_REASON_PUBLIC",
+    "NOTIFICATION_EMAIL_MAX_ATTEMPTS",
+    "OUTCOME_LABELS",
+    "SCHEDULE_TARGET",
+    "TRANSITIONS",
+    "WINDDOWN_OVERDUE_DAYS",
+    "BudgetFollowup",
+    "CampaignError",
+    "NotPermitted",
+    "Outcome",
+    "ReasonRequired",
+    "ScheduleError",
+    "Transition",
+    "TransitionNotAllowed",
+    "TransitionResult",
+    "available_actions",
+    "average_daily_spend",
+    "campaign_create",
+    "campaign_edit",
+    "campaign_totals_refresh",
+    "campaign_transition",
+    "campaign_watch_set",
+    "campaigns_transition",
+    "daily_metrics_upsert",
+    "end_reason_validate",
+    "history_record",
+    "ics_token_create",
+    "ics_token_revoke",
+    "metric_import_commit",
+    "metric_import_discard",
+    "metric_import_preview",
+    "notification_emails_retry_due",
+    "notification_emails_send_now",
+    "notification_preferences_update",
+    "notification_recipients",
+    "notifications_create",
+    "notifications_for_status_changes",
+    "notifications_mark_read",
+    "notify_schedule_created",
+    "notify_schedule_failed",
+    "notify_sync_failed",
+    "platform_notify_managers",
+    "scheduled_action_cancel",
+    "scheduled_action_create",
+    "scheduled_actions_run_due",
+    "winddown_announcement_draft",
+    "winddown_announcement_posted",
+    "winddown_budget_record",
+    "winddown_checklists_create",
+    "winddown_content_confirm",
+    "winddown_content_item_mark",
+    "winddown_overdue_notify",
+    "winddown_platform_confirmed",
+    "winddown_step_complete",
+    "winddown_step_reopen",
+]

@@ -1,0 +1,98 @@
+"""Creating and editing campaigns by hand; the account's ICS feed secret."""
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from ..models import (
+    Action,
+    Campaign,
+    Source,
+)
+from .errors import CampaignError
+from .history import history_record
+
+
+def _history_value(value) -> object:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def campaign_create(*, account, actor: AbstractBaseUser, values: dict, content_formset=None) -> Campaign:
+    """Create a campaign by hand (accounts without a platform connection; the caller checked the manager role).
+    Saves the content items of `content_formset` (bound to the new campaign) and records the creation."""
+    with transaction.atomic():
+        campaign = Campaign.objects.create(account=account, owner=actor, **values)
+        content = _content_formset_save(campaign=campaign, formset=content_formset)
+        history_record(
+            campaign=campaign,
+            action=Action.EDIT,
+            actor=actor,
+            source=Source.UI,
+            details={"created": True, **content},
+        )
+    return campaign
+
+
+def campaign_edit(*, campaign: Campaign, actor: AbstractBaseUser, values: dict, content_formset=None) -> list[str]:
+    """Apply edited fields (never the status: that moves only through `campaigns_transition`) and content items,
+    and record one EDIT history entry listing each changed field as [old, new]. Returns the changed field names;
+    an edit that changes nothing writes nothing."""
+    forbidden = {"status", "sync_state", "ended_at", "end_reason", "account", "account_id"} & set(values)
+    if forbidden:
+        raise CampaignError(f"These fields cannot be edited here: {', '.join(sorted(forbidden))}.")
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update(of=("self",)).get(pk=campaign.pk)
+        changed = {
+            name: [_history_value(getattr(locked, name)), _history_value(value)]
+            for name, value in values.items()
+            if getattr(locked, name) != value
+        }
+        for name in changed:
+            setattr(locked, name, values[name])
+        if changed:
+            locked.save(update_fields=[*changed, "updated_at"])
+        content = _content_formset_save(campaign=locked, formset=content_formset)
+        if changed or content:
+            history_record(
+                campaign=locked,
+                action=Action.EDIT,
+                actor=actor,
+                source=Source.UI,
+                details={"changed": changed, **content},
+            )
+    for name in changed:
+        setattr(campaign, name, values[name])
+    return list(changed) + (["content_items"] if content else [])
+
+
+def _content_formset_save(*, campaign: Campaign, formset) -> dict:
+    if formset is None:
+        return {}
+    formset.instance = campaign
+    formset.save()
+    content = {}
+    if formset.new_objects:
+        content["content_added"] = [item.title for item in formset.new_objects]
+    if formset.changed_objects:
+        content["content_changed"] = {item.title: fields for item, fields in formset.changed_objects}
+    if formset.deleted_objects:
+        content["content_removed"] = [item.title for item in formset.deleted_objects]
+    return content
+
+
+def ics_token_create(*, account, actor: AbstractBaseUser) -> str:
+    """Publish (or rotate) the account's ICS feed. Returns the new secret once; only its sha256 is stored,
+    so an old URL stops working at once."""
+    token = secrets.token_urlsafe(32)
+    account.ics_token_hash = hashlib.sha256(token.encode()).hexdigest()
+    account.save(update_fields=["ics_token_hash"])
+    return token
+
+
+def ics_token_revoke(*, account, actor: AbstractBaseUser) -> None:
+    account.ics_token_hash = ""
+    account.save(update_fields=["ics_token_hash"])

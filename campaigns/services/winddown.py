@@ -1,0 +1,355 @@
+"""The after-end checklist (WindDownStep × 7 per ended campaign). `Campaign.winddown_done` always equals the number
+of done steps: every write below recounts it in the same transaction as the step change."""
+
+import enum
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from ..models import (
+    Action,
+    Campaign,
+    ContentItem,
+    ContentState,
+    EndReason,
+    Role,
+    Source,
+    Status,
+    StatusChange,
+    SyncState,
+    WindDownStep,
+    WindDownStepKind,
+)
+from ..selectors import role_for
+from .errors import CampaignError, NotPermitted
+from .history import history_record
+
+WINDDOWN_OVERDUE_DAYS = 7
+
+# How an ending reads in a public announcement: never the internal reason ("budget constraints"), always a
+# sentence a brand can post.
+END_REASON_PUBLIC = {
+    EndReason.STRATEGY_CHANGE: "We are refocusing our plans for the months ahead",
+    EndReason.BUDGET_CONSTRAINTS: "This promotion has come to the end of its run",
+    EndReason.UNFORESEEN: "Circumstances outside our control mean we are wrapping it up early",
+    EndReason.LEGAL_ETHICAL: "We are reviewing how we run promotions like this one",
+    EndReason.TECHNICAL_ISSUE: "A technical issue means we have stopped it earlier than planned",
+    EndReason.OBJECTIVES_MET: "It did everything we hoped it would, thanks to you",
+    EndReason.OTHER: "We have decided to bring it to a close",
+}
+
+
+class BudgetFollowup(enum.StrEnum):
+    TICKET = "ticket"
+    NOT_NEEDED = "not_needed"
+
+
+def _winddown_done_refresh(*, campaign_ids: Iterable[int]) -> None:
+    """Recount done steps into Campaign.winddown_done with one UPDATE (a correlated subquery)."""
+
+    done = (
+        WindDownStep.objects.filter(campaign_id=OuterRef("pk"), done_at__isnull=False)
+        .order_by()
+        .values("campaign_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    Campaign.objects.filter(pk__in=list(campaign_ids)).update(
+        winddown_done=Coalesce(Subquery(done, output_field=IntegerField()), 0)
+    )
+
+
+def winddown_checklists_create(*, campaign_ids: Iterable[int], now=None) -> int:
+    """Create the seven wind-down steps for each campaign (idempotent: existing steps are kept).
+
+    Called by `campaigns_transition` inside the END transaction, so every path to "ended" (UI, admin,
+    schedule, platform, command) gets a checklist atomically. Two queries whatever the number of campaigns.
+    The calendar step is done at once: the calendar and the ICS feed read the live status.
+    """
+
+    ids = sorted({int(pk) for pk in campaign_ids})
+    if not ids:
+        return 0
+    now = now or timezone.now()
+    # One INSERT … SELECT (campaigns × the seven kinds) instead of bulk_create, which SQLite splits into
+    # batches by its parameter limit: ending 1,000 campaigns costs the same number of queries as ending 10.
+    step, campaign = WindDownStep._meta, Campaign._meta
+    kinds = " UNION ALL ".join(
+        f"SELECT '{kind}' AS kind, {position} AS position" for position, kind in enumerate(WindDownStepKind.values, 1)
+    )
+    columns = ", ".join(
+        step.get_field(name).column
+        for name in ("campaign", "kind", "position", "done_at", "done_by", "automatic", "note", "data")
+    )
+    placeholders = ", ".join(["%s"] * len(ids))
+    calendar = WindDownStepKind.CALENDAR_UPDATED
+    # Table and column names come from model meta; every value is a query parameter.
+    sql = (
+        f"INSERT INTO {step.db_table} ({columns}) "  # noqa: S608  # nosec B608
+        f"SELECT c.{campaign.pk.column}, k.kind, k.position, "
+        f"CASE WHEN k.kind = %s THEN %s ELSE NULL END, NULL, "
+        f"CASE WHEN k.kind = %s THEN TRUE ELSE FALSE END, '', '{{}}' "
+        f"FROM {campaign.db_table} c CROSS JOIN ({kinds}) k "
+        f"WHERE c.{campaign.pk.column} IN ({placeholders}) "
+        f"ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [calendar, now, calendar, *ids])  # nosec B608
+    _winddown_done_refresh(campaign_ids=ids)
+    return len(ids)
+
+
+def _winddown_require(*, actor, campaign: Campaign, role: Role, doing: str) -> None:
+    have = role_for(user=actor, account_id=campaign.account_id) if actor is not None else None
+    if have is None or not have.allows(role):
+        raise NotPermitted(f"You need the {Role(role).label.lower()} role in this account to {doing}.")
+
+
+def _winddown_step_write(
+    *,
+    campaign: Campaign,
+    kind: str,
+    done: bool,
+    actor: AbstractBaseUser | None,
+    automatic: bool,
+    source: str,
+    note: str | None = None,
+    data: dict | None = None,
+):
+    """Lock the step, re-check, write it, recount and audit, all in one transaction. Quiet no-op when the
+    step is already in the requested state (double clicks are safe)."""
+
+    with transaction.atomic():
+        # Lock the campaign first: step writes of one campaign then run one at a time, so the recount below
+        # (a fresh statement after the lock) always sees the other writers' committed steps.
+        Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("pk").first()
+        step = WindDownStep.objects.select_for_update().filter(campaign_id=campaign.pk, kind=kind).first()
+        if step is None:
+            raise CampaignError("This campaign has no wind-down checklist yet.")
+        if step.is_done == done and data is None and note is None:
+            return step
+        fields = []
+        if step.is_done != done:
+            step.done_at = timezone.now() if done else None
+            step.done_by = actor if (done and actor is not None and actor.is_authenticated) else None
+            step.automatic = automatic if done else False
+            fields += ["done_at", "done_by", "automatic"]
+        if note is not None:
+            step.note = note
+            fields.append("note")
+        if data is not None:
+            step.data = {**step.data, **data}
+            fields.append("data")
+        step.save(update_fields=fields)
+        _winddown_done_refresh(campaign_ids=[campaign.pk])
+        if "done_at" in fields:
+            history_record(
+                campaign=campaign,
+                action=Action.EDIT,
+                actor=actor,
+                source=source,
+                details={"winddown_step": kind, "done": done, **({"automatic": True} if automatic else {})},
+            )
+    campaign.refresh_from_db(fields=["winddown_done"])
+    return step
+
+
+def winddown_step_complete(
+    *,
+    campaign: Campaign,
+    kind: str,
+    actor: AbstractBaseUser | None = None,
+    automatic: bool = True,
+    note: str | None = None,
+    data: dict | None = None,
+    source: str = "",
+):
+    """Mark one step done. Automatic completions (reports: lessons learned written; the connector) pass
+    `automatic=True` and need no actor; a person (automatic=False) needs the editor role.
+
+    Raises CampaignError when the campaign has no checklist, NotPermitted for a viewer or non-member.
+    Audited as an EDIT history entry {"winddown_step": kind, "done": true}."""
+
+    kind = WindDownStepKind(kind)
+    if not automatic:
+        _winddown_require(actor=actor, campaign=campaign, role=Role.EDITOR, doing="complete wind-down steps")
+    return _winddown_step_write(
+        campaign=campaign,
+        kind=kind,
+        done=True,
+        actor=actor,
+        automatic=automatic,
+        source=source or (Source.UI if not automatic else Source.COMMAND),
+        note=note,
+        data=data,
+    )
+
+
+def winddown_step_reopen(*, campaign: Campaign, kind: str, actor: AbstractBaseUser):
+    """Managers reopen a done step (its data, e.g. the announcement text, is kept)."""
+
+    kind = WindDownStepKind(kind)
+    _winddown_require(actor=actor, campaign=campaign, role=Role.MANAGER, doing="reopen wind-down steps")
+    return _winddown_step_write(
+        campaign=campaign, kind=kind, done=False, actor=actor, automatic=False, source=Source.UI
+    )
+
+
+def winddown_content_item_mark(*, item, state: str, note: str, actor: AbstractBaseUser):
+    """Record that a content item was taken down (removed) or deliberately left up (kept, with a note).
+
+    When no item of the campaign is live any more, the "content removed" step completes (done by `actor`)."""
+
+    campaign = item.campaign
+    _winddown_require(actor=actor, campaign=campaign, role=Role.EDITOR, doing="mark content")
+    if state not in (ContentState.REMOVED, ContentState.KEPT):
+        raise CampaignError("Choose whether the content was removed or kept.")
+    note = note.strip()
+    if state == ContentState.KEPT and not note:
+        raise CampaignError(f"Say why “{item.title}” stays up.")
+    with transaction.atomic():
+        ContentItem.objects.filter(pk=item.pk).update(
+            state=state, state_note=note[:500], state_changed_at=timezone.now(), state_changed_by=actor
+        )
+        item.refresh_from_db()
+        live = ContentItem.objects.filter(campaign_id=campaign.pk, state=ContentState.LIVE).exists()
+        if not live:
+            _winddown_step_write(
+                campaign=campaign,
+                kind=WindDownStepKind.CONTENT_REMOVED,
+                done=True,
+                actor=actor,
+                automatic=False,
+                source=Source.UI,
+            )
+    return item
+
+
+def winddown_content_confirm(*, campaign: Campaign, actor: AbstractBaseUser):
+    """Complete the content step by hand: allowed only when no content item is live (or there are none)."""
+
+    _winddown_require(actor=actor, campaign=campaign, role=Role.EDITOR, doing="complete wind-down steps")
+    live = campaign.content_items.filter(state=ContentState.LIVE).count()
+    if live:
+        raise CampaignError(
+            f"{live} content item{'' if live == 1 else 's'} still live: mark each one removed or kept first."
+        )
+    return winddown_step_complete(
+        campaign=campaign, kind=WindDownStepKind.CONTENT_REMOVED, actor=actor, automatic=False
+    )
+
+
+def winddown_announcement_draft(*, campaign: Campaign) -> str:
+    """A public announcement drafted from the campaign: its name, end date, the reason in public words, thanks."""
+    ended = timezone.localtime(campaign.ended_at).date() if campaign.ended_at else timezone.localdate()
+    reason = END_REASON_PUBLIC.get(campaign.end_reason, END_REASON_PUBLIC[EndReason.OTHER])
+    return (
+        f"“{campaign.name}” ended on {ended:%-d %B %Y}. {reason}.\n\n"
+        "Thank you to everyone who watched, shared, commented and took part — you made it what it was. "
+        "Follow us to be the first to hear what comes next."
+    )
+
+
+def winddown_announcement_posted(*, campaign: Campaign, actor: AbstractBaseUser, text: str, where: str = ""):
+    """Record that the announcement went out: keeps the posted text (and where) on the step."""
+
+    text = text.strip()
+    if not text:
+        raise CampaignError("The announcement is empty: write what you posted.")
+    return winddown_step_complete(
+        campaign=campaign,
+        kind=WindDownStepKind.AUDIENCE_INFORMED,
+        actor=actor,
+        automatic=False,
+        note=where.strip()[:500],
+        data={"text": text[:5000], "where": where.strip()[:500]},
+    )
+
+
+def winddown_budget_record(*, campaign: Campaign, actor: AbstractBaseUser, outcome: str, ticket: str = ""):
+    """Record the unused-budget follow-up: a support ticket reference, or "not needed"."""
+
+    ticket = ticket.strip()
+    if outcome == BudgetFollowup.TICKET and not ticket:
+        raise CampaignError("Enter the support ticket reference, or choose “not needed”.")
+    if outcome not in BudgetFollowup.__members__.values():
+        raise CampaignError("Choose a ticket reference or “not needed”.")
+    remaining = campaign.budget_remaining
+    return winddown_step_complete(
+        campaign=campaign,
+        kind=WindDownStepKind.BUDGET_FOLLOWUP,
+        actor=actor,
+        automatic=False,
+        note=f"Support ticket {ticket}" if outcome == BudgetFollowup.TICKET else "No refund needed",
+        data={
+            "outcome": str(outcome),
+            "ticket": ticket[:100] if outcome == BudgetFollowup.TICKET else "",
+            "estimated_unused": str(remaining) if remaining is not None else None,
+        },
+    )
+
+
+def _winddown_steps_complete_bulk(
+    *, campaign_ids: Iterable[int], kind: str, source: str, data: dict | None = None, audit: bool = True
+):
+    """Complete one kind of step automatically for many campaigns: constant queries. Returns campaign ids changed.
+    With `audit`, each completion also gets a history row."""
+    ids = sorted({int(pk) for pk in campaign_ids})
+    if not ids:
+        return []
+    now = timezone.now()
+    with transaction.atomic():
+        list(Campaign.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))  # see above
+        open_steps = list(
+            WindDownStep.objects.select_for_update()
+            .filter(campaign_id__in=ids, kind=kind, done_at__isnull=True)
+            .order_by("campaign_id")
+            .values_list("pk", "campaign_id")
+        )
+        if not open_steps:
+            return []
+        changed = [campaign_id for _, campaign_id in open_steps]
+        WindDownStep.objects.filter(pk__in=[pk for pk, _ in open_steps]).update(
+            done_at=now, done_by=None, automatic=True
+        )
+        if data:
+            steps = list(WindDownStep.objects.filter(pk__in=[pk for pk, _ in open_steps]))
+            for step in steps:
+                step.data = {**step.data, **data}
+            WindDownStep.objects.bulk_update(steps, ["data"])
+        _winddown_done_refresh(campaign_ids=changed)
+        if not audit:
+            return changed
+        status_of = dict(Campaign.objects.filter(pk__in=changed).values_list("pk", "status"))
+        StatusChange.objects.bulk_create(
+            [
+                StatusChange(
+                    campaign_id=pk,
+                    action=Action.EDIT,
+                    from_status=status_of[pk],
+                    to_status=status_of[pk],
+                    source=source,
+                    details={"winddown_step": kind, "done": True, "automatic": True},
+                )
+                for pk in changed
+            ]
+        )
+    return changed
+
+
+def winddown_platform_confirmed(*, campaign_ids: Iterable[int]) -> list[int]:
+    """For the connector: call after a sync succeeds. Completes "platform confirmed" for those of these
+    campaigns that are ended and now in sync with the platform. Returns the campaign ids completed."""
+
+    ids = list(
+        Campaign.objects.filter(
+            pk__in=list(campaign_ids), status=Status.ENDED, sync_state=SyncState.SYNCED
+        ).values_list("pk", flat=True)
+    )
+    return _winddown_steps_complete_bulk(
+        campaign_ids=ids, kind=WindDownStepKind.PLATFORM_CONFIRMED, source=Source.PLATFORM
+    )
