@@ -8,6 +8,7 @@ from django.forms import inlineformset_factory
 from django.utils import timezone
 
 from .models import Action, AdAccount, Campaign, ContentItem, EndReason
+from .platforms import platform_label
 from .services import ReasonRequired, end_reason_validate
 
 DATETIME_LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -80,12 +81,7 @@ class ConfirmForm(InAccountTimezoneMixin, forms.Form):
     confirm_text = forms.CharField(
         label="Type to confirm", required=False, widget=forms.TextInput(attrs={"autocomplete": "off"})
     )
-    delete_on_platform = forms.BooleanField(
-        label="Also delete on TikTok",
-        required=False,
-        help_text="Irreversible on TikTok too: a deleted campaign can never be re-enabled there and is hidden "
-        "from Ads Manager. Without this, Closeout turns it off (DISABLE) and its data stays reportable.",
-    )
+    delete_on_platform = forms.BooleanField(required=False)  # label and help name the platform: see __init__
 
     def __init__(self, *args, action: str, campaigns: list[Campaign], tz=None, **kwargs):
         kwargs.setdefault("initial", {}).setdefault("idempotency_key", uuid.uuid4().hex)
@@ -99,7 +95,15 @@ class ConfirmForm(InAccountTimezoneMixin, forms.Form):
             self.fields["confirm_text"].required = True
             self.fields["confirm_text"].label = self.confirm_label
             self.fields["end_at"].help_text = f"Leave empty to end now. Time in {self.tz.key}."
-            if not any(c.account.is_connected for c in campaigns):
+            platforms = sorted({platform_label(c.account) for c in campaigns if c.account.is_connected})
+            if platforms:
+                named = " and ".join(platforms)
+                self.fields["delete_on_platform"].label = f"Also delete on {named}"
+                self.fields["delete_on_platform"].help_text = (
+                    f"Irreversible on {named} too: a deleted campaign can never be re-enabled there and is hidden "
+                    "from Ads Manager. Without this, Closeout turns it off and its data stays reportable."
+                )
+            else:
                 del self.fields["delete_on_platform"]
         else:
             for name in ("reason_code", "reason_note", "end_at", "confirm_text", "delete_on_platform"):

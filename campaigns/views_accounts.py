@@ -18,7 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from . import services
 from .imports import MAX_UPLOAD_BYTES, ImportFileError
 from .models import Campaign, ImportState, MetricImport, Role, SyncState
-from .platforms import push
+from .platforms import platform_label, push
 from .selectors import account_get_for_user, campaign_get_for_user, require_role, role_for
 from .tasks import platform_pull_account_task
 
@@ -83,7 +83,8 @@ def account_sync(request, pk):
             messages.success(
                 request,
                 f"Synced {c.get('campaigns_seen', 0)} campaigns ({c.get('created', 0)} new, "
-                f"{c.get('drifted', 0)} changed on TikTok) and {m.get('metric_rows', 0)} daily metric rows.",
+                f"{c.get('drifted', 0)} changed on {platform_label(account)}) and {m.get('metric_rows', 0)} daily "
+                "metric rows.",
             )
     elif result.status == TaskResultStatus.FAILED:
         messages.error(request, "Sync failed unexpectedly; the error was logged.")
@@ -196,14 +197,16 @@ def _sync_outcome(request, campaign, *, request_sync, confirmed: str, failed: st
         messages.error(request, str(error))
     else:
         campaign.refresh_from_db()
+        platform = platform_label(campaign.account)
         if campaign.sync_state == SyncState.SYNCED:
             messages.success(
-                request, confirmed.format(name=campaign.name, status=campaign.get_status_display().lower())
+                request,
+                confirmed.format(platform=platform, name=campaign.name, status=campaign.get_status_display().lower()),
             )
         elif campaign.sync_state == SyncState.FAILED:
             messages.error(request, failed.format(name=campaign.name, error=campaign.sync_error))
         else:
-            messages.info(request, pending.format(name=campaign.name))
+            messages.info(request, pending.format(platform=platform, name=campaign.name))
     return _after_campaign_action(request, campaign, "campaignSyncRequested")
 
 
@@ -216,9 +219,9 @@ def campaign_retry_sync(request, pk):
         request,
         campaign,
         request_sync=push.campaign_sync_retry,
-        confirmed="TikTok confirmed “{name}”: {status}.",
+        confirmed="{platform} confirmed “{name}”: {status}.",
         failed="Retrying “{name}” failed again: {error}",
-        pending="Sending “{name}” to TikTok again…",
+        pending="Sending “{name}” to {platform} again…",
     )
 
 
@@ -234,5 +237,5 @@ def campaign_resend_end(request, pk):
         request_sync=push.campaign_end_resend,
         confirmed="The end of “{name}” was sent again and confirmed.",
         failed="Re-sending the end of “{name}” failed: {error}",
-        pending="Re-sending the end of “{name}” to TikTok…",
+        pending="Re-sending the end of “{name}” to {platform}…",
     )

@@ -1,9 +1,22 @@
 """Platform connectors: how Closeout talks to an ad platform on an account's behalf.
 
-`registry.connector_for(account)` returns the account's connector. Services call it; views never do.
+- `base`: the interface in Closeout's verbs (pause, resume, end, pull campaigns, pull metrics, check
+  credentials), the records it returns and the capabilities a connector declares.
+- `registry`: which connector an account uses (`connector_for`) and how text names its platform
+  (`platform_label`); `none` and `tiktok`: the connectors.
+- `push`, `pull`: Closeout's decisions (batching, retries, drift, audit), built on the services and the interface
+  only. They import services; nothing in services imports them (services may use the registry).
 """
 
-from .base import CampaignRecord, Connector, ConnectorError, MetricRecord, StatusUpdateResult
-from .registry import connector_for
+from .base import Capabilities, Connector, ConnectorError, MetricLevel
+from .registry import connector_class_for, connector_for, platform_label
 
-__all__ = ["CampaignRecord", "Connector", "ConnectorError", "MetricRecord", "StatusUpdateResult", "connector_for"]
+__all__ = [
+    "Capabilities",
+    "Connector",
+    "ConnectorError",
+    "MetricLevel",
+    "connector_class_for",
+    "connector_for",
+    "platform_label",
+]

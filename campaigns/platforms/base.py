@@ -1,29 +1,63 @@
-"""The connector interface every platform implements, and the plain records it returns.
+"""The connector interface every platform implements, in Closeout's words, and the plain records it returns.
 
-A connector never touches the database: it turns calls into HTTP requests and responses into records.
-Services decide what the records mean for our campaigns.
+A connector turns Closeout's verbs (pause, resume, end, pull campaigns, pull metrics, check credentials) into
+calls to its platform, and the platform's answers into records in Closeout's terms: our `Status`, `Objective`
+and `BudgetMode`, a `deleted` flag, metric dicts keyed by our `METRIC_FIELDS`. Every platform term, code and
+mapping stays inside the connector's module. A connector never touches the database; `push.py` and `pull.py`
+decide what the records mean for our campaigns (batching, retries, drift, audit), reading only this interface
+and the connector's declared `Capabilities`.
 """
 
+import abc
 import dataclasses
 import datetime as dt
+import enum
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
+from typing import ClassVar
 
-# At most this many ids in one status-update call (TikTok: 1–20 ids per call).
-STATUS_BATCH_SIZE = 20
+from ..models import BudgetMode, Objective, Status
 
-# Our operations, named as TikTok names them; the none connector accepts the same ones.
-ENABLE = "ENABLE"
-DISABLE = "DISABLE"
-DELETE = "DELETE"
-OPERATIONS = (ENABLE, DISABLE, DELETE)
+
+class MetricLevel(enum.StrEnum):
+    """What one daily metric row describes: a whole campaign, or one ad (a content item) of it."""
+
+    CAMPAIGN = "campaign"
+    AD = "ad"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Capabilities:
+    """What a connector declares about its platform, read by push, pull and user-facing text.
+
+    display_name:          how user-facing text names the platform ("TikTok": "Awaiting TikTok", "Reconnect … to
+                           TikTok", "Check it in TikTok Ads Manager").
+    talks_to_platform:     False for the none connector: changes apply in Closeout only, nothing is sent or pulled.
+    status_batch_size:     at most this many campaign ids in one pause/resume/end call; push cuts batches to it.
+    rate_limit_per_second: calls per second the platform allows one app (None: no known limit). Declared for the
+                           shared rate limiter; nothing enforces it yet.
+    metric_levels:         the levels `metrics_pull` supports, in the order pull asks for them.
+    report_window_days:    at most this many days in one `metrics_pull` call; pull cuts longer ranges into windows.
+    """
+
+    display_name: str
+    talks_to_platform: bool = True
+    status_batch_size: int
+    rate_limit_per_second: float | None = None
+    metric_levels: tuple[MetricLevel, ...] = (MetricLevel.CAMPAIGN,)
+    report_window_days: int
+
+    def __post_init__(self):
+        if self.status_batch_size < 1 or self.report_window_days < 1:
+            raise ValueError("status_batch_size and report_window_days must be at least 1.")
 
 
 class ConnectorError(Exception):
-    """A call failed. `message` is safe to show a user: it never contains the access token.
+    """A call failed. `message` is safe to show a user: it never contains a credential.
 
     `retryable`: worth trying again later (network errors, timeouts, rate limits, platform-side errors).
     `auth`: the credentials are missing, expired or revoked; retrying cannot help until someone reconnects.
+    `code`: the platform's own error code, for logs and tests only; callers decide on `retryable` and `auth`.
     """
 
     def __init__(self, message: str, *, code: int | None = None, retryable: bool = False, auth: bool = False):
@@ -38,38 +72,42 @@ class ConnectorError(Exception):
 
 
 @dataclasses.dataclass(frozen=True)
-class StatusUpdateResult:
-    """Which of the requested ids the platform confirmed (`ok`); the others were not changed."""
+class StatusResult:
+    """The answer to a pause, resume or end of a batch: which of the requested ids the platform `confirmed`;
+    the `not_confirmed` ones were not changed. `platform_status` is the platform's own name for the state it
+    confirmed (stored in `Campaign.platform_status` and the audit for people to read, never interpreted)."""
 
-    operation: str
-    ok: frozenset[str]
+    confirmed: frozenset[str]
     not_confirmed: frozenset[str]
+    platform_status: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
 class CampaignRecord:
+    """One campaign as the platform has it, in Closeout's terms.
+
+    objective: None when the platform's objective has no match in ours (pull keeps what we have).
+    status:    None when the platform's state has no match in ours (e.g. frozen by review): no drift is applied.
+               A deleted campaign is `Status.ENDED` with `deleted=True`.
+    platform_status: the platform's own word for its state, for people to read (see StatusResult).
+    """
+
     platform_id: str
     name: str
-    objective_type: str
-    budget_mode: str
+    objective: Objective | None
+    budget_mode: BudgetMode
     budget: Decimal
-    operation_status: str  # ENABLE | DISABLE | DELETE | FROZEN …
-    secondary_status: str
+    status: Status | None
+    deleted: bool
+    platform_status: str
     created: dt.datetime | None
     modified: dt.datetime | None
-
-    @property
-    def is_deleted(self) -> bool:
-        return (
-            self.operation_status == DELETE
-            or self.secondary_status == "CAMPAIGN_STATUS_DELETE"
-            or self.secondary_status == "STATUS_DELETE"
-        )
 
 
 @dataclasses.dataclass(frozen=True)
 class MetricRecord:
-    """One day of one campaign (`ad_id` empty) or of one ad. Metric values are already parsed."""
+    """One day of one campaign (`ad_id` empty) or of one ad. `metrics` is keyed by `models.METRIC_FIELDS`
+    (a field left out counts as 0), with `spend` a Decimal and the counts ints, already parsed."""
 
     campaign_id: str
     ad_id: str
@@ -78,27 +116,59 @@ class MetricRecord:
     metrics: dict[str, int | Decimal]
 
 
-class Connector:
-    """What a platform connector does. Each method may raise ConnectorError."""
+def date_windows(start: dt.date, end: dt.date, *, days: int) -> Iterator[tuple[dt.date, dt.date]]:
+    """[start, end] cut into inclusive windows of at most `days` days, oldest first."""
+    while start <= end:
+        stop = min(start + dt.timedelta(days=days - 1), end)
+        yield start, stop
+        start = stop + dt.timedelta(days=1)
 
-    name = "base"
-    #: False for the none connector: changes apply in Closeout only, nothing is sent anywhere.
-    talks_to_platform = True
 
-    def campaigns_status_update(self, *, platform_ids: Sequence[str], operation: str) -> StatusUpdateResult:
-        """Apply `operation` to at most STATUS_BATCH_SIZE campaigns in one call."""
-        raise NotImplementedError
+class Connector(abc.ABC):
+    """What a platform connector does, in Closeout's verbs. Every method may raise ConnectorError.
 
-    def campaigns_list(self, *, platform_ids: Sequence[str] | None = None) -> Iterator[CampaignRecord]:
-        """Every campaign of the advertiser, deleted ones included, page by page."""
-        raise NotImplementedError
+    A subclass sets `name` (the `AdAccount.connector` value it is registered under, also written into the audit)
+    and `capabilities`, and implements the six methods. Batches passed to the status verbs hold 1 to
+    `capabilities.status_batch_size` ids; metric ranges span at most `capabilities.report_window_days` days.
+    """
 
-    def daily_metrics(
-        self, *, start: dt.date, end: dt.date, level: str, platform_ids: Sequence[str] | None = None
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, account):
+        self.account = account
+
+    def batch_check(self, platform_ids: Sequence[str]) -> list[str]:
+        """The ids as strings; ValueError when the batch is empty or larger than the declared batch size."""
+        ids = [str(i) for i in platform_ids]
+        if not 1 <= len(ids) <= self.capabilities.status_batch_size:
+            raise ValueError(f"A status call takes 1–{self.capabilities.status_batch_size} ids, not {len(ids)}.")
+        return ids
+
+    @abc.abstractmethod
+    def campaigns_pause(self, *, platform_ids: Sequence[str]) -> StatusResult:
+        """Stop delivery of these campaigns; they can be resumed."""
+
+    @abc.abstractmethod
+    def campaigns_resume(self, *, platform_ids: Sequence[str]) -> StatusResult:
+        """Deliver these paused campaigns again."""
+
+    @abc.abstractmethod
+    def campaigns_end(self, *, platform_ids: Sequence[str], delete: bool = False) -> StatusResult:
+        """Stop these campaigns for good. `delete`: also delete them on the platform (irreversible there);
+        without it their data stays reportable."""
+
+    @abc.abstractmethod
+    def campaigns_pull(self, *, platform_ids: Sequence[str] | None = None) -> Iterator[CampaignRecord]:
+        """Every campaign of the account (or these ones), deleted ones included."""
+
+    @abc.abstractmethod
+    def metrics_pull(
+        self, *, level: MetricLevel, start: dt.date, end: dt.date, platform_ids: Sequence[str] | None = None
     ) -> Iterator[MetricRecord]:
-        """Daily metrics from `start` to `end` inclusive at level "campaign" or "ad", deleted objects included."""
-        raise NotImplementedError
+        """Daily metrics from `start` to `end` inclusive at `level` (one of `capabilities.metric_levels`),
+        deleted campaigns and ads included; `platform_ids` narrows to these campaigns."""
 
-    def check(self) -> None:
-        """A cheap call that proves the credentials work; raises ConnectorError otherwise."""
-        raise NotImplementedError
+    @abc.abstractmethod
+    def credentials_check(self) -> None:
+        """A cheap call that proves the credentials work; raises ConnectorError (auth=True) otherwise."""

@@ -1,12 +1,13 @@
 """Push: make the platform match the status Closeout recorded (batched, retried with backoff, audited)."""
 
 import datetime as dt
+import enum
 import functools
 import hashlib
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.db import transaction
 from django.db.models import F
@@ -19,7 +20,6 @@ from ..models import (
     Campaign,
     Connector,
     NotificationKind,
-    Objective,
     Source,
     Status,
     StatusChange,
@@ -29,8 +29,9 @@ from ..services.errors import CampaignError
 from ..services.history import history_record
 from ..services.notifications import platform_notify_managers
 from ..services.winddown import winddown_platform_confirmed
-from .base import DELETE, DISABLE, ENABLE, STATUS_BATCH_SIZE, ConnectorError
-from .registry import connector_for
+from .base import Connector as PlatformConnector
+from .base import ConnectorError, StatusResult
+from .registry import connector_for, platform_label
 
 platform_logger = logging.getLogger("campaigns.platform")
 
@@ -40,32 +41,32 @@ PUSH_BACKOFF_CAP_SECONDS = 300
 # A pending campaign nobody has touched for this long has lost its task (worker restart, lost enqueue).
 PUSH_STALE_MINUTES = 15
 
-PLATFORM_STATUS_TO_OURS = {ENABLE: Status.ACTIVE, DISABLE: Status.PAUSED, DELETE: Status.ENDED}
-OBJECTIVE_FROM_PLATFORM = {
-    "REACH": Objective.REACH,
-    "RF_REACH": Objective.REACH,
-    "TRAFFIC": Objective.TRAFFIC,
-    "VIDEO_VIEWS": Objective.VIDEO_VIEWS,
-    "ENGAGEMENT": Objective.ENGAGEMENT,
-    "LEAD_GENERATION": Objective.LEAD_GENERATION,
-    "APP_PROMOTION": Objective.APP_PROMOTION,
-    "APP_INSTALL": Objective.APP_PROMOTION,
-    "WEB_CONVERSIONS": Objective.WEB_CONVERSIONS,
-    "CONVERSIONS": Objective.WEB_CONVERSIONS,
-    "PRODUCT_SALES": Objective.PRODUCT_SALES,
-    "CATALOG_SALES": Objective.PRODUCT_SALES,
-    "SHOP_PURCHASES": Objective.PRODUCT_SALES,
-}
+
+class PushVerb(enum.StrEnum):
+    """What a push asks the platform, in Closeout's words (also the audit's `operation` of a failed push)."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    END = "end"
+    DELETE = "delete"  # an end that also deletes the campaign on the platform
 
 
-def platform_operation(*, status: str, delete_on_platform: bool) -> str:
-    """The platform operation that makes the platform match our status: pause → DISABLE, resume → ENABLE,
-    end → DISABLE (data stays reportable) or DELETE when the user asked to delete on the platform."""
+def push_verb(*, status: str, delete_on_platform: bool) -> PushVerb:
+    """The verb that makes the platform match our status: paused → pause, active → resume, ended → end, or
+    delete when the user asked to delete on the platform too."""
     if status == Status.ACTIVE:
-        return ENABLE
-    if status == Status.ENDED and delete_on_platform:
-        return DELETE
-    return DISABLE
+        return PushVerb.RESUME
+    if status == Status.PAUSED:
+        return PushVerb.PAUSE
+    return PushVerb.DELETE if delete_on_platform else PushVerb.END
+
+
+def _verb_send(connector: PlatformConnector, *, verb: PushVerb, platform_ids: Sequence[str]) -> StatusResult:
+    if verb == PushVerb.PAUSE:
+        return connector.campaigns_pause(platform_ids=platform_ids)
+    if verb == PushVerb.RESUME:
+        return connector.campaigns_resume(platform_ids=platform_ids)
+    return connector.campaigns_end(platform_ids=platform_ids, delete=verb == PushVerb.DELETE)
 
 
 def account_reconnect_needed(*, account: AdAccount, message: str) -> None:
@@ -81,7 +82,7 @@ def account_reconnect_needed(*, account: AdAccount, message: str) -> None:
     platform_notify_managers(
         account=account,
         kind=NotificationKind.RECONNECT,
-        title=f"Reconnect {account.name} to TikTok",
+        title=f"Reconnect {account.name} to {platform_label(account)}",
         body=f"{message} Pushes and syncs for this account are stopped until the token is replaced.",
         url=reverse("campaigns:account_detail", args=[account.pk]),
         dedupe_key=f"reconnect:{account.pk}:{timezone.now():%Y%m%d%H%M%S}",
@@ -169,7 +170,9 @@ def _sync_history(campaigns: list[Campaign], details: dict) -> None:
     )
 
 
-def _push_confirmed(campaigns: list[Campaign], *, operation: str, connector_name: str) -> list[int]:
+def _push_confirmed(campaigns: list[Campaign], *, platform_status: str, connector_name: str) -> list[int]:
+    """The platform confirmed: synced, its word for the state kept in `platform_status`, a SYNC audit row.
+    Only campaigns whose intent is still the one pushed; returns their ids."""
     now = timezone.now()
     with transaction.atomic():
         current, _ = _push_still_current(campaigns)
@@ -177,14 +180,14 @@ def _push_confirmed(campaigns: list[Campaign], *, operation: str, connector_name
         if not ids:
             return []
         Campaign.objects.filter(pk__in=ids).update(
-            sync_state=SyncState.SYNCED, sync_error="", platform_status=operation, updated_at=now
+            sync_state=SyncState.SYNCED, sync_error="", platform_status=platform_status[:40], updated_at=now
         )
         # The platform has confirmed the end (again): delivery is judged from now on.
         Campaign.objects.filter(pk__in=ids, status=Status.ENDED).update(still_delivering_since=None)
         ended = [c.pk for c in current if c.status == Status.ENDED]
         if ended:
             winddown_platform_confirmed(campaign_ids=ended)  # wind-down step 5: "platform confirmed the end"
-        _sync_history(current, {"event": "confirmed", "operation": operation, "platform": connector_name})
+        _sync_history(current, {"event": "confirmed", "operation": platform_status, "platform": connector_name})
     return ids
 
 
@@ -242,7 +245,10 @@ def _notify_sync_failed(account: AdAccount, failed: list[Campaign]) -> None:
     platform_notify_managers(
         account=account,
         kind=NotificationKind.SYNC_FAILED,
-        title=f"TikTok did not apply a change to {len(failed)} campaign{'s' if len(failed) != 1 else ''}",
+        title=(
+            f"{platform_label(account)} did not apply a change to "
+            f"{len(failed)} campaign{'s' if len(failed) != 1 else ''}"
+        ),
         body=f"{names}: {failed[0].sync_error or 'sync failed'} Retry from the account page.",
         url=reverse("campaigns:account_detail", args=[account.pk]),
         campaign_ids=ids,
@@ -253,74 +259,85 @@ def _notify_sync_failed(account: AdAccount, failed: list[Campaign]) -> None:
 def platform_push(*, campaign_ids: Iterable[int]) -> dict:
     """Make the platform match our status for these campaigns (the ones still pending).
 
-    Groups by (account, operation) and sends at most STATUS_BATCH_SIZE ids per call, so 500 campaigns paused
-    together cost 25 calls. Per call: confirmed → synced, platform_status set, a SYNC history entry; transient
-    error (network, timeout, 40100, 5xxxx…) → retried later with backoff, failed after PUSH_MAX_ATTEMPTS with a
-    notification; auth error → failed at once, the account marked "needs reconnect" and its managers told;
-    any other error → failed at once. Never raises for platform errors. Returns counts."""
+    Groups by (account, verb) and sends at most the connector's declared `status_batch_size` ids per call
+    (TikTok: 20, so 500 campaigns paused together cost 25 calls). Per call: confirmed → synced, the platform's
+    word for the state kept, a SYNC history entry; transient error (`ConnectorError.retryable`: network, timeout,
+    rate limit…) → retried later with backoff, failed after PUSH_MAX_ATTEMPTS with a notification; auth error →
+    failed at once, the account marked "needs reconnect" and its managers told; any other error → failed at once.
+    Never raises for platform errors. Returns counts (`calls`: calls made to a platform)."""
     campaigns = list(
         Campaign.objects.filter(pk__in=list(campaign_ids), sync_state=SyncState.PENDING)
         .select_related("account")
         .order_by("pk")
     )
     counts = {"calls": 0, "confirmed": 0, "retrying": 0, "failed": 0}
-    groups: dict[tuple[int, str], list[Campaign]] = defaultdict(list)
+    groups: dict[tuple[int, PushVerb], list[Campaign]] = defaultdict(list)
     accounts: dict[int, AdAccount] = {}
     for c in campaigns:
         accounts[c.account_id] = c.account
-        groups[(c.account_id, platform_operation(status=c.status, delete_on_platform=c.delete_on_platform))].append(c)
+        groups[(c.account_id, push_verb(status=c.status, delete_on_platform=c.delete_on_platform))].append(c)
     failed_by_account: dict[int, list[Campaign]] = defaultdict(list)
     auth_errors: dict[int, ConnectorError] = {}
-    for (account_id, operation), group in groups.items():
+    for (account_id, verb), group in groups.items():
         account = accounts[account_id]
         connector = connector_for(account)
-        unlinked = [c for c in group if connector.talks_to_platform and not c.platform_id]
+        capabilities = connector.capabilities
+        label = capabilities.display_name
+        unlinked = [c for c in group if capabilities.talks_to_platform and not c.platform_id]
         if unlinked:
             failed_by_account[account_id] += _push_failed(
                 unlinked,
-                message="This campaign has no TikTok campaign id yet; run “Sync now” on the account page to link it.",
-                operation=operation,
+                message=f"This campaign has no {label} campaign id yet; run “Sync now” on the account page to link it.",
+                operation=verb,
             )
-        for chunk in _chunks([c for c in group if c not in unlinked], STATUS_BATCH_SIZE):
+        for chunk in _chunks([c for c in group if c not in unlinked], capabilities.status_batch_size):
             if account_id in auth_errors:
-                _push_failed(chunk, message=auth_errors[account_id].message, operation=operation)
+                _push_failed(chunk, message=auth_errors[account_id].message, operation=verb)
                 counts["failed"] += len(chunk)
                 continue
-            if not connector.talks_to_platform:
-                ids = [str(c.pk) for c in chunk]
-                result_ok = set(connector.campaigns_status_update(platform_ids=ids, operation=operation).ok)
-                confirmed = [c for c in chunk if str(c.pk) in result_ok]
-                counts["confirmed"] += len(_push_confirmed(confirmed, operation=operation, connector_name="none"))
+            if not capabilities.talks_to_platform:
+                # Nothing to tell: the connector confirms our own ids at once.
+                result = _verb_send(connector, verb=verb, platform_ids=[str(c.pk) for c in chunk])
+                confirmed = [c for c in chunk if str(c.pk) in result.confirmed]
+                counts["confirmed"] += len(
+                    _push_confirmed(
+                        confirmed, platform_status=result.platform_status or verb, connector_name=connector.name
+                    )
+                )
                 continue
             by_platform_id = {c.platform_id: c for c in chunk}
             counts["calls"] += 1
             try:
-                result = connector.campaigns_status_update(platform_ids=list(by_platform_id), operation=operation)
+                result = _verb_send(connector, verb=verb, platform_ids=list(by_platform_id))
             except ConnectorError as error:
-                platform_logger.warning("Push %s to account %s failed: %s", operation, account_id, error.message)
+                platform_logger.warning("Push %s to account %s failed: %s", verb, account_id, error.message)
                 if error.auth:
                     auth_errors[account_id] = error
                     account_reconnect_needed(account=account, message=error.message)
-                    counts["failed"] += len(_push_failed(chunk, message=error.message, operation=operation))
+                    counts["failed"] += len(_push_failed(chunk, message=error.message, operation=verb))
                 elif error.retryable:
-                    given_up = _push_retry_or_give_up(chunk, message=error.message, operation=operation)
+                    given_up = _push_retry_or_give_up(chunk, message=error.message, operation=verb)
                     failed_by_account[account_id] += given_up
                     counts["failed"] += len(given_up)
                     counts["retrying"] += len(chunk) - len(given_up)
                 else:
-                    failed = _push_failed(chunk, message=error.message, operation=operation)
+                    failed = _push_failed(chunk, message=error.message, operation=verb)
                     failed_by_account[account_id] += failed
                     counts["failed"] += len(failed)
                 continue
-            confirmed = [c for pid, c in by_platform_id.items() if pid in result.ok]
-            counts["confirmed"] += len(_push_confirmed(confirmed, operation=operation, connector_name=connector.name))
+            confirmed = [c for pid, c in by_platform_id.items() if pid in result.confirmed]
+            counts["confirmed"] += len(
+                _push_confirmed(
+                    confirmed, platform_status=result.platform_status or verb, connector_name=connector.name
+                )
+            )
             if account.needs_reconnect:
                 AdAccount.objects.filter(pk=account_id).update(needs_reconnect=False, sync_error="")
                 account.needs_reconnect = False
             missing = [c for pid, c in by_platform_id.items() if pid in result.not_confirmed]
             if missing:
                 given_up = _push_retry_or_give_up(
-                    missing, message="TikTok did not confirm the change for this campaign.", operation=operation
+                    missing, message=f"{label} did not confirm the change for this campaign.", operation=verb
                 )
                 failed_by_account[account_id] += given_up
                 counts["failed"] += len(given_up)

@@ -1,5 +1,9 @@
 """TikTok Marketing API (Business API v1.3) over plain HTTP, with the standard library only.
 
+The only module that knows TikTok's words: operations (ENABLE/DISABLE/DELETE), secondary statuses, objective and
+budget-mode names, report levels and metric names, error codes, batch and window limits. Everything it returns is
+in Closeout's terms (see base.py).
+
 Facts this relies on (see docs/connectors.md and the facts file it cites):
 - auth is an `Access-Token` header; the token is read from the environment variable the account names, at call
   time, and never appears in a message, a log line or the database;
@@ -23,20 +27,25 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 
+from ..models import BudgetMode, Objective, Status
 from .base import (
-    OPERATIONS,
-    STATUS_BATCH_SIZE,
     CampaignRecord,
+    Capabilities,
     Connector,
     ConnectorError,
+    MetricLevel,
     MetricRecord,
-    StatusUpdateResult,
+    StatusResult,
+    date_windows,
 )
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000
-REPORT_WINDOW_DAYS = 30
+STATUS_BATCH_SIZE = 20  # campaign/status/update takes 1–20 ids
+REPORT_WINDOW_DAYS = 30  # daily reports (stat_time_day) span at most 30 days
+QPS_BASIC_TIER = 10  # calls per second per app on the basic tier (see the facts file)
+IDS_PER_FILTER = 100  # campaign_ids filters take at most 100 ids
 # Codes worth retrying later: rate limit, task/write conflicts, RPC validation hiccups, and 5xxxx server errors.
 RETRYABLE_CODES = frozenset({40100, 40200, 40201, 40202, 40700})
 AUTH_CODES = frozenset({40102, 40104, 40105})
@@ -57,6 +66,33 @@ REPORT_METRICS = {
     "shares": "shares",
     "follows": "follows",
     "profile_visits": "profile_visits",
+}
+
+# TikTok's words → Closeout's. operation_status is what a status update sets; a deleted campaign says DELETE
+# there or in secondary_status.
+ENABLE, DISABLE, DELETE = "ENABLE", "DISABLE", "DELETE"
+STATUS_FROM_OPERATION = {ENABLE: Status.ACTIVE, DISABLE: Status.PAUSED, DELETE: Status.ENDED}
+DELETED_SECONDARY_STATUSES = frozenset({"CAMPAIGN_STATUS_DELETE", "STATUS_DELETE"})
+BUDGET_MODE_TOTAL = "BUDGET_MODE_TOTAL"  # lifetime; BUDGET_MODE_DAY and the others are daily
+OBJECTIVE_FROM_TIKTOK = {
+    "REACH": Objective.REACH,
+    "RF_REACH": Objective.REACH,
+    "TRAFFIC": Objective.TRAFFIC,
+    "VIDEO_VIEWS": Objective.VIDEO_VIEWS,
+    "ENGAGEMENT": Objective.ENGAGEMENT,
+    "LEAD_GENERATION": Objective.LEAD_GENERATION,
+    "APP_PROMOTION": Objective.APP_PROMOTION,
+    "APP_INSTALL": Objective.APP_PROMOTION,
+    "WEB_CONVERSIONS": Objective.WEB_CONVERSIONS,
+    "CONVERSIONS": Objective.WEB_CONVERSIONS,
+    "PRODUCT_SALES": Objective.PRODUCT_SALES,
+    "CATALOG_SALES": Objective.PRODUCT_SALES,
+    "SHOP_PURCHASES": Objective.PRODUCT_SALES,
+}
+# Report levels: (data_level, id dimension, status filter field).
+REPORT_LEVELS = {
+    MetricLevel.CAMPAIGN: ("AUCTION_CAMPAIGN", "campaign_id", "campaign_status"),
+    MetricLevel.AD: ("AUCTION_AD", "ad_id", "ad_status"),
 }
 MISSING = frozenset({"", "-", "--", "n/a", "na", "null", "none"})
 
@@ -87,14 +123,36 @@ def _datetime_parse(value) -> dt.datetime | None:
 
 def report_windows(start: dt.date, end: dt.date, days: int = REPORT_WINDOW_DAYS) -> Iterator[tuple[dt.date, dt.date]]:
     """[start, end] cut into inclusive windows of at most `days` days (the daily report's limit)."""
-    while start <= end:
-        stop = min(start + dt.timedelta(days=days - 1), end)
-        yield start, stop
-        start = stop + dt.timedelta(days=1)
+    return date_windows(start, end, days=days)
+
+
+def campaign_record(item: dict) -> CampaignRecord:
+    """One `campaign/get` list item → a record in Closeout's terms."""
+    operation = str(item.get("operation_status") or "")
+    deleted = operation == DELETE or str(item.get("secondary_status") or "") in DELETED_SECONDARY_STATUSES
+    return CampaignRecord(
+        platform_id=str(item.get("campaign_id", "")),
+        name=str(item.get("campaign_name") or "")[:255],
+        objective=OBJECTIVE_FROM_TIKTOK.get(str(item.get("objective_type") or "")),
+        budget_mode=BudgetMode.LIFETIME if item.get("budget_mode") == BUDGET_MODE_TOTAL else BudgetMode.DAILY,
+        budget=number_parse(item.get("budget"), integer=False) or Decimal("0"),
+        status=Status.ENDED if deleted else STATUS_FROM_OPERATION.get(operation),
+        deleted=deleted,
+        platform_status=DELETE if deleted else operation,
+        created=_datetime_parse(item.get("create_time")),
+        modified=_datetime_parse(item.get("modify_time")),
+    )
 
 
 class TikTokConnector(Connector):
     name = "tiktok"
+    capabilities = Capabilities(
+        display_name="TikTok",
+        status_batch_size=STATUS_BATCH_SIZE,
+        rate_limit_per_second=QPS_BASIC_TIER,
+        metric_levels=(MetricLevel.CAMPAIGN, MetricLevel.AD),
+        report_window_days=REPORT_WINDOW_DAYS,
+    )
 
     def __init__(self, account):
         self.account = account
@@ -174,62 +232,55 @@ class TikTokConnector(Connector):
                 return
             page += 1
 
-    # Interface -----------------------------------------------------------------------------------------------
+    # Interface: Closeout's verbs in TikTok's calls ---------------------------------------------------------
 
-    def campaigns_status_update(self, *, platform_ids: Sequence[str], operation: str) -> StatusUpdateResult:
-        ids = [str(i) for i in platform_ids]
-        if not 1 <= len(ids) <= STATUS_BATCH_SIZE:
-            raise ValueError(f"campaign/status/update takes 1–{STATUS_BATCH_SIZE} ids, not {len(ids)}.")
-        if operation not in OPERATIONS:
-            raise ValueError(f"Unknown operation {operation!r}.")
+    def _status_update(self, platform_ids: Sequence[str], operation: str) -> StatusResult:
+        ids = self.batch_check(platform_ids)
         data = self._call(
             "POST",
             "campaign/status/update",
             body={"advertiser_id": self.advertiser_id, "campaign_ids": ids, "operation_status": operation},
         )
-        confirmed = {str(i) for i in data.get("campaign_ids") or []}
-        ok = frozenset(i for i in ids if i in confirmed)
-        return StatusUpdateResult(operation=operation, ok=ok, not_confirmed=frozenset(ids) - ok)
+        answered = {str(i) for i in data.get("campaign_ids") or []}
+        confirmed = frozenset(i for i in ids if i in answered)
+        return StatusResult(confirmed=confirmed, not_confirmed=frozenset(ids) - confirmed, platform_status=operation)
 
-    def campaigns_list(self, *, platform_ids: Sequence[str] | None = None) -> Iterator[CampaignRecord]:
+    def campaigns_pause(self, *, platform_ids: Sequence[str]) -> StatusResult:
+        return self._status_update(platform_ids, DISABLE)
+
+    def campaigns_resume(self, *, platform_ids: Sequence[str]) -> StatusResult:
+        return self._status_update(platform_ids, ENABLE)
+
+    def campaigns_end(self, *, platform_ids: Sequence[str], delete: bool = False) -> StatusResult:
+        # DISABLE stops delivery and keeps the campaign reportable; DELETE is irreversible on TikTok.
+        return self._status_update(platform_ids, DELETE if delete else DISABLE)
+
+    def campaigns_pull(self, *, platform_ids: Sequence[str] | None = None) -> Iterator[CampaignRecord]:
         # CAMPAIGN_STATUS_ALL includes deleted campaigns, which the default filter hides.
         filtering: dict = {"secondary_status": "CAMPAIGN_STATUS_ALL"}
         if platform_ids:
-            filtering["campaign_ids"] = [str(i) for i in platform_ids][:100]
+            filtering["campaign_ids"] = [str(i) for i in platform_ids][:IDS_PER_FILTER]
         params = {"advertiser_id": self.advertiser_id, "filtering": filtering}
         for item in self._pages("campaign/get", params):
-            yield CampaignRecord(
-                platform_id=str(item.get("campaign_id", "")),
-                name=str(item.get("campaign_name") or "")[:255],
-                objective_type=str(item.get("objective_type") or ""),
-                budget_mode=str(item.get("budget_mode") or ""),
-                budget=number_parse(item.get("budget"), integer=False) or Decimal("0"),
-                operation_status=str(item.get("operation_status") or ""),
-                secondary_status=str(item.get("secondary_status") or ""),
-                created=_datetime_parse(item.get("create_time")),
-                modified=_datetime_parse(item.get("modify_time")),
-            )
+            yield campaign_record(item)
 
-    def daily_metrics(
-        self, *, start: dt.date, end: dt.date, level: str, platform_ids: Sequence[str] | None = None
+    def metrics_pull(
+        self, *, level: MetricLevel, start: dt.date, end: dt.date, platform_ids: Sequence[str] | None = None
     ) -> Iterator[MetricRecord]:
-        if level == "campaign":
-            data_level, id_dimension, status_field = "AUCTION_CAMPAIGN", "campaign_id", "campaign_status"
-            extra_metrics: list[str] = []
-        elif level == "ad":
-            data_level, id_dimension, status_field = "AUCTION_AD", "ad_id", "ad_status"
-            extra_metrics = ["campaign_id", "ad_name"]
-        else:
+        if level not in REPORT_LEVELS:
             raise ValueError(f"Unknown report level {level!r}.")
+        data_level, id_dimension, status_field = REPORT_LEVELS[level]
+        extra_metrics = ["campaign_id", "ad_name"] if level == MetricLevel.AD else []
         filtering = [{"field_name": status_field, "filter_type": "IN", "filter_value": '["STATUS_ALL"]'}]
         if platform_ids:
             filtering.append(
                 {
                     "field_name": "campaign_ids",
                     "filter_type": "IN",
-                    "filter_value": json.dumps(list(platform_ids)[:100]),
+                    "filter_value": json.dumps(list(platform_ids)[:IDS_PER_FILTER]),
                 }
             )
+        # Pull asks for at most REPORT_WINDOW_DAYS at a time; cutting here too keeps direct callers within it.
         for window_start, window_end in report_windows(start, end):
             params = {
                 "advertiser_id": self.advertiser_id,
@@ -242,27 +293,31 @@ class TikTokConnector(Connector):
                 "filtering": filtering,
             }
             for item in self._pages("report/integrated/get", params):
-                dimensions = item.get("dimensions") or {}
-                metrics = item.get("metrics") or {}
-                day = _datetime_parse(dimensions.get("stat_time_day"))
-                if day is None:
-                    logger.warning("TikTok report row without a readable stat_time_day skipped.")
-                    continue
-                values = {}
-                for api_name, field in REPORT_METRICS.items():
-                    value = number_parse(metrics.get(api_name), integer=field != "spend")
-                    values[field] = value if value is not None else (Decimal("0") if field == "spend" else 0)
-                if level == "campaign":
-                    campaign_id, ad_id, ad_name = str(dimensions.get("campaign_id", "")), "", ""
-                else:
-                    campaign_id = str(metrics.get("campaign_id") or dimensions.get("campaign_id") or "")
-                    ad_id = str(dimensions.get("ad_id", ""))
-                    ad_name = str(metrics.get("ad_name") or "")[:255]
-                if not campaign_id or campaign_id == "-":
-                    continue
-                yield MetricRecord(
-                    campaign_id=campaign_id, ad_id=ad_id, ad_name=ad_name, date=day.date(), metrics=values
-                )
+                record = self._metric_record(item, level=level)
+                if record is not None:
+                    yield record
 
-    def check(self) -> None:
+    @staticmethod
+    def _metric_record(item: dict, *, level: MetricLevel) -> MetricRecord | None:
+        dimensions = item.get("dimensions") or {}
+        metrics = item.get("metrics") or {}
+        day = _datetime_parse(dimensions.get("stat_time_day"))
+        if day is None:
+            logger.warning("TikTok report row without a readable stat_time_day skipped.")
+            return None
+        values = {}
+        for api_name, field in REPORT_METRICS.items():
+            value = number_parse(metrics.get(api_name), integer=field != "spend")
+            values[field] = value if value is not None else (Decimal("0") if field == "spend" else 0)
+        if level == MetricLevel.CAMPAIGN:
+            campaign_id, ad_id, ad_name = str(dimensions.get("campaign_id", "")), "", ""
+        else:
+            campaign_id = str(metrics.get("campaign_id") or dimensions.get("campaign_id") or "")
+            ad_id = str(dimensions.get("ad_id", ""))
+            ad_name = str(metrics.get("ad_name") or "")[:255]
+        if not campaign_id or campaign_id == "-":
+            return None
+        return MetricRecord(campaign_id=campaign_id, ad_id=ad_id, ad_name=ad_name, date=day.date(), metrics=values)
+
+    def credentials_check(self) -> None:
         self._call("GET", "campaign/get", params={"advertiser_id": self.advertiser_id, "page": 1, "page_size": 1})

@@ -14,7 +14,7 @@ from ..models import (
     Source,
     StatusChange,
 )
-from ..platforms.pull import still_delivering_detect
+from .delivery import still_delivering_detect
 from .errors import CampaignError
 from .metrics import daily_metrics_upsert
 

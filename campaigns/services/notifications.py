@@ -28,6 +28,7 @@ from ..models import (
     WindDownStep,
     WindDownStepKind,
 )
+from ..platforms.registry import platform_label
 from .transitions import TRANSITIONS
 from .winddown import WINDDOWN_OVERDUE_DAYS, _winddown_steps_complete_bulk
 
@@ -270,15 +271,16 @@ def notify_sync_failed(*, campaign_ids: Iterable[int], error: str = "", attempt_
 
     def render(pks):
         items = [by_pk[pk] for pk in pks]
+        platform = platform_label(items[0].account)
         title = (
-            f"TikTok did not confirm the change to “{items[0].name}”"
+            f"{platform} did not confirm the change to “{items[0].name}”"
             if len(items) == 1
-            else f"TikTok did not confirm changes to {len(items)} campaigns"
+            else f"{platform} did not confirm changes to {len(items)} campaigns"
         )
         body = "Closeout recorded the change, but the platform has not applied it:\n" + _campaign_lines(items)
         if error:
             body += f"\n\nError: {error}"
-        body += "\n\nCheck the campaign in TikTok Ads Manager, then retry the sync from Closeout."
+        body += f"\n\nCheck the campaign in {platform} Ads Manager, then retry the sync from Closeout."
         url = reverse("campaigns:detail", args=[items[0].pk]) if len(items) == 1 else reverse("campaigns:list")
         return title, body, url
 

@@ -285,7 +285,7 @@ def test_push_does_not_confirm_an_intent_that_changed_meanwhile(linked, fake_tik
     # The user resumes while the DISABLE is in flight: a newer request time and status.
     Campaign.objects.filter(pk=linked.pk).update(status=Status.ACTIVE, sync_requested_at=timezone.now())
 
-    push._push_confirmed(stale, operation="DISABLE", connector_name="tiktok")
+    push._push_confirmed(stale, platform_status="DISABLE", connector_name="tiktok")
 
     linked.refresh_from_db()
     assert linked.sync_state == SyncState.PENDING
@@ -634,7 +634,7 @@ def test_report_windows_never_exceed_30_days():
 
 
 def test_registry_gives_manual_accounts_the_none_connector(account):
-    assert connector_for(account).talks_to_platform is False
+    assert connector_for(account).capabilities.talks_to_platform is False
 
 
 def test_confirmed_end_ticks_the_platform_confirmed_winddown_step(
