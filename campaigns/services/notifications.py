@@ -379,7 +379,7 @@ def notification_emails_send_now(*, notification_ids: Iterable[int]) -> dict[str
     Each send is claimed first so that two workers do not send it twice. A failure records the error,
     counts the attempt and re-queues the send with exponential backoff (1, 2, 4, 8 minutes); after
     NOTIFICATION_EMAIL_MAX_ATTEMPTS it gives up. The notification and the action behind it are never undone."""
-    from ..notifications import notification_email_message
+    from ..emails import notification_email_message
 
     counts = {"sent": 0, "failed": 0, "skipped": 0}
     retry: list[int] = []
