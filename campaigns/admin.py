@@ -23,7 +23,7 @@ from .models import (
     StatusChange,
     WindDownStep,
 )
-from .services import notifications
+from .services import effects
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -247,7 +247,7 @@ def notifications_email_retry(modeladmin, request, queryset):
     # A manual retry starts the attempt budget again; the worker sends it (never this request).
     Notification.objects.filter(pk__in=ids).update(email_state=EmailState.FAILED, email_attempts=0)
     if ids:
-        notifications._notification_emails_enqueue(notification_ids=ids)
+        effects.notification_emails_enqueue(notification_ids=ids)
     modeladmin.message_user(request, f"Queued {len(ids)} email{'' if len(ids) == 1 else 's'} to send again.")
 
 

@@ -38,6 +38,9 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self):
+        from . import receivers
+
+        receivers.connect()
         post_migrate.connect(_rebuild_list_stats, sender=self, dispatch_uid="campaigns-list-stats-rebuild")
         for model_name in ("Campaign", "CampaignListStat"):
             post_save.connect(

@@ -3,8 +3,9 @@
 from django.tasks import task
 from django.utils import timezone
 
-# Tasks import the services inside their bodies: services queue tasks (campaigns/services/effects.py), so a
-# module-level import here would be a circle. This lazy tasks → services edge is the only one.
+# Tasks import the services inside their bodies, never at module level: the services queue tasks (only from
+# campaigns/services/effects.py, which imports this module), so a module-level import here would be a circle.
+# This lazy tasks → services (and tasks → platforms) edge is the one allowed exception to "no import circles".
 
 
 @task
@@ -105,9 +106,10 @@ def platform_sync_all_task(*, days: int = 30) -> dict:
 
 
 @task
-def run_scheduled_action(scheduled_action_id: int) -> dict[int, str]:
-    """Enqueued with `run_after` = the action's time. Runs it through the same idempotent service as the
-    `run_due_actions` sweep, so a duplicate delivery or a race with the sweep does it once."""
+def run_scheduled_action(*scheduled_action_ids: int) -> dict[int, str]:
+    """Enqueued with `run_after` = the actions' time (one task for the schedules created together). Runs them
+    through the same idempotent service as the `run_due_actions` sweep, so a duplicate delivery or a race with
+    the sweep does each once."""
     from . import services
 
-    return services.scheduled_actions_run_due(ids=[scheduled_action_id])
+    return services.scheduled_actions_run_due(ids=list(scheduled_action_ids))

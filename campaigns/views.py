@@ -341,24 +341,21 @@ def campaign_bulk_action(request):
 
 
 def _schedule_many(request, *, campaigns, roles, cleaned, tz) -> None:
-    scheduled, problems = [], []
-    for campaign in campaigns:
-        if not roles[campaign.account_id].allows(Role.MANAGER):
-            problems.append(f"{campaign.name}: not permitted for your role")
-            continue
-        try:
-            services.scheduled_action_create(
-                campaign=campaign,
-                action=Action.END,
-                run_at=cleaned["end_at"],
-                actor=request.user,
-                reason_code=cleaned["reason_code"],
-                reason_note=cleaned.get("reason_note", ""),
-            )
-        except services.CampaignError as exc:
-            problems.append(str(exc))
-        else:
-            scheduled.append(campaign.name)
+    # One service call; it authorises each campaign itself (`roles` is the caller's, unused here).
+    try:
+        result = services.scheduled_actions_create(
+            campaign_ids=[c.pk for c in campaigns],
+            action=Action.END,
+            run_at=cleaned["end_at"],
+            actor=request.user,
+            reason_code=cleaned["reason_code"],
+            reason_note=cleaned.get("reason_note", ""),
+        )
+    except services.CampaignError as exc:
+        messages.warning(request, f"Not scheduled: {exc}")
+        return
+    scheduled = [c.name for c in campaigns if c.pk in result.scheduled]
+    problems = result.problems()
     when = timezone.localtime(cleaned["end_at"], tz).strftime("%Y-%m-%d %H:%M")
     if scheduled:
         messages.success(

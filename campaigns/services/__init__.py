@@ -1,7 +1,9 @@
 """The campaigns services: every write, whoever asks (views, admin, tasks, commands, the platform connector).
 
 One module per concern; this package re-exports the public API so callers write `services.campaigns_transition`.
-Platform push and pull live in `campaigns.platforms` (they build on these services).
+Platform push and pull live in `campaigns.platforms` (they build on these services). What follows a write (the
+wind-down in the transaction, the `status_changed` event and the tasks on commit) is dispatched by `effects`, the
+only module here that imports `campaigns.tasks`.
 """
 
 from .editing import campaign_create, campaign_edit, ics_token_create, ics_token_revoke
@@ -21,14 +23,18 @@ from .notifications import (
     notifications_mark_read,
     notify_schedule_created,
     notify_schedule_failed,
+    notify_schedules_created,
     notify_sync_failed,
     platform_notify_managers,
     winddown_overdue_notify,
 )
 from .schedules import (
     SCHEDULE_TARGET,
+    ScheduleOutcome,
+    ScheduleResult,
     scheduled_action_cancel,
     scheduled_action_create,
+    scheduled_actions_create,
     scheduled_actions_run_due,
 )
 from .transitions import (
@@ -70,6 +76,8 @@ __all__ = [
     "Outcome",
     "ReasonRequired",
     "ScheduleError",
+    "ScheduleOutcome",
+    "ScheduleResult",
     "Transition",
     "TransitionNotAllowed",
     "TransitionResult",
@@ -98,10 +106,12 @@ __all__ = [
     "notifications_mark_read",
     "notify_schedule_created",
     "notify_schedule_failed",
+    "notify_schedules_created",
     "notify_sync_failed",
     "platform_notify_managers",
     "scheduled_action_cancel",
     "scheduled_action_create",
+    "scheduled_actions_create",
     "scheduled_actions_run_due",
     "winddown_announcement_draft",
     "winddown_announcement_posted",

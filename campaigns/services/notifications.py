@@ -1,6 +1,5 @@
 """Notifications that tell a team what happened, in the app and by email."""
 
-import functools
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -29,6 +28,7 @@ from ..models import (
     WindDownStepKind,
 )
 from ..platforms.registry import platform_label
+from . import effects
 from .transitions import TRANSITIONS
 from .winddown import WINDDOWN_OVERDUE_DAYS, _winddown_steps_complete_bulk
 
@@ -37,28 +37,36 @@ NOTIFICATION_EMAIL_MAX_ATTEMPTS = 5
 # Notifications ---------------------------------------------------------------------------------------------
 
 
-def notification_recipients(*, campaign_ids: Iterable[int], exclude_user_id: int | None = None) -> dict:
+def notification_recipients(
+    *,
+    campaign_ids: Iterable[int],
+    exclude_user_id: int | None = None,
+    include_managers: bool = False,
+    include_user_ids: Iterable[int] = (),
+) -> dict:
     """{user_id: [campaign_id, ...]}: who hears about each campaign. The owner, the users watching it and the
-    members of its account who opted in to every status change; always only current members of the account,
-    never the person who acted. Three queries whatever the number of campaigns."""
+    members of its account who opted in to every status change, plus (when asked) the account's managers and
+    the users in `include_user_ids`; always only current members of the account, never the person who acted.
+    Three queries whatever the number of campaigns."""
 
     ids = sorted({int(pk) for pk in campaign_ids})
     campaigns = list(Campaign.objects.filter(pk__in=ids).values_list("pk", "account_id", "owner_id"))
     account_ids = {account_id for _, account_id, _ in campaigns}
     members: dict[int, set[int]] = {}
     notify_all: dict[int, set[int]] = {}
-    for user_id, account_id, wants_all in Membership.objects.filter(
+    for user_id, account_id, wants_all, role in Membership.objects.filter(
         account_id__in=account_ids, user__is_active=True
-    ).values_list("user_id", "account_id", "notify_all"):
+    ).values_list("user_id", "account_id", "notify_all", "role"):
         members.setdefault(account_id, set()).add(user_id)
-        if wants_all:
+        if wants_all or (include_managers and role == Role.MANAGER):
             notify_all.setdefault(account_id, set()).add(user_id)
+    also = {int(pk) for pk in include_user_ids}
     watchers: dict[int, set[int]] = {}
     for user_id, campaign_id in CampaignWatch.objects.filter(campaign_id__in=ids).values_list("user_id", "campaign_id"):
         watchers.setdefault(campaign_id, set()).add(user_id)
     recipients: dict[int, list[int]] = {}
     for pk, account_id, owner_id in campaigns:
-        wanted = {owner_id} | watchers.get(pk, set()) | notify_all.get(account_id, set())
+        wanted = {owner_id} | watchers.get(pk, set()) | notify_all.get(account_id, set()) | also
         for user_id in wanted & members.get(account_id, set()):
             if user_id != exclude_user_id:
                 recipients.setdefault(user_id, []).append(pk)
@@ -72,15 +80,23 @@ def notifications_create(
     dedupe_key: str,
     render,
     exclude_user_id: int | None = None,
+    include_managers: bool = False,
+    include_user_ids: Iterable[int] = (),
 ) -> list[int]:
     """Create one notification per recipient about the campaigns that concern them (grouped: a bulk action
     over 50 campaigns is one notification per person, listing them).
 
     `render(campaign_ids) -> (title, body, url)` writes the text for one recipient's share of the campaigns.
     `dedupe_key` is unique per recipient, so running the same event twice creates nothing new. Emails are
-    queued after commit for recipients whose membership asks for email. Returns the new notification ids."""
+    queued after commit for recipients whose membership asks for email. `include_managers` and
+    `include_user_ids` widen the recipients (see `notification_recipients`). Returns the new notification ids."""
 
-    recipients = notification_recipients(campaign_ids=campaign_ids, exclude_user_id=exclude_user_id)
+    recipients = notification_recipients(
+        campaign_ids=campaign_ids,
+        exclude_user_id=exclude_user_id,
+        include_managers=include_managers,
+        include_user_ids=include_user_ids,
+    )
     if not recipients:
         return []
     already = set(
@@ -138,19 +154,8 @@ def notifications_create(
         return []  # the same event ran concurrently and won the dedupe constraint: nothing to add
     to_email = [n.pk for n in created if n.email_state == EmailState.PENDING]
     if to_email:
-        transaction.on_commit(functools.partial(_notification_emails_enqueue, notification_ids=to_email))
+        effects.notification_emails_on_commit(notification_ids=to_email)
     return [n.pk for n in created]
-
-
-def _notification_emails_enqueue(*, notification_ids: list[int], run_after=None) -> None:
-    from ..tasks import notification_emails_send
-
-    task = notification_emails_send
-    if run_after is not None:
-        if not task.get_backend().supports_defer:
-            return  # left as "failed (will retry)": the daily sweep picks it up
-        task = task.using(run_after=run_after)
-    task.enqueue(notification_ids=notification_ids)
 
 
 def _campaign_lines(campaigns: list[Campaign]) -> str:
@@ -163,20 +168,23 @@ def _user_label(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
+def _batch_by_campaign(rows) -> dict:
+    """{campaign id: row} for the rows of one batch (status changes, schedules), first row first, each with its
+    campaign and account loaded."""
+    return {row.campaign_id: row for row in rows.select_related("campaign__account").order_by("pk")}
+
+
 def notifications_for_status_changes(*, change_ids: Iterable[int]) -> list[int]:
     """Tell each recipient about status changes (one batch = one call of `campaigns_transition`), grouped into
     one notification per recipient. Changes made by a schedule read "scheduled … executed". After an end,
     the "team notified" wind-down step completes for those campaigns. Idempotent (dedupe key = first change)."""
 
-    changes = list(
-        StatusChange.objects.filter(pk__in=list(change_ids), action__in=TRANSITION_ACTIONS)
-        .select_related("campaign__account", "actor")
-        .order_by("pk")
+    by_campaign = _batch_by_campaign(
+        StatusChange.objects.filter(pk__in=list(change_ids), action__in=TRANSITION_ACTIONS).select_related("actor")
     )
-    if not changes:
+    if not by_campaign:
         return []
-    first = changes[0]
-    by_campaign = {c.campaign_id: c for c in changes}
+    first = next(iter(by_campaign.values()))
     action = Action(first.action)
     verb = TRANSITIONS[action].verb.lower()
     scheduled = first.source == Source.SCHEDULE
@@ -221,40 +229,77 @@ def notifications_for_status_changes(*, change_ids: Iterable[int]) -> list[int]:
     return ids
 
 
-def _schedule_render(scheduled: ScheduledAction, headline: str, detail: str):
-    def render(pks):
-        c = scheduled.campaign
-        when = timezone.localtime(scheduled.run_at)
-        what = f"{headline}: {scheduled.get_action_display().lower()} “{c.name}”"
-        body = f"{what} ({c.account.name}) at {when:%Y-%m-%d %H:%M %Z}."
-        if detail:
-            body += f"\n{detail}"
-        return what, body, reverse("campaigns:detail", args=[c.pk])
-
-    return render
+def _schedule_when(scheduled: ScheduledAction) -> str:
+    return f"{timezone.localtime(scheduled.run_at):%Y-%m-%d %H:%M %Z}"
 
 
-def notify_schedule_created(*, scheduled: ScheduledAction, actor: AbstractBaseUser | None) -> list[int]:
-    """For the scheduling code: call after commit when a scheduled pause/end was created."""
-    scheduled = ScheduledAction.objects.select_related("campaign__account").get(pk=scheduled.pk)
-    detail = f"Reason: {scheduled.get_reason_code_display()}" if scheduled.reason_code else ""
+def notify_schedules_created(*, scheduled_ids: Iterable[int], actor_id: int | None) -> list[int]:
+    """Tell the team about scheduled actions created together (one call of `scheduled_actions_create`: same
+    action, time and reason), one notification per recipient listing their campaigns; never the person who
+    scheduled. Idempotent (dedupe key = the first schedule). Queued after commit by `effects`."""
+    by_campaign = _batch_by_campaign(
+        ScheduledAction.objects.filter(pk__in=list(scheduled_ids)).select_related("created_by")
+    )
+    if not by_campaign:
+        return []
+    first = next(iter(by_campaign.values()))
+    who = _user_label(first.created_by)
+    verb = first.get_action_display().lower()
+    reason = f"Reason: {first.get_reason_code_display()}" if first.reason_code else ""
+
+    def render(pks: list[int]):
+        campaigns = [by_campaign[pk].campaign for pk in pks]
+        c = campaigns[0]
+        if len(campaigns) == 1:
+            title = f"{who} scheduled: {verb} “{c.name}”"
+            body = f"{title} ({c.account.name}) at {_schedule_when(first)}."
+            url = reverse("campaigns:detail", args=[c.pk])
+        else:
+            title = f"{who} scheduled: {verb} {len(campaigns)} campaigns"
+            body = (
+                f"{who} scheduled to {verb} these campaigns at {_schedule_when(first)}:\n{_campaign_lines(campaigns)}"
+            )
+            url = reverse("campaigns:list")
+        return title, body + (f"\n{reason}" if reason else ""), url
+
     return notifications_create(
-        campaign_ids=[scheduled.campaign_id],
+        campaign_ids=by_campaign,
         kind=NotificationKind.SCHEDULE_CREATED,
-        dedupe_key=f"schedule-created:{scheduled.pk}",
-        render=_schedule_render(scheduled, f"{_user_label(actor)} scheduled", detail),
-        exclude_user_id=actor.pk if actor is not None else None,
+        dedupe_key=f"schedule-created:{first.pk}",
+        render=render,
+        exclude_user_id=actor_id,
     )
 
 
+def notify_schedule_created(*, scheduled: ScheduledAction, actor: AbstractBaseUser | None) -> list[int]:
+    """One scheduled action's notification (see `notify_schedules_created`)."""
+    return notify_schedules_created(scheduled_ids=[scheduled.pk], actor_id=actor.pk if actor is not None else None)
+
+
 def notify_schedule_failed(*, scheduled: ScheduledAction) -> list[int]:
-    """For the scheduling code: call when a scheduled action failed (its `result` says why)."""
+    """A scheduled action failed (its `result` says why; the campaign was not changed): tell the account's
+    managers and the schedule's creator, besides the campaign's usual recipients. Idempotent. Queued after
+    commit by `effects.scheduled_action_failed`."""
     scheduled = ScheduledAction.objects.select_related("campaign__account").get(pk=scheduled.pk)
+    c = scheduled.campaign
+
+    def render(pks):
+        title = f"A scheduled action failed: {scheduled.get_action_display().lower()} “{c.name}”"
+        body = (
+            f"The {scheduled.get_action_display().lower()} of “{c.name}” ({c.account.name}) scheduled for "
+            f"{_schedule_when(scheduled)} did not happen; the campaign was not changed.\n"
+            f"Why: {scheduled.result or 'unknown'}\n\n"
+            "Fix the cause, then act on the campaign by hand or schedule it again."
+        )
+        return title, body, reverse("campaigns:detail", args=[c.pk])
+
     return notifications_create(
         campaign_ids=[scheduled.campaign_id],
         kind=NotificationKind.SCHEDULE_FAILED,
         dedupe_key=f"schedule-failed:{scheduled.pk}",
-        render=_schedule_render(scheduled, "A scheduled action failed", scheduled.result),
+        render=render,
+        include_managers=True,
+        include_user_ids=[scheduled.created_by_id] if scheduled.created_by_id else [],
     )
 
 
@@ -381,7 +426,7 @@ def notification_emails_send_now(*, notification_ids: Iterable[int]) -> dict[str
     Each send is claimed first so that two workers do not send it twice. A failure records the error,
     counts the attempt and re-queues the send with exponential backoff (1, 2, 4, 8 minutes); after
     NOTIFICATION_EMAIL_MAX_ATTEMPTS it gives up. The notification and the action behind it are never undone."""
-    from ..notifications import notification_email_message
+    from ..emails import notification_email_message
 
     counts = {"sent": 0, "failed": 0, "skipped": 0}
     retry: list[int] = []
@@ -421,9 +466,7 @@ def notification_emails_send_now(*, notification_ids: Iterable[int]) -> dict[str
         n.save(update_fields=["email_state", "email_error", "emailed_at"])
     if retry:
         delay = timezone.timedelta(minutes=2 ** (attempts_max - 1))
-        transaction.on_commit(
-            functools.partial(_notification_emails_enqueue, notification_ids=retry, run_after=timezone.now() + delay)
-        )
+        effects.notification_emails_on_commit(notification_ids=retry, run_after=timezone.now() + delay)
     return counts
 
 
@@ -478,5 +521,5 @@ def platform_notify_managers(
                 to_email.append(notification.pk)
     if to_email:
         # Same path as every other notification: emailed by the worker after commit, retried on failure.
-        transaction.on_commit(functools.partial(_notification_emails_enqueue, notification_ids=to_email))
+        effects.notification_emails_on_commit(notification_ids=to_email)
     return created

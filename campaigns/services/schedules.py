@@ -1,6 +1,10 @@
-"""Scheduled pauses and ends: created by managers, run by the task worker or the `run_due_actions` sweep."""
+"""Scheduled pauses and ends: created by managers (one campaign or many at once), run by the task worker or the
+`run_due_actions` sweep. A schedule that cannot run tells the managers why."""
 
-import functools
+import dataclasses
+import datetime
+import enum
+import typing
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -10,34 +14,63 @@ from django.utils import timezone
 from ..models import (
     Action,
     Campaign,
+    Role,
     ScheduledAction,
     ScheduledState,
     Source,
     Status,
+    StatusChange,
 )
-from .errors import CampaignError, ScheduleError
+from ..selectors import roles_for_user
+from . import effects
+from .errors import CampaignError, NotPermitted, ScheduleError
 from .history import history_record
-from .transitions import Outcome, campaigns_transition, end_reason_validate
+from .transitions import Outcome, OutcomesByCampaign, campaigns_transition, end_reason_validate
 
 SCHEDULE_TARGET = {Action.PAUSE: Status.PAUSED, Action.END: Status.ENDED}
+SCHEDULE_ROLE = Role.MANAGER
 
 
-def scheduled_action_create(
-    *,
-    campaign: Campaign,
-    action: str,
-    run_at,
-    actor: AbstractBaseUser,
-    reason_code: str = "",
-    reason_note: str = "",
-):
-    """Schedule a pause or an end of `campaign` at `run_at` (aware; stored in UTC).
+class ScheduleOutcome(enum.StrEnum):
+    """What `scheduled_actions_create` did to one campaign (`ScheduleResult.problem` says it in words)."""
 
-    The caller has checked the actor's role (manager); the run later happens with `enforce_role=False`.
-    Raises ScheduleError if the time is not in the future, the campaign is ended, or it already has a pending
-    action (one per campaign, also enforced by a constraint); ReasonRequired when an end lacks a reason.
-    Writes a SCHEDULE history entry; after commit, enqueues `run_scheduled_action` for `run_at` when the task
-    backend can defer (otherwise the `run_due_actions` sweep runs it) and stores the task id."""
+    SCHEDULED = "scheduled"
+    PENDING = "pending"  # it already has a pending scheduled action
+    ENDED = "ended"
+    NOT_PERMITTED = "not_permitted"
+    NOT_FOUND = "not_found"  # missing, or in an account the actor is not a member of
+
+
+@dataclasses.dataclass
+class ScheduleResult(OutcomesByCampaign):
+    """What `scheduled_actions_create` did to each campaign asked for (like `TransitionResult`)."""
+
+    OUTCOME: typing.ClassVar[type[enum.Enum]] = ScheduleOutcome
+
+    action: str
+    run_at: datetime.datetime
+    outcomes: dict[int, ScheduleOutcome]
+    names: dict[int, str]  # only campaigns of the actor's accounts are named
+    scheduled: dict[int, ScheduledAction]  # campaign id → the new scheduled action
+
+    def problem(self, campaign_id: int) -> str:
+        """Why this campaign was not scheduled, as a sentence for the user ("" if it was)."""
+        outcome, name = self.outcomes[campaign_id], self.names.get(campaign_id, "")
+        if outcome == ScheduleOutcome.ENDED:
+            return f"“{name}” has ended; nothing can be scheduled."
+        if outcome == ScheduleOutcome.PENDING:
+            return f"“{name}” already has a scheduled action. Unschedule it first."
+        if outcome == ScheduleOutcome.NOT_PERMITTED:
+            return f"{name}: not permitted for your role"
+        if outcome == ScheduleOutcome.NOT_FOUND:
+            return "A selected campaign was not found"
+        return ""
+
+    def problems(self) -> list[str]:
+        return [self.problem(pk) for pk, o in self.outcomes.items() if o != ScheduleOutcome.SCHEDULED]
+
+
+def _schedule_validate(*, action: str, run_at, reason_code: str, reason_note: str) -> tuple[Action, str, str]:
     action = Action(action)
     if action not in SCHEDULE_TARGET:
         raise ScheduleError("Only a pause or an end can be scheduled.")
@@ -49,48 +82,127 @@ def scheduled_action_create(
         raise ScheduleError("The time needs a timezone.")
     if run_at <= timezone.now():
         raise ScheduleError("Choose a time in the future.")
+    return action, reason_code, reason_note
+
+
+def scheduled_actions_create(
+    *,
+    campaign_ids: Iterable[int],
+    action: str,
+    run_at: datetime.datetime,
+    actor: AbstractBaseUser | None,
+    reason_code: str = "",
+    reason_note: str = "",
+) -> ScheduleResult:
+    """Schedule a pause or an end of every campaign in `campaign_ids` at `run_at` (aware; stored in UTC), in one
+    transaction and a constant number of queries whatever the number of campaigns.
+
+    Authorised here: the actor needs the manager role in each campaign's account (else outcome not permitted);
+    campaigns of accounts the actor is not a member of are outcome not found (never named). A campaign that has
+    ended, or already has a pending action (one per campaign, also a constraint), is left alone with that
+    outcome. The run later happens with `enforce_role=False`: it was authorised now.
+
+    Raises ScheduleError for an action other than pause/end or a time that is naive or not in the future, and
+    ReasonRequired when an end lacks a reason (nothing is scheduled then). Writes one SCHEDULE history row per
+    scheduled campaign. After commit (`effects.scheduled_actions_created`): one deferred `run_scheduled_action`
+    task for `run_at` when the backend can defer (otherwise the `run_due_actions` sweep runs them), and the
+    team's notification, one per recipient."""
+    action, reason_code, reason_note = _schedule_validate(
+        action=action, run_at=run_at, reason_code=reason_code, reason_note=reason_note
+    )
+    ids = sorted({int(pk) for pk in campaign_ids})
+    roles = roles_for_user(user=actor) if actor is not None else {}
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    outcomes: dict[int, ScheduleOutcome] = dict.fromkeys(ids, ScheduleOutcome.NOT_FOUND)
+    names: dict[int, str] = {}
+    scheduled: dict[int, ScheduledAction] = {}
     with transaction.atomic():
-        locked = Campaign.objects.select_for_update(of=("self",)).get(pk=campaign.pk)
-        if locked.status == Status.ENDED:
-            raise ScheduleError(f"“{locked.name}” has ended; nothing can be scheduled.")
-        if ScheduledAction.objects.filter(campaign=locked, state=ScheduledState.PENDING).exists():
-            raise ScheduleError(f"“{locked.name}” already has a scheduled action. Unschedule it first.")
-        try:
-            with transaction.atomic():
-                scheduled = ScheduledAction.objects.create(
-                    campaign=locked,
-                    action=action,
-                    run_at=run_at,
-                    reason_code=reason_code,
-                    reason_note=reason_note,
-                    created_by=actor if actor is not None and actor.is_authenticated else None,
-                )
-        except IntegrityError:
-            raise ScheduleError(f"“{locked.name}” already has a scheduled action. Unschedule it first.") from None
-        history_record(
-            campaign=locked,
-            action=Action.SCHEDULE,
-            actor=actor,
-            source=Source.UI,
-            reason_code=reason_code,
-            reason_note=reason_note,
-            details={"scheduled_action": scheduled.pk, "action": action.value, "run_at": run_at.isoformat()},
+        # Lock the campaigns (primary-key order, as transitions do): a schedule and a status change, or two
+        # schedules, of the same campaign then run one after the other, and the checks below hold.
+        rows = list(
+            Campaign.objects.select_for_update(of=("self",))
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", "name", "status", "account_id")
         )
-        # robust: a broken queue must not turn a saved schedule into an error page; the sweep still runs it.
-        transaction.on_commit(
-            functools.partial(_scheduled_action_enqueue, scheduled_id=scheduled.pk, run_at=run_at), robust=True
+        pending = set(
+            ScheduledAction.objects.filter(
+                campaign_id__in=[r[0] for r in rows], state=ScheduledState.PENDING
+            ).values_list("campaign_id", flat=True)
         )
-    return scheduled
+        status_of: dict[int, str] = {}
+        for pk, name, status, account_id in rows:
+            if account_id not in roles:
+                continue  # stays NOT_FOUND: other accounts' campaigns are not even named
+            names[pk] = name
+            if not roles[account_id].allows(SCHEDULE_ROLE):
+                outcomes[pk] = ScheduleOutcome.NOT_PERMITTED
+            elif status == Status.ENDED:
+                outcomes[pk] = ScheduleOutcome.ENDED
+            elif pk in pending:
+                outcomes[pk] = ScheduleOutcome.PENDING
+            else:
+                outcomes[pk] = ScheduleOutcome.SCHEDULED
+                status_of[pk] = status
+        if status_of:
+            try:
+                what = {"action": action, "run_at": run_at, "reason_code": reason_code, "reason_note": reason_note}
+                with transaction.atomic():
+                    created = ScheduledAction.objects.bulk_create(
+                        [ScheduledAction(campaign_id=pk, created_by_id=actor_id, **what) for pk in status_of]
+                    )
+            except IntegrityError:
+                # Only a writer that skipped the campaign lock (e.g. a raw insert) can get here.
+                named = f"“{names[next(iter(status_of))]}”" if len(status_of) == 1 else "A campaign"
+                raise ScheduleError(f"{named} already has a scheduled action. Unschedule it first.") from None
+            scheduled = {s.campaign_id: s for s in created}
+            StatusChange.objects.bulk_create(
+                [
+                    StatusChange(
+                        campaign_id=pk,
+                        action=Action.SCHEDULE,
+                        from_status=status,
+                        to_status=status,
+                        actor_id=actor_id,
+                        source=Source.UI,
+                        reason_code=reason_code,
+                        reason_note=reason_note,
+                        details={
+                            "scheduled_action": scheduled[pk].pk,
+                            "action": action.value,
+                            "run_at": run_at.isoformat(),
+                        },
+                    )
+                    for pk, status in status_of.items()
+                ]
+            )
+            effects.scheduled_actions_created(scheduled_ids=[s.pk for s in created], run_at=run_at, actor_id=actor_id)
+    return ScheduleResult(action=action, run_at=run_at, outcomes=outcomes, names=names, scheduled=scheduled)
 
 
-def _scheduled_action_enqueue(*, scheduled_id: int, run_at) -> None:
-    from ..models import ScheduledAction
-    from ..tasks import run_scheduled_action
+class ScheduleOptions(typing.TypedDict):
+    """What to schedule (the arguments of `scheduled_actions_create` besides the campaigns)."""
 
-    if not run_scheduled_action.get_backend().supports_defer:
-        return  # e.g. the immediate backend: the `run_due_actions` sweep picks it up when due
-    result = run_scheduled_action.using(run_after=run_at).enqueue(scheduled_id)
-    ScheduledAction.objects.filter(pk=scheduled_id).update(task_id=str(result.id)[:64])
+    action: str
+    run_at: datetime.datetime
+    actor: AbstractBaseUser | None
+    reason_code: typing.NotRequired[str]
+    reason_note: typing.NotRequired[str]
+
+
+def scheduled_action_create(*, campaign: Campaign, **options: typing.Unpack[ScheduleOptions]) -> ScheduledAction:
+    """Schedule a pause or an end of one campaign: `scheduled_actions_create` for one, its outcome raised.
+
+    Returns the new ScheduledAction. Raises ScheduleError if the time is not in the future, the campaign is
+    ended, or it already has a pending action; ReasonRequired when an end lacks a reason; NotPermitted when the
+    actor is not a manager of the campaign's account."""
+    result = scheduled_actions_create(campaign_ids=[campaign.pk], **options)
+    outcome = result.outcomes[campaign.pk]
+    if outcome in (ScheduleOutcome.NOT_PERMITTED, ScheduleOutcome.NOT_FOUND):
+        raise NotPermitted(f"You need the {SCHEDULE_ROLE.label.lower()} role in this account to schedule campaigns.")
+    if outcome != ScheduleOutcome.SCHEDULED:
+        raise ScheduleError(result.problem(campaign.pk))
+    return result.scheduled[campaign.pk]
 
 
 def scheduled_action_cancel(*, campaign: Campaign, actor: AbstractBaseUser) -> bool:
@@ -171,6 +283,8 @@ def _scheduled_action_run(*, scheduled_id: int, now) -> str:
                     state, result = ScheduledState.DONE, transition.summary()
                 else:
                     state, result = ScheduledState.SKIPPED, f"Nothing to do: {outcome.label}."
+        if state == ScheduledState.FAILED:
+            effects.scheduled_action_failed(scheduled=scheduled)  # the managers hear why, after commit
         if state == ScheduledState.SKIPPED:
             history_record(
                 campaign=campaign,

@@ -8,7 +8,7 @@ Ended is final. A move into the current state is a quiet no-op that writes nothi
 
 import dataclasses
 import enum
-import functools
+import typing
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -26,9 +26,8 @@ from ..models import (
     SyncState,
 )
 from ..selectors import roles_for_user
-from .effects import _after_status_change
+from . import effects
 from .errors import NotPermitted, ReasonRequired, TransitionNotAllowed
-from .winddown import winddown_checklists_create
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,26 +79,36 @@ OUTCOME_LABELS = {
 }
 
 
+class OutcomesByCampaign:
+    """What a bulk service did to each campaign: `outcomes` {campaign id: outcome}, outcomes of enum `OUTCOME`."""
+
+    OUTCOME: typing.ClassVar[type[enum.Enum]]
+    outcomes: dict
+
+    def ids_with(self, outcome) -> list[int]:
+        return [pk for pk, o in self.outcomes.items() if o == outcome]
+
+    def counts(self) -> dict:
+        """{outcome: how many campaigns}, every outcome present (zero if none)."""
+        counts = dict.fromkeys(self.OUTCOME, 0)
+        for outcome in self.outcomes.values():
+            counts[outcome] += 1
+        return counts
+
+
 @dataclasses.dataclass
-class TransitionResult:
+class TransitionResult(OutcomesByCampaign):
+    OUTCOME: typing.ClassVar[type[enum.Enum]] = Outcome
+
     action: str
     outcomes: dict[int, Outcome]
     names: dict[int, str]
     statuses: dict[int, str]  # status each campaign had when it was examined
     change_ids: list[int]
 
-    def ids_with(self, outcome: Outcome) -> list[int]:
-        return [pk for pk, o in self.outcomes.items() if o == outcome]
-
     @property
     def changed_ids(self) -> list[int]:
         return self.ids_with(Outcome.CHANGED)
-
-    def counts(self) -> dict[Outcome, int]:
-        counts = dict.fromkeys(Outcome, 0)
-        for outcome in self.outcomes.values():
-            counts[outcome] += 1
-        return counts
 
     def summary(self) -> str:
         """E.g. "Paused 3 campaigns; 1 already in that state; 1 not allowed from its current state (Summer)."."""
@@ -143,8 +152,10 @@ def campaigns_transition(
     schedule, platform, command) membership is not checked; those callers authorise on their own.
 
     Raises ReasonRequired when ending without a valid reason. Rows are locked (`select_for_update`) and
-    re-checked before the conditional UPDATE; the audit rows are written in the same transaction. Side
-    effects (report snapshot, notifications, platform push) start only after commit.
+    re-checked before the conditional UPDATE; the audit rows are written in the same transaction, and so is
+    the wind-down checklist of an END. Everything else (notifications, platform push, close report) follows
+    the `status_changed` event, sent once per call after commit (see `effects`). Nothing is sent when
+    nothing changed.
     """
     action = Action(action)
     rule = TRANSITIONS[action]
@@ -232,10 +243,11 @@ def campaigns_transition(
                     for pk in sorted(local + connected)
                 ]
             )
-            if action == Action.END:  # issue 6: every path to "ended" gets its wind-down checklist
-                winddown_checklists_create(campaign_ids=local + connected, now=now)
-            change_ids = [c.pk for c in changes]
-            transaction.on_commit(functools.partial(_after_status_change, change_ids=change_ids))
+            # Everything that follows a status change is dispatched by effects: the wind-down checklist now, in
+            # this transaction (so every path to "ended" gets one atomically); the status_changed event on commit.
+            effects.status_changes_recorded(
+                action=action, campaign_ids=sorted(local + connected), change_ids=[c.pk for c in changes], now=now
+            )
     return TransitionResult(
         action=action,
         outcomes=outcomes,

@@ -66,8 +66,9 @@ def _winddown_done_refresh(*, campaign_ids: Iterable[int]) -> None:
 def winddown_checklists_create(*, campaign_ids: Iterable[int], now=None) -> int:
     """Create the seven wind-down steps for each campaign (idempotent: existing steps are kept).
 
-    Called by `campaigns_transition` inside the END transaction, so every path to "ended" (UI, admin,
-    schedule, platform, command) gets a checklist atomically. Two queries whatever the number of campaigns.
+    The in-transaction subscriber of a status change (`effects.status_changes_recorded`, inside the END
+    transaction of `campaigns_transition`), so every path to "ended" (UI, admin, schedule, platform, command)
+    gets a checklist atomically. Two queries whatever the number of campaigns.
     The calendar step is done at once: the calendar and the ICS feed read the live status.
     """
 

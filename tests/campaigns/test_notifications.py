@@ -350,3 +350,47 @@ def test_admin_shows_email_state_and_retries_failed(client, staff, owner):
     n.refresh_from_db()
     assert n.email_state == EmailState.SENT
     assert len(mail.outbox) == 1
+
+
+# Issue 13: schedule notifications are called; email queuing is robust
+
+
+def test_schedule_failed_tells_managers_and_creator_even_when_not_following(account, owned, owner, manager):
+    second_manager = member(account, "max-manager", Role.MANAGER)
+    creator = member(account, "cleo-creator", Role.EDITOR)  # e.g. a manager since demoted: still told
+    member(account, "quiet-viewer")
+    scheduled = ScheduledAction.objects.create(
+        campaign=owned,
+        action=Action.PAUSE,
+        run_at=timezone.now() + dt.timedelta(days=1),
+        created_by=creator,
+        state="failed",
+        result="The platform refused: campaign is under review",
+    )
+
+    services.notify_schedule_failed(scheduled=scheduled)
+
+    told = Notification.objects.filter(kind=NotificationKind.SCHEDULE_FAILED)
+    assert set(told.values_list("recipient__username", flat=True)) == {
+        owner.username,
+        manager.username,
+        second_manager.username,
+        creator.username,
+    }
+    assert all("Why: The platform refused: campaign is under review" in n.body for n in told)
+
+
+def test_email_queue_outage_keeps_the_notification_for_the_sweep(
+    owned, owner, manager, caplog, django_capture_on_commit_callbacks
+):
+    broken = mock.Mock()
+    broken.enqueue.side_effect = ConnectionError("queue is down")
+    with mock.patch.object(tasks, "notification_emails_send", broken), django_capture_on_commit_callbacks(execute=True):
+        transition([owned.pk], Action.PAUSE, manager)
+
+    n = Notification.objects.get(recipient=owner)
+    assert n.email_state == EmailState.PENDING and mail.outbox == []
+    assert any("queue is down" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+    Notification.objects.filter(pk=n.pk).update(created_at=timezone.now() - dt.timedelta(hours=1))
+    assert services.notification_emails_retry_due() == 1
+    assert [m.to[0] for m in mail.outbox] == [owner.email]

@@ -27,7 +27,7 @@ from campaigns.models import (
     WindDownStep,
 )
 from campaigns.platforms import pull, push
-from campaigns.services import transitions
+from campaigns.services import effects
 from reports import services as report_services
 from reports.models import CloseReport
 from tests.campaigns.fake_tiktok import FakeTikTok, tiktok_account_fixture  # noqa: F401
@@ -159,7 +159,7 @@ def _snapshot(ids):
     [
         ("campaigns.models.StatusChange.objects.bulk_create", Action.PAUSE),  # statuses updated, audit fails
         # statuses + audit written, checklist fails
-        ("campaigns.services.transitions.winddown_checklists_create", Action.END),
+        ("campaigns.services.effects.winddown_checklists_create", Action.END),
     ],
 )
 def test_database_error_mid_bulk_action_applies_nothing(account, monkeypatch, target, action):
@@ -170,7 +170,7 @@ def test_database_error_mid_bulk_action_applies_nothing(account, monkeypatch, ta
     if module.endswith(".objects"):
         monkeypatch.setattr(StatusChange.objects, attr, _boom)
     else:
-        monkeypatch.setattr(transitions, attr, _boom)
+        monkeypatch.setattr(effects, attr, _boom)
 
     with pytest.raises(DatabaseError):
         services.campaigns_transition(

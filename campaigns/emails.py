@@ -1,4 +1,5 @@
-"""Email rendering for notifications (the rules of who and when live in services)."""
+"""Notification emails: the message built from templates/notifications/email/ (who is told, and when, is decided
+in services/notifications.py; this module only renders)."""
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
