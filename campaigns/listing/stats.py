@@ -1,11 +1,11 @@
 """The list totals kept on write. Database triggers append a signed delta row to CampaignListStat for every campaign
-insert, delete or change of account, status or totals (campaigns/dbsql.py). These keep that table small and,
+insert, delete or change of account, status or totals (listing/sql.py). These keep that table small and,
 after a bulk reset, right."""
 
 from django.db import connections, transaction
 
-from .. import dbsql
 from ..models import CampaignListStat
+from . import sql
 
 
 def _execute_atomically(statements_for, using: str) -> None:
@@ -20,7 +20,7 @@ def _execute_atomically(statements_for, using: str) -> None:
 def campaign_list_stats_compact(*, using: str = "default") -> int:
     """Fold the delta rows into one row per (account, status). Safe beside concurrent writers (PostgreSQL:
     one DELETE … RETURNING statement; SQLite: one writer at a time). Returns the rows left."""
-    _execute_atomically(dbsql.compact_sql, using)
+    _execute_atomically(sql.compact_sql, using)
     return CampaignListStat.objects.using(using).count()
 
 
@@ -28,4 +28,4 @@ def campaign_list_stats_rebuild(*, using: str = "default") -> None:
     """Recompute the list totals and the search table (SQLite's FTS5 index, PostgreSQL's narrow copy) from the
     campaigns table: after `migrate`, after `flush` (whose DELETE-per-table can run the triggers after their table
     was emptied), after bulk loads and after `loaddata`."""
-    _execute_atomically(dbsql.rebuild_sql, using)
+    _execute_atomically(sql.rebuild_sql, using)

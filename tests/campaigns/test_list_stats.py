@@ -2,8 +2,11 @@
 tables (SQLite's FTS5 index, PostgreSQL's narrow copy): whatever path writes a campaign, the list shows the
 same figures a GROUP BY over the campaigns would (issue 9)."""
 
+import ast
+import importlib
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -12,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from campaigns import selectors, services
-from campaigns.listing import stats
+from campaigns.listing import sql, stats
 from campaigns.models import Action, Campaign, CampaignListStat, EndReason, Source, Status
 from tests.factories import AccountFactory, CampaignFactory, MembershipFactory
 
@@ -363,3 +366,44 @@ def test_loaddata_of_a_dump_leaves_totals_right(account, tmp_path, django_captur
     assert Campaign.objects.count() == 7
     assert _from_stats([account.pk])["tab_counts"] == {"active": 5, "paused": 2, "ended": 0, "all": 7}
     _assert_stats_match([account.pk])
+
+
+# Migrations carry frozen SQL (issue 13). -------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+# Migration: the (forwards, backwards) of each VendorSQL it runs, as listing/sql.py has them today.
+FROZEN_SQL = {
+    "0003_list_stats": [(sql.LIST_STATS_SQL, sql.LIST_STATS_DROP), (sql.SEARCH_INDEX_SQL, sql.SEARCH_INDEX_DROP)],
+    "0006_campaign_search_table": [(sql.PG_SEARCH_TABLE_SQL, sql.PG_SEARCH_TABLE_DROP)],
+}
+
+
+def test_each_migration_runs_a_frozen_copy_of_what_listing_sql_installs():
+    from campaigns.migrations._vendor_sql import VendorSQL
+
+    for name, live in FROZEN_SQL.items():
+        migration = importlib.import_module(f"campaigns.migrations.{name}").Migration
+        ran = [(op.forwards, op.backwards) for op in migration.operations if isinstance(op, VendorSQL)]
+        assert ran == live, name  # the live module and the migrations agree today
+        for frozen, current in zip(ran, live, strict=True):
+            assert all(a is not b for a, b in zip(frozen, current, strict=True)), name  # copies, not the live objects
+
+
+def test_migrations_import_no_live_app_code():
+    """A migration must do on a fresh database what it did when written: it imports Django, the standard library
+    and the frozen helpers beside it (`_vendor_sql`), nothing that can change."""
+    for path in sorted([*REPO.glob("campaigns/migrations/*.py"), *REPO.glob("reports/migrations/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert node.level == 0, path.name
+                modules = [node.module]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                assert top not in ("campaigns", "reports", "config") or module == "campaigns.migrations._vendor_sql", (
+                    path.name,
+                    module,
+                )
