@@ -13,20 +13,19 @@ class Command(BaseCommand):
     help = "Fold the campaign list totals' delta rows into one row per account and status."
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--schedule",
-            action="store_true",
-            help="Also queue the task that repeats this every few minutes and re-queues itself.",
-        )
+        parser.add_argument("--schedule", action="store_true", help="Also queue the task that repeats this.")
 
     def handle(self, *args, schedule=False, **options):
         result = stats.campaign_list_stats_compact_due()
         if result["rows_left"] is None:
-            self.stdout.write(f"List totals: {result['unfolded']} delta row(s) to fold, not worth a fold yet.")
+            said = f"List totals: {result['unfolded']} delta row(s) to fold, not worth a fold yet."
         else:
-            self.stdout.write(f"List totals folded: {result['unfolded']} row(s) removed, {result['rows_left']} left.")
+            said = f"List totals folded: {result['unfolded']} row(s) removed, {result['rows_left']} left."
         if schedule:
-            if tasks.list_stats_compact_schedule():
-                self.stdout.write("Queued the periodic fold of the list totals.")
-            else:
-                self.stdout.write("Periodic fold not queued (already queued, or the task backend cannot defer).")
+            queued = tasks.list_stats_compact_schedule()
+            said += (
+                "\nQueued the periodic fold of the list totals."
+                if queued
+                else "\nPeriodic fold not queued (already queued, or the task backend cannot defer)."
+            )
+        self.stdout.write(said)
