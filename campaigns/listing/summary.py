@@ -88,7 +88,8 @@ def campaigns_list_summary(*, queryset: QuerySet[Campaign], tab: str) -> dict:
 
 # At most LIST_STATS_READ_AT_MOST + 1 delta rows (the inner query's LIMIT), summed per status across the accounts:
 # a handful of rows to decode, whatever the number of accounts. Raw SQL around the ORM's own query, because the
-# ORM cannot group over a sliced one; this also skips the ORM's row machinery (0.25 ms of a 0.5 ms read).
+# ORM cannot group over a sliced one; skipping the ORM's row machinery also makes the usual read (a few hundred
+# folded rows) cheaper than the ORM's grouped query was: ~0.45 ms instead of ~0.7 ms on SQLite.
 _STATS_SUM_SQL = (
     "SELECT status, SUM(campaigns), SUM(spend), SUM(video_views), SUM(follows), COUNT(*) "
     "FROM ({deltas}) AS deltas GROUP BY status"
@@ -98,8 +99,8 @@ _STATS_SUM_SQL = (
 def campaigns_list_summary_from_stats(*, account_ids: list[int], statuses: list[str] | None, tab: str) -> dict:
     """The same summary as `campaigns_list_summary` for "these accounts, these statuses", read from
     CampaignListStat (kept by database triggers on every campaign write): a few hundred rows at most once the
-    task has folded them, whatever the number of campaigns. Never writes: unfolded deltas are summed, and more than
-    `LIST_STATS_READ_AT_MOST` of them are not read at all (the campaigns are counted instead, one more query)."""
+    task has folded them, whatever the number of campaigns. Never writes: unfolded deltas are summed; past
+    `LIST_STATS_READ_AT_MOST` of them it stops reading and counts the campaigns instead (one more query)."""
     rows = CampaignListStat.objects.filter(account_id__in=account_ids)
     if statuses:
         rows = rows.filter(status__in=statuses)
