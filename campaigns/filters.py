@@ -3,22 +3,18 @@ choice) is reported on the form and ignored, never an error page."""
 
 import django_filters
 from django import forms
-from django.db import connection
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.expressions import RawSQL
 
 from . import widgets
+from .listing import search
 from .models import WINDDOWN_STEP_COUNT, Objective, ScheduledAction, ScheduledState, Status
-from .selectors import accounts_for_user, campaign_search_q
+from .selectors import accounts_for_user
 
 
 def _account_choices(request) -> list[tuple[int, str]]:
     if request is None:
         return []
     return list(accounts_for_user(user=request.user).order_by("name", "pk").values_list("pk", "name"))
-
-
-SEARCH_MATCH_SQL = "SELECT rowid FROM campaigns_campaign_search WHERE campaigns_campaign_search MATCH %s"
 
 
 class CampaignFilter(django_filters.FilterSet):
@@ -70,14 +66,8 @@ class CampaignFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        if connection.vendor == "sqlite" and len(value) >= 3:
-            # The FTS5 trigram index (migration 0003): the same substring match as icontains, from an index
-            # instead of a LIKE over every row (issue 9). Shorter terms have no trigram: they scan, below.
-            phrase = '"' + value.replace('"', '""') + '"'
-            # A constant statement; the term is a bound parameter.
-            return queryset.filter(pk__in=RawSQL(SEARCH_MATCH_SQL, [phrase]))  # noqa: S611  # nosec B611
-        # PostgreSQL: UPPER(…) LIKE, answered by the pg_trgm indexes of migration 0002.
-        return queryset.filter(campaign_search_q(value))
+        # The same match on every database, each by its fastest path (listing/search.py).
+        return search.campaigns_matching(queryset, value)
 
     def filter_date_from(self, queryset, name, value):
         # Campaigns still running on or after the day: no end date, or ending on or after it.

@@ -616,7 +616,8 @@ class CampaignListStat(models.Model):
     Written only by database triggers on campaigns_campaign (migration 0003), so every write path counts:
     services, admin, imports, bulk loads, raw SQL. Rows are signed deltas, appended and never updated, so
     concurrent writers never wait on (or deadlock over) a shared counter row; the true figure for a key is
-    the SUM of its rows. `services.campaign_list_stats_compact` folds them back to one row per key.
+    the SUM of its rows. `listing.stats.campaign_list_stats_compact` (the `list_stats_compact` task) folds them
+    back to one row per key.
     `account_id` has no foreign-key constraint: a deleted account's campaigns fire the DELETE trigger after
     the account row may already be gone."""
 

@@ -1,16 +1,23 @@
 """Reads scoped to what a user may see. Views never fetch a campaign or account by raw id without these."""
 
-from decimal import Decimal
-
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db import connection
-from django.db.models import F, Func, IntegerField, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 
+from .listing import search, sorting, summary
 from .models import AdAccount, Campaign, Membership, Role, StatusChange
 
 User = AbstractBaseUser | AnonymousUser
+
+# The list's summary, search rule and sort keys live in campaigns/listing/ (issue 13); importable from here too.
+LIST_TABS, LIST_TOTALS, LIST_NARROWING = summary.LIST_TABS, summary.LIST_TOTALS, summary.LIST_NARROWING
+campaigns_list_summary = summary.campaigns_list_summary
+campaigns_list_summary_from_stats = summary.campaigns_list_summary_from_stats
+campaigns_list_summary_from_search = summary.campaigns_list_summary_from_search
+campaigns_list_summary_for_filters = summary.campaigns_list_summary_for_filters
+campaign_search_q = search.campaign_search_q
+budget_remaining_expression = sorting.budget_remaining_expression
 
 
 def accounts_for_user(*, user: User) -> QuerySet[AdAccount]:
@@ -135,14 +142,8 @@ def campaigns_list_for_user(
     made SQLite sort all matching rows before the LIMIT (about 300 ms at 100k campaigns, issue 9)."""
     if account_ids is None:
         account_ids = list(roles_for_user(user=user))
-    campaigns = Campaign.objects.all()
-    if text_search and connection.vendor == "sqlite":
-        # `+account_id IN (…)`: SQLite then drives a search from the FTS index's few thousand rowids; with the
-        # account index eligible its planner seeks (account, rowid) pairs, 50 accounts × every match (70 ms).
-        scope = Func(F("account_id"), template="+%(expressions)s", output_field=IntegerField())
-        campaigns = campaigns.alias(scope_account=scope).filter(scope_account__in=account_ids)
-    else:
-        campaigns = campaigns.filter(account_id__in=account_ids)
+    # With a text search to follow, scoped so that the database plans it well (listing/search.py).
+    campaigns = search.campaigns_in_accounts(Campaign.objects.all(), account_ids, text_search=text_search)
     return campaigns.only(*LIST_ROW_FIELDS)
 
 
@@ -165,134 +166,6 @@ def campaign_list_rows_extras(*, campaigns: list[Campaign]) -> None:
     for campaign in campaigns:
         campaign.changed_by_name = names.get(campaign.status_changed_by_id)
         campaign.pending_action = by_campaign.get(campaign.pk)
-
-
-LIST_TABS = {"active": "Active", "paused": "Paused", "ended": "Ended", "all": "All"}
-LIST_TOTALS = ("spend", "video_views", "follows")  # the footer's figures
-# Filters of the list form that narrow the campaigns beyond account, status and text search: with any of them set,
-# the tab counts and totals need the campaigns themselves (`campaigns_list_summary`).
-LIST_NARROWING = ("objective", "date_from", "date_to", "scheduled", "winddown_incomplete")
-
-
-def campaign_search_q(term: str) -> Q:
-    """What the list's text search matches: `term` anywhere in the name or the platform id, in any case."""
-    return Q(name__icontains=term) | Q(platform_id__icontains=term)
-
-
-# More CampaignListStat delta rows than this for the accounts a list page reads, and that page folds them.
-LIST_STATS_COMPACT_ABOVE = 2_000
-
-
-def _fold_summary(groups, tab: str) -> dict:
-    tab_counts = dict.fromkeys(LIST_TABS, 0)
-    totals = dict.fromkeys(LIST_TOTALS, 0)
-    for group in groups:
-        tab_counts["all"] += group["n"]
-        if group["status"] in tab_counts:
-            tab_counts[group["status"]] += group["n"]
-        if tab in ("all", group["status"]):
-            for m in LIST_TOTALS:
-                totals[m] += group[m] or 0
-    if totals["spend"]:
-        totals["spend"] = Decimal(totals["spend"]).quantize(Decimal("0.01"))
-    return {"tab_counts": tab_counts, "count": tab_counts.get(tab, tab_counts["all"]), "totals": totals}
-
-
-def campaigns_list_summary(*, queryset: QuerySet[Campaign], tab: str) -> dict:
-    """One grouped query over the filtered set (GROUP BY account, status): how many campaigns each tab holds, and the
-    metric totals of the campaigns in `tab` (the rows the table pages through). Keys: `tab_counts`, `count`,
-    `totals`. Used when a filter narrows the campaigns beyond account and status (objective, dates, flags; a text
-    search on SQLite); `campaigns_list_summary_for_filters` picks the cheaper sources otherwise."""
-    from django.db.models import Count, Sum
-
-    groups = (
-        queryset.order_by()
-        .select_related(None)
-        .prefetch_related(None)
-        # Grouped by account too (≤ 3 rows per account, folded below): that is the order of the covering index,
-        # so SQLite reads it without a sort instead of walking campaign_status_id and the table.
-        .values("account_id", "status")
-        .annotate(n=Count("pk"), **{m: Sum(f"total_{m}") for m in LIST_TOTALS})
-    )
-    return _fold_summary(groups, tab)
-
-
-def campaigns_list_summary_from_stats(*, account_ids: list[int], statuses: list[str] | None, tab: str) -> dict:
-    """The same summary as `campaigns_list_summary` for "these accounts, these statuses", read from
-    CampaignListStat (kept by database triggers on every campaign write): a few hundred rows at most, whatever
-    the number of campaigns. Folds the table's delta rows first when they have piled up."""
-    from django.db.models import Count, Sum
-
-    from .models import CampaignListStat
-
-    rows = CampaignListStat.objects.filter(account_id__in=account_ids)
-    if statuses:
-        rows = rows.filter(status__in=statuses)
-    groups = list(
-        rows.order_by()
-        .values("status")  # across the accounts: a handful of rows to decode, whatever the number of accounts
-        .annotate(
-            n=Sum("campaigns"),
-            deltas=Count("pk"),
-            spend=Sum("spend"),
-            video_views=Sum("video_views"),
-            follows=Sum("follows"),
-        )
-    )
-    if sum(group["deltas"] for group in groups) > LIST_STATS_COMPACT_ABOVE:
-        from .listing.stats import campaign_list_stats_compact
-
-        campaign_list_stats_compact()
-    return _fold_summary(groups, tab)
-
-
-# PostgreSQL's search table (campaigns/dbsql.py, migration 0006). Raw SQL: a model over it would be dumped by
-# `dumpdata` (it is derived data, and on SQLite the name is the FTS5 index). The match is `icontains`: the same
-# escaped `%term%` parameter, compared upper-cased with the text the table keeps upper-cased.
-_SEARCH_SUMMARY_SQL = (
-    "SELECT status, COUNT(*), SUM(total_spend), SUM(total_video_views), SUM(total_follows) "
-    "FROM campaigns_campaign_search WHERE account_id = ANY(%s) "
-    "AND (name_upper LIKE UPPER(%s) OR platform_id_upper LIKE UPPER(%s))"
-)
-_SEARCH_SUMMARY_STATUSES_SQL = " AND status = ANY(%s)"
-
-
-def campaigns_list_summary_from_search(
-    *, account_ids: list[int], statuses: list[str] | None, term: str, tab: str
-) -> dict:
-    """PostgreSQL: the same summary for "these accounts, these statuses, matching `term`", counted and summed over
-    the narrow search table (`campaigns_campaign_search`, kept by triggers) instead of the wide campaign rows."""
-    pattern = f"%{connection.ops.prep_for_like_query(term)}%"
-    sql, params = _SEARCH_SUMMARY_SQL, [list(account_ids), pattern, pattern]
-    if statuses:
-        sql, params = sql + _SEARCH_SUMMARY_STATUSES_SQL, [*params, list(statuses)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql + " GROUP BY status", params)
-        groups = [
-            {"status": status, "n": n, "spend": spend, "video_views": views, "follows": follows}
-            for status, n, spend, views, follows in cursor.fetchall()
-        ]
-    return _fold_summary(groups, tab)
-
-
-def campaigns_list_summary_for_filters(
-    *, queryset: QuerySet[Campaign], tab: str, account_ids: list[int], filters: dict
-) -> dict:
-    """The list's summary for a filter form's cleaned values, from the cheapest source that answers it:
-    status and account only → the totals kept on write (CampaignListStat); plus a text search, on PostgreSQL →
-    the narrow search table (`campaigns_campaign_search`); anything else → one grouped query over the filtered campaigns
-    (`queryset`)."""
-    if any(filters.get(key) not in (None, "", False) for key in LIST_NARROWING):
-        return campaigns_list_summary(queryset=queryset, tab=tab)
-    if account := filters.get("account"):
-        account_ids = [pk for pk in account_ids if str(pk) == str(account)]
-    statuses = filters.get("status") or None
-    term = (filters.get("q") or "").strip()
-    if not term:
-        return campaigns_list_summary_from_stats(account_ids=account_ids, statuses=statuses, tab=tab)
-    if connection.vendor == "postgresql":
-        return campaigns_list_summary_from_search(account_ids=account_ids, statuses=statuses, term=term, tab=tab)
-    return campaigns_list_summary(queryset=queryset, tab=tab)
 
 
 def campaign_daily_series(*, campaign: Campaign) -> list:
@@ -341,50 +214,3 @@ def account_for_ics_token(*, token: str) -> AdAccount | None:
         return None
     digest = hashlib.sha256(token.encode()).hexdigest()
     return AdAccount.objects.filter(ics_token_hash=digest).first()
-
-
-# --- Sorting by budget remaining (issue 3) ---
-from django.db import models as _models  # noqa: E402
-from django.db.models import Case, Value, When  # noqa: E402
-from django.db.models.functions import Greatest  # noqa: E402
-
-
-class DaysBetween(_models.Func):
-    """Whole days from the first date to the second (both DateFields), on SQLite and PostgreSQL."""
-
-    output_field = _models.IntegerField()
-    arity = 2
-
-    def as_sqlite(self, compiler, connection, **extra):
-        return self.as_sql(
-            compiler,
-            connection,
-            template="CAST(julianday(%(expressions)s) AS INTEGER)",
-            arg_joiner=") - julianday(",
-            **extra,
-        )
-
-    def as_postgresql(self, compiler, connection, **extra):
-        # date - date is an integer number of days in PostgreSQL.
-        return self.as_sql(compiler, connection, template="(%(expressions)s)", arg_joiner=" - ", **extra)
-
-
-def budget_remaining_expression():
-    """The same figure as `Campaign.budget_remaining`, in SQL (for sorting the list by it): the lifetime budget,
-    or daily budget × planned days, minus spend so far, never below zero; NULL when a daily campaign has no
-    end date."""
-    money = _models.DecimalField(max_digits=16, decimal_places=2)
-
-    def left(planned):
-        return Greatest(planned - F("total_spend"), Value(0), output_field=money)
-
-    # Explicit cases, not GREATEST(NULL, 0): PostgreSQL's GREATEST skips NULLs, SQLite's returns NULL.
-    return Case(
-        When(budget_mode="lifetime", then=left(F("budget_amount"))),
-        When(
-            end_date__isnull=False,
-            then=left(F("budget_amount") * (DaysBetween(F("end_date"), F("start_date")) + 1)),
-        ),
-        default=Value(None),
-        output_field=money,
-    )

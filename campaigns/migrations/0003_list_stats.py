@@ -3,7 +3,111 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from campaigns.dbsql import LIST_STATS_DROP, LIST_STATS_SQL, SEARCH_INDEX_DROP, SEARCH_INDEX_SQL, VendorSQL
+from campaigns.migrations._vendor_sql import VendorSQL
+
+# Frozen copies of the SQL this migration ran (taken from campaigns/listing/sql.py when it was written). Never edit
+# them: a change to the triggers or the search index is a new migration, with its own copy.
+
+# The triggers keeping campaigns_campaignliststat in step: SQLite row-level, PostgreSQL statement-level.
+LIST_STATS_SQL = {
+    'sqlite': [
+        """CREATE TRIGGER campaign_list_stat_insert AFTER INSERT ON campaigns_campaign BEGIN
+        INSERT INTO campaigns_campaignliststat (account_id, status, campaigns, spend, video_views, follows)
+        VALUES (NEW.account_id, NEW.status, 1, NEW.total_spend, NEW.total_video_views, NEW.total_follows);
+    END""",
+        """CREATE TRIGGER campaign_list_stat_delete AFTER DELETE ON campaigns_campaign BEGIN
+        INSERT INTO campaigns_campaignliststat (account_id, status, campaigns, spend, video_views, follows)
+        VALUES (OLD.account_id, OLD.status, -1, -OLD.total_spend, -OLD.total_video_views, -OLD.total_follows);
+    END""",
+        """CREATE TRIGGER campaign_list_stat_update
+    AFTER UPDATE OF account_id, status, total_spend, total_video_views, total_follows ON campaigns_campaign
+    WHEN OLD.account_id IS NOT NEW.account_id OR OLD.status IS NOT NEW.status
+      OR OLD.total_spend IS NOT NEW.total_spend OR OLD.total_video_views IS NOT NEW.total_video_views
+      OR OLD.total_follows IS NOT NEW.total_follows
+    BEGIN
+        INSERT INTO campaigns_campaignliststat (account_id, status, campaigns, spend, video_views, follows)
+        VALUES (OLD.account_id, OLD.status, -1, -OLD.total_spend, -OLD.total_video_views, -OLD.total_follows),
+               (NEW.account_id, NEW.status, 1, NEW.total_spend, NEW.total_video_views, NEW.total_follows);
+    END""",
+    ],
+    'postgresql': [
+        """
+CREATE OR REPLACE FUNCTION campaign_list_stat_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO campaigns_campaignliststat (account_id, status, campaigns, spend, video_views, follows)
+        SELECT account_id, status, COUNT(*), SUM(total_spend), SUM(total_video_views), SUM(total_follows)
+        FROM new_rows GROUP BY account_id, status;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO campaigns_campaignliststat (account_id, status, campaigns, spend, video_views, follows)
+        SELECT account_id, status, -COUNT(*), -SUM(total_spend), -SUM(total_video_views), -SUM(total_follows)
+        FROM old_rows GROUP BY account_id, status;
+    ELSE
+        INSERT INTO campaigns_campaignliststat (account_id, status, campaigns, spend, video_views, follows)
+        SELECT account_id, status, SUM(n), SUM(spend), SUM(views), SUM(follows) FROM (
+            SELECT account_id, status, 1 AS n, total_spend AS spend, total_video_views AS views,
+                   total_follows AS follows FROM new_rows
+            UNION ALL
+            SELECT account_id, status, -1, -total_spend, -total_video_views, -total_follows FROM old_rows
+        ) AS delta
+        GROUP BY account_id, status
+        HAVING SUM(n) <> 0 OR SUM(spend) <> 0 OR SUM(views) <> 0 OR SUM(follows) <> 0;
+    END IF;
+    RETURN NULL;
+END $$""",
+        """CREATE TRIGGER campaign_list_stat_insert AFTER INSERT ON campaigns_campaign
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION campaign_list_stat_apply()""",
+        """CREATE TRIGGER campaign_list_stat_delete AFTER DELETE ON campaigns_campaign
+        REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION campaign_list_stat_apply()""",
+        """CREATE TRIGGER campaign_list_stat_update AFTER UPDATE ON campaigns_campaign
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION campaign_list_stat_apply()""",
+    ],
+}
+
+LIST_STATS_DROP = {
+    'sqlite': [
+        'DROP TRIGGER IF EXISTS campaign_list_stat_insert',
+        'DROP TRIGGER IF EXISTS campaign_list_stat_delete',
+        'DROP TRIGGER IF EXISTS campaign_list_stat_update',
+    ],
+    'postgresql': [
+        'DROP TRIGGER IF EXISTS campaign_list_stat_insert ON campaigns_campaign',
+        'DROP TRIGGER IF EXISTS campaign_list_stat_delete ON campaigns_campaign',
+        'DROP TRIGGER IF EXISTS campaign_list_stat_update ON campaigns_campaign',
+        'DROP FUNCTION IF EXISTS campaign_list_stat_apply()',
+    ],
+}
+
+# SQLite: the external-content FTS5 trigram index of the campaigns' name and platform id.
+SEARCH_INDEX_SQL = {
+    'sqlite': [
+        """CREATE VIRTUAL TABLE IF NOT EXISTS campaigns_campaign_search USING fts5(
+            name, platform_id, content='campaigns_campaign', content_rowid='id', tokenize='trigram')""",
+        """CREATE TRIGGER campaign_search_insert AFTER INSERT ON campaigns_campaign BEGIN
+            INSERT INTO campaigns_campaign_search (rowid, name, platform_id) VALUES (NEW.id, NEW.name, NEW.platform_id);
+        END""",
+        """CREATE TRIGGER campaign_search_delete AFTER DELETE ON campaigns_campaign BEGIN
+            INSERT INTO campaigns_campaign_search (campaigns_campaign_search, rowid, name, platform_id)
+            VALUES ('delete', OLD.id, OLD.name, OLD.platform_id);
+        END""",
+        """CREATE TRIGGER campaign_search_update AFTER UPDATE OF name, platform_id ON campaigns_campaign BEGIN
+            INSERT INTO campaigns_campaign_search (campaigns_campaign_search, rowid, name, platform_id)
+            VALUES ('delete', OLD.id, OLD.name, OLD.platform_id);
+            INSERT INTO campaigns_campaign_search (rowid, name, platform_id) VALUES (NEW.id, NEW.name, NEW.platform_id);
+        END""",
+        "INSERT INTO campaigns_campaign_search (campaigns_campaign_search) VALUES ('rebuild')",
+    ],
+}
+
+SEARCH_INDEX_DROP = {
+    'sqlite': [
+        'DROP TRIGGER IF EXISTS campaign_search_insert',
+        'DROP TRIGGER IF EXISTS campaign_search_delete',
+        'DROP TRIGGER IF EXISTS campaign_search_update',
+        'DROP TABLE IF EXISTS campaigns_campaign_search',
+    ],
+}
 
 
 class Migration(migrations.Migration):

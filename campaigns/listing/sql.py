@@ -3,38 +3,13 @@ status) totals (`CampaignListStat`) in step with campaigns_campaign, and the sea
 search: SQLite's FTS5 trigram index (migration 0003), PostgreSQL's narrow copy of the campaigns with pg_trgm
 indexes (migration 0006; the page rows use the pg_trgm indexes of migration 0002 on campaigns_campaign).
 
-Migrations install these; changing a trigger here needs a new migration. `rebuild_sql` is what
-`services.campaign_list_stats_rebuild` runs (after `migrate`, `flush` and `loaddata`, and from the bench loader)."""
-
-from django.db import migrations
+What the database holds today. The migrations that installed it carry their own frozen copies (a migration never
+imports this module), and `tests/campaigns/test_list_stats.py` checks that the two agree: changing a trigger or the
+search table here needs a new migration with its own copy. `rebuild_sql` is what `campaign_list_stats_rebuild`
+(listing/stats.py) runs after `migrate`, `flush` and `loaddata`, and from the bench loader; `compact_sql` is what
+`campaign_list_stats_compact` runs, from the `list_stats_compact` task (listing/tasks.py), never on a read."""
 
 SEARCH = "campaigns_campaign_search"  # SQLite: the FTS5 index; PostgreSQL: a narrow copy (migration 0006)
-
-
-class VendorSQL(migrations.operations.base.Operation):
-    """A migration operation: SQL per database vendor ({vendor: [statements]}), for what the ORM does not model."""
-
-    reversible = True
-    reduces_to_sql = True
-
-    def __init__(self, forwards: dict, backwards: dict, description: str):
-        self.forwards, self.backwards, self.description = forwards, backwards, description
-
-    def state_forwards(self, app_label, state):
-        pass
-
-    def _run(self, schema_editor, statements):
-        for statement in statements.get(schema_editor.connection.vendor, ()):
-            schema_editor.execute(statement, params=None)
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        self._run(schema_editor, self.forwards)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        self._run(schema_editor, self.backwards)
-
-    def describe(self):
-        return self.description
 
 
 # SQLite: row-level triggers, one signed delta row per change (two for an update that moves a campaign).
