@@ -10,6 +10,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import ics, selectors, services
@@ -80,6 +81,11 @@ def campaign_calendar(request):
 @login_required
 @require_POST
 def campaign_ics_token(request):
+    """Publish (or rotate) the account's feed, or revoke it (managers).
+
+    The new secret URL is written into this response only, never into a message: messages live in the session
+    (`django_session`), where the secret would be stored readable. The response is not cacheable either; only
+    the secret's hash is kept (`services.ics_token_create`), so the page cannot be shown again."""
     account = selectors.account_get_for_user(user=request.user, pk=request.POST.get("account"))
     selectors.require_role(
         user=request.user, account_id=account.pk, role=Role.MANAGER, doing="publish the calendar feed"
@@ -87,16 +93,15 @@ def campaign_ics_token(request):
     if request.POST.get("op") == "revoke":
         services.ics_token_revoke(account=account, actor=request.user)
         messages.success(request, f"The calendar feed of {account.name} is revoked; its old URL no longer works.")
-    else:
-        token = services.ics_token_create(account=account, actor=request.user)
-        url = request.build_absolute_uri(reverse("campaigns:ics", kwargs={"token": token}))
-        messages.success(
-            request,
-            f"Calendar feed for {account.name}: {url} — copy it now, it is shown only once. "
-            "Any earlier feed URL of this account stopped working.",
-            extra_tags="ics-url",
-        )
-    return redirect("campaigns:calendar")
+        return redirect("campaigns:calendar")
+    rotated = bool(account.ics_token_hash)
+    token = services.ics_token_create(account=account, actor=request.user)
+    url = request.build_absolute_uri(reverse("campaigns:ics", kwargs={"token": token}))
+    response = render(
+        request, "campaigns/ics_feed_created.html", {"account": account, "feed_url": url, "rotated": rotated}
+    )
+    add_never_cache_headers(response)
+    return response
 
 
 @require_GET
