@@ -5,13 +5,15 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from .. import charts, selectors, selectors_winddown
+from .. import charts, selectors, selectors_winddown, services
 from ..forms import ScheduleForm, zone
 from ..models import Role, ScheduledAction, ScheduledState
 from ..tables import scheduled_badge_text
 
 
 def detail_context(request, campaign, *, schedule_form=None) -> dict:
+    """The campaign page's context. `actions` are the status actions the user may take now
+    (`services.available_actions`): the template offers exactly those."""
     role = selectors.role_for(user=request.user, account_id=campaign.account_id)
     tz = zone(campaign.account.timezone)
     history = list(selectors.campaign_history(campaign=campaign)[:200])
@@ -38,10 +40,10 @@ def detail_context(request, campaign, *, schedule_form=None) -> dict:
     return {
         "campaign": campaign,
         "role": role,
+        "actions": services.available_actions(campaign=campaign, role=role),
         "winddown_steps": selectors_winddown.winddown_steps_for(campaign=campaign) if campaign.is_ended else [],
         "pause_impact": selectors_winddown.pause_impact_for(campaign=campaign),
         "is_watching": selectors_winddown.campaign_is_watched(user=request.user, campaign=campaign),
-        "can_pause": role is not None and role.allows(Role.EDITOR),
         "can_manage": is_manager,
         "tz": tz.key,
         "history": history[:50],
