@@ -62,33 +62,37 @@ def import_preview(request, pk, import_pk):
     )
 
 
-@login_required
-@require_POST
-def import_commit(request, pk, import_pk):
+def _import_finish(request, pk, import_pk, *, commit: bool):
+    """Commit or discard a previewed import (editors), then back to the account page with what happened; a
+    refusal (e.g. already committed) goes back to the preview with its reason."""
     metric_import = _import_get(request, pk, import_pk)
     require_role(user=request.user, account_id=metric_import.account_id, role=Role.EDITOR, doing="import metrics")
     try:
-        result = services.metric_import_commit(metric_import=metric_import, actor=request.user)
+        if commit:
+            result = services.metric_import_commit(metric_import=metric_import, actor=request.user)
+        else:
+            services.metric_import_discard(metric_import=metric_import)
     except services.CampaignError as error:
         messages.error(request, str(error))
         return redirect("campaigns:import_preview", pk=pk, import_pk=import_pk)
-    messages.success(
-        request,
-        f"Imported “{metric_import.filename}”: {result['created']} new and {result['updated']} updated daily rows, "
-        f"{result['campaigns_created']} campaigns created.",
-    )
+    if commit:
+        messages.success(
+            request,
+            f"Imported “{metric_import.filename}”: {result['created']} new and {result['updated']} updated daily "
+            f"rows, {result['campaigns_created']} campaigns created.",
+        )
+    else:
+        messages.info(request, f"Discarded “{metric_import.filename}”. Nothing was imported.")
     return redirect("campaigns:account_detail", pk=pk)
+
+
+@login_required
+@require_POST
+def import_commit(request, pk, import_pk):
+    return _import_finish(request, pk, import_pk, commit=True)
 
 
 @login_required
 @require_POST
 def import_discard(request, pk, import_pk):
-    metric_import = _import_get(request, pk, import_pk)
-    require_role(user=request.user, account_id=metric_import.account_id, role=Role.EDITOR, doing="import metrics")
-    try:
-        services.metric_import_discard(metric_import=metric_import)
-    except services.CampaignError as error:
-        messages.error(request, str(error))
-        return redirect("campaigns:import_preview", pk=pk, import_pk=import_pk)
-    messages.info(request, f"Discarded “{metric_import.filename}”. Nothing was imported.")
-    return redirect("campaigns:account_detail", pk=pk)
+    return _import_finish(request, pk, import_pk, commit=False)
