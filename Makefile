@@ -101,9 +101,9 @@ bench: install-dev
 		vendor=$$(case $$url in sqlite*) echo sqlite;; *) echo postgresql;; esac); \
 		echo "==== $$vendor: migrate, generate ===="; \
 		$(BENCH_ENV) DATABASE_URL=$$url $(PY) manage.py migrate --noinput -v0 || exit 1; \
-		$(BENCH_ENV) DATABASE_URL=$$url $(PY) manage.py bench_generate --timings-file $(BENCH_DIR)/generate-$$vendor.json || exit 1; \
+		$(BENCH_ENV) DATABASE_URL=$$url $(PY) -m tests.bench generate --timings-file $(BENCH_DIR)/generate-$$vendor.json || exit 1; \
 		echo "==== $$vendor: bench ===="; \
-		$(BENCH_ENV) DATABASE_URL=$$url $(PY) manage.py bench --write-docs $(BENCH_ARGS) || exit 1; \
+		$(BENCH_ENV) DATABASE_URL=$$url $(PY) -m tests.bench run --write-docs $(BENCH_ARGS) || exit 1; \
 	done; \
 	echo "make bench took $$(( $$(date +%s) - start ))s; results in docs/benchmarks.md"
 

@@ -1,4 +1,7 @@
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+
+from .selectors_winddown import notifications_unread_count
 
 
 def navigation(request: HttpRequest) -> dict:
@@ -7,14 +10,9 @@ def navigation(request: HttpRequest) -> dict:
     return {"nav_section": match.namespace if match else ""}
 
 
-# --- Wind-down and notifications (issue 6) ---
 def notifications_bell(request: HttpRequest) -> dict:
     """The unread count for the header bell: one COUNT query, run only if a template shows it (lazy) and
     only for signed-in users."""
-    from django.utils.functional import SimpleLazyObject
-
-    from .selectors_winddown import notifications_unread_count
-
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}

@@ -262,6 +262,10 @@ class Campaign(models.Model):
         return self.sync_state == SyncState.PENDING
 
     @property
+    def is_sync_failed(self) -> bool:
+        return self.sync_state == SyncState.FAILED
+
+    @property
     def display_status(self) -> str:
         """What a user should read: "Pausing…" while the platform has not confirmed a pause, and so on."""
         if self.sync_state == SyncState.PENDING:

@@ -22,7 +22,7 @@ from django_tables2.data import TableData
 from django_tables2.rows import BoundRows
 from django_tables2.templatetags.django_tables2 import table_page_range
 
-from .models import WINDDOWN_STEP_COUNT, Action, BudgetMode, Campaign, Objective
+from .models import WINDDOWN_STEP_COUNT, Action, BudgetMode, Campaign, Objective, SyncState
 from .selectors import budget_remaining_expression, campaign_list_rows_extras
 
 
@@ -283,10 +283,23 @@ def _date(value) -> str:
     return "—" if value is None else value.isoformat()
 
 
-def status_badges(campaign, scheduled) -> SafeString:
+# Sync states that colour the status badge while the platform has not caught up (else the status does).
+_SYNC_BADGE_KINDS = frozenset({SyncState.PENDING, SyncState.FAILED})
+
+
+def status_badge(campaign) -> str:
+    """The campaign's status badge, escaped HTML: `Campaign.display_status` ("Paused", "Pausing…",
+    "Paused · sync failed") coloured `badge-<status>`, or `badge-<sync state>` while the platform lags.
+
+    The one definition of this markup: the list's rows call it directly (fast: plain string formatting), and
+    templates through the `status_badge` / `status_badges` tags of `campaign_tags`."""
+    kind = campaign.sync_state if campaign.sync_state in _SYNC_BADGE_KINDS else campaign.status
+    return f'<span class="badge badge-{esc(kind)}">{esc(campaign.display_status)}</span>'
+
+
+def status_badges(campaign, scheduled=None) -> SafeString:
     """The status cell: status (or sync state) badge, "still delivering", and a pending schedule's badge."""
-    kind = campaign.sync_state if campaign.sync_state in ("pending", "failed") else campaign.status
-    html = f'<span class="badge badge-{esc(kind)}">{esc(campaign.display_status)}</span>'
+    html = status_badge(campaign)
     if campaign.still_delivering_since:
         html += (
             ' <span class="badge badge-warn" title="Metrics show delivery since '

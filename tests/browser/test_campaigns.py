@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -228,3 +229,25 @@ def test_sorting_paging_and_page_size_change_the_address(login_page, live_server
     page.locator(".per-page a", has_text="50").click()
     expect(page).to_have_url(f"{live_server.url}/campaigns/?sort=total_spend&per_page=50")
     expect(page.locator("#campaign-table tbody tr")).to_have_count(30)
+
+
+def test_calendar_feed_address_is_shown_once_on_its_page(login_page, live_server, account, manager, axe, screenshot):
+    page = login_page(manager)
+    page.goto(f"{live_server.url}/campaigns/calendar/")
+
+    page.get_by_role("button", name="Publish feed").click()
+
+    address = page.get_by_label("Calendar feed address (ICS)")
+    expect(address).to_have_value(re.compile(rf"^{re.escape(live_server.url)}/campaigns/ics/[\w-]+\.ics$"))
+    expect(page.get_by_role("button", name="Copy address")).to_be_visible()
+    assert axe(page) == []
+    screenshot(page, "calendar-feed")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "calendar-feed-phone")
+    assert axe(page) == []
+    feed_url = address.input_value()
+
+    page.get_by_role("link", name="Back to the calendar").click()
+
+    expect(page.get_by_role("button", name="Rotate address")).to_be_visible()
+    assert feed_url not in page.content()

@@ -1,8 +1,11 @@
 import datetime as dt
 import hashlib
+import json
+import re
 
 import pytest
 from django.contrib.messages import get_messages
+from django.contrib.sessions.models import Session
 from django.urls import reverse
 
 from campaigns import ics
@@ -54,17 +57,23 @@ def test_calendar_ended_campaign_stops_at_its_end(login, viewer, account):
     assert (days[0]["date"], days[-1]["date"]) == (dt.date(2030, 3, 1), dt.date(2030, 3, 5))
 
 
+def _feed_url(response) -> str:
+    [url] = re.findall(r'value="(https?://[^"]+\.ics)"', response.content.decode())
+    return url
+
+
 def test_manager_publishes_feed_and_sees_url_once(login, manager, account, campaign):
     client = login(manager)
 
     response = client.post(reverse("campaigns:ics_token"), {"account": account.pk, "op": "create"})
 
-    [message] = [str(m) for m in get_messages(response.wsgi_request)]
-    url = message.split(": ", 1)[1].split(" ")[0]
+    assert response.status_code == 200
+    url = _feed_url(response)
     token = url.rsplit("/", 1)[1].removesuffix(".ics")
     account.refresh_from_db()
     assert account.ics_token_hash == hashlib.sha256(token.encode()).hexdigest()
-    assert token in client.get(CAL).content.decode()  # the redirect target shows it …
+    assert response.content.decode().count(token) == 1  # the response shows it …
+    assert "no-store" in response["Cache-Control"]
     assert token not in client.get(CAL).content.decode()  # … once
 
     feed = client.get(f"/campaigns/ics/{token}.ics")
@@ -73,6 +82,24 @@ def test_manager_publishes_feed_and_sees_url_once(login, manager, account, campa
     body = feed.content.decode()
     assert body.startswith("BEGIN:VCALENDAR\r\n")
     assert "SUMMARY:Spring Glow (Active)" in body
+
+
+@pytest.mark.parametrize("rotate", [False, True], ids=["publish", "rotate"])
+def test_feed_secret_never_stored_in_session(login, manager, account, rotate):
+    client = login(manager)
+    if rotate:
+        client.post(reverse("campaigns:ics_token"), {"account": account.pk, "op": "create"})
+
+    response = client.post(reverse("campaigns:ics_token"), {"account": account.pk, "op": "create"})
+
+    token = _feed_url(response).rsplit("/", 1)[1].removesuffix(".ics")
+    assert ("New calendar feed address" in response.content.decode()) is rotate
+    assert not list(get_messages(response.wsgi_request))
+    sessions = list(Session.objects.all())
+    assert sessions
+    for session in sessions:
+        assert token not in session.session_data
+        assert token not in json.dumps(session.get_decoded(), default=str)
 
 
 def test_feed_works_without_login_and_dies_on_revoke(client, login, manager, account, campaign):

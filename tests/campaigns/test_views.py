@@ -7,6 +7,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns import services
 from campaigns.models import Action, BudgetMode, EndReason, ScheduledAction, Status, StatusChange
 from tests.factories import CampaignFactory, DailyMetricFactory
 
@@ -394,3 +395,46 @@ def test_end_dialog_offers_delete_on_tiktok_only_for_connected_accounts(login, m
     campaign.refresh_from_db()
     assert campaign.status == Status.ENDED and campaign.delete_on_platform
     assert StatusChange.objects.get(campaign=campaign, action=Action.END).details == {"delete_on_platform": True}
+
+
+# The campaign page offers exactly the actions `services.available_actions` allows (pause, resume, end).
+ACTIONS_SHOWN = {
+    ("viewer", Status.ACTIVE): set(),
+    ("viewer", Status.PAUSED): set(),
+    ("viewer", Status.ENDED): set(),
+    ("editor", Status.ACTIVE): {"pause"},
+    ("editor", Status.PAUSED): {"resume"},
+    ("editor", Status.ENDED): set(),
+    ("manager", Status.ACTIVE): {"pause", "end"},
+    ("manager", Status.PAUSED): {"resume", "end"},
+    ("manager", Status.ENDED): set(),
+}
+
+
+def actions_on_page(html: str) -> set[str]:
+    shown = {name for name in ("pause", "resume") if f'name="action" value="{name}"' in html}
+    return shown | ({"end"} if "End campaign…" in html else set())
+
+
+@pytest.mark.parametrize(("role", "status"), list(ACTIONS_SHOWN), ids=lambda v: str(v))
+def test_detail_offers_the_actions_of_role_and_status(request, login, account, role, status):
+    campaign = CampaignFactory(account=account, status=status)
+
+    html = login(request.getfixturevalue(role)).get(reverse("campaigns:detail", args=[campaign.pk])).content.decode()
+
+    assert actions_on_page(html) == ACTIONS_SHOWN[role, status]
+
+
+def test_detail_actions_come_from_available_actions_not_the_status(login, manager, campaign, monkeypatch):
+    asked = []
+
+    def only_end(*, campaign, role):
+        asked.append((campaign.pk, role))
+        return [Action.END]
+
+    monkeypatch.setattr(services, "available_actions", only_end)
+
+    html = login(manager).get(reverse("campaigns:detail", args=[campaign.pk])).content.decode()
+
+    assert asked == [(campaign.pk, "manager")]
+    assert actions_on_page(html) == {"end"}  # an active campaign, yet no "Pause…": the template asked

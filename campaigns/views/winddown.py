@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from . import services
-from .models import WINDDOWN_STEP_COUNT, ContentItem, ContentState, Role, WindDownStepKind
-from .selectors import campaign_get_for_user, role_for
-from .selectors_winddown import winddown_open_campaigns_for_user, winddown_steps_for
+from .. import services
+from ..models import WINDDOWN_STEP_COUNT, ContentItem, ContentState, Role, WindDownStepKind
+from ..selectors import campaign_get_for_user, role_for
+from ..selectors_winddown import winddown_open_campaigns_for_user, winddown_steps_for
 
 TEMPLATE = "campaigns/winddown_detail.html"
 

@@ -7,26 +7,20 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from . import services
-from .models import Membership
-from .selectors import campaign_get_for_user
-from .selectors_winddown import notifications_for_user, notifications_unread_count
+from .. import services
+from ..models import Membership
+from ..selectors import campaign_get_for_user
+from ..selectors_winddown import notifications_for_user, notifications_unread_count
+from .common import safe_next
 
 LIST_TEMPLATE = "notifications/notification_list.html"
 
 
 def _back(request, default: str):
-    target = request.POST.get("next", "")
-    # Only a local path: `redirect()` would take anything else without a "/" (e.g. "0") for a view name.
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, {request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(target)
-    return redirect(default)
+    return redirect(safe_next(request, request.POST.get("next", ""), default))
 
 
 @login_required

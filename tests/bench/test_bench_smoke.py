@@ -7,8 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count, Max, Q, Sum
 
-from campaigns.management.commands.bench_generate import ACCOUNT_PREFIX, REPORT_CAMPAIGN_NAME
 from campaigns.models import METRIC_FIELDS, AdAccount, Campaign, ContentItem, DailyMetric, Status, StatusChange
+from tests.bench import generate, run
+from tests.bench.generate import ACCOUNT_PREFIX, REPORT_CAMPAIGN_NAME
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ SIZE = ["--campaigns", "200", "--metrics", "5000", "--content", "400"]
 
 @pytest.fixture
 def bench_data():
-    call_command("bench_generate", *SIZE, stdout=io.StringIO())
+    call_command(generate.Command(), *SIZE, stdout=io.StringIO())
 
 
 def test_bench_generate_tiny_size_exact_counts_in_all_states(bench_data):
@@ -54,13 +55,14 @@ def test_bench_generate_totals_equal_sum_of_campaign_level_metrics(bench_data):
 def test_bench_generate_same_size_again_does_nothing(bench_data):
     first_ids = list(Campaign.objects.order_by("pk").values_list("pk", flat=True)[:5])
     out = io.StringIO()
-    call_command("bench_generate", *SIZE, stdout=out)
+    call_command(generate.Command(), *SIZE, stdout=out)
     assert "nothing to do" in out.getvalue()
     assert list(Campaign.objects.order_by("pk").values_list("pk", flat=True)[:5]) == first_ids
 
 
 def test_bench_generate_other_size_replaces_old_bench_data(bench_data):
-    call_command("bench_generate", "--campaigns", "100", "--metrics", "3000", "--content", "200", stdout=io.StringIO())
+    smaller = ["--campaigns", "100", "--metrics", "3000", "--content", "200"]
+    call_command(generate.Command(), *smaller, stdout=io.StringIO())
     assert Campaign.objects.count() == 100
     assert DailyMetric.objects.count() == 3000
     assert AdAccount.objects.filter(name__startswith=ACCOUNT_PREFIX).count() == 50
@@ -71,7 +73,7 @@ def test_bench_quick_run_prints_table_and_rolls_back_its_writes(bench_data):
     statuses = dict(Campaign.objects.values_list("status").annotate(n=Count("id")))
     changes = StatusChange.objects.count()
     out = io.StringIO()
-    call_command("bench", "--quick", stdout=out)
+    call_command(run.Command(), "--quick", stdout=out)
     text = out.getvalue()
     assert "| Section | Scenario | Median ms | p95 ms | Queries |" in text
     for row in ("| list | page 1 |", "| admin | page 1 |", "| admin SQL floor | sorted by total spend |"):

@@ -1,26 +1,24 @@
-"""The account page: platform connection and sync state, "sync now", Ads Manager file import (upload → preview →
-commit or discard), and the per-campaign "retry sync" / "re-send end" actions. Thin views: rules live in
-services, reads in selectors."""
+"""The account page: platform connection and sync state, "sync now", and the per-campaign "retry sync" /
+"re-send end" actions (the file import is `imports`). Thin views: rules live in services, reads in selectors."""
 
 import os
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.tasks import TaskResultStatus
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+from django_htmx.http import trigger_client_event
 
-from . import services
-from .imports import MAX_UPLOAD_BYTES, ImportFileError
-from .models import Campaign, ImportState, MetricImport, Role, SyncState
-from .platforms import platform_label, push
-from .selectors import account_get_for_user, campaign_get_for_user, require_role, role_for
-from .tasks import platform_pull_account_task
+from .. import services
+from ..imports import MAX_UPLOAD_BYTES
+from ..models import Campaign, MetricImport, Role, SyncState
+from ..platforms import platform_label, push
+from ..selectors import account_get_for_user, campaign_get_for_user, require_role, role_for
+from ..tasks import platform_pull_account_task
+from .common import safe_next
 
 
 def _account_context(*, request, account) -> dict:
@@ -93,85 +91,6 @@ def account_sync(request, pk):
     return redirect("campaigns:account_detail", pk=account.pk)
 
 
-@login_required
-@require_POST
-def import_upload(request, pk):
-    account = account_get_for_user(user=request.user, pk=pk)
-    require_role(user=request.user, account_id=account.pk, role=Role.EDITOR, doing="import metrics")
-    upload = request.FILES.get("file")
-    try:
-        metric_import = services.metric_import_preview(account=account, upload=upload, actor=request.user)
-    except ImportFileError as error:
-        messages.error(request, f"Nothing was imported: {error}")
-        target = reverse("campaigns:account_detail", args=[account.pk])
-    else:
-        target = reverse("campaigns:import_preview", args=[account.pk, metric_import.pk])
-    # Sent with htmx (for the upload progress bar): the browser then loads the page itself.
-    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
-
-
-def _import_get(request, pk, import_pk) -> MetricImport:
-    account = account_get_for_user(user=request.user, pk=pk)
-    metric_import = MetricImport.objects.filter(account=account, pk=import_pk).select_related("account").first()
-    if metric_import is None:
-        raise Http404("No such import.")
-    return metric_import
-
-
-@login_required
-@require_GET
-def import_preview(request, pk, import_pk):
-    metric_import = _import_get(request, pk, import_pk)
-    role = role_for(user=request.user, account_id=metric_import.account_id)
-    summary = metric_import.summary or {}
-    return render(
-        request,
-        "campaigns/import_preview.html",
-        {
-            "account": metric_import.account,
-            "metric_import": metric_import,
-            "summary": summary,
-            "rows": summary.get("metric_rows", {}),
-            "errors": summary.get("errors", []),
-            "can_edit": role is not None and role.allows(Role.EDITOR),
-            "is_preview": metric_import.state == ImportState.PREVIEW,
-            "nav_section": "campaigns",
-        },
-    )
-
-
-@login_required
-@require_POST
-def import_commit(request, pk, import_pk):
-    metric_import = _import_get(request, pk, import_pk)
-    require_role(user=request.user, account_id=metric_import.account_id, role=Role.EDITOR, doing="import metrics")
-    try:
-        result = services.metric_import_commit(metric_import=metric_import, actor=request.user)
-    except services.CampaignError as error:
-        messages.error(request, str(error))
-        return redirect("campaigns:import_preview", pk=pk, import_pk=import_pk)
-    messages.success(
-        request,
-        f"Imported “{metric_import.filename}”: {result['created']} new and {result['updated']} updated daily rows, "
-        f"{result['campaigns_created']} campaigns created.",
-    )
-    return redirect("campaigns:account_detail", pk=pk)
-
-
-@login_required
-@require_POST
-def import_discard(request, pk, import_pk):
-    metric_import = _import_get(request, pk, import_pk)
-    require_role(user=request.user, account_id=metric_import.account_id, role=Role.EDITOR, doing="import metrics")
-    try:
-        services.metric_import_discard(metric_import=metric_import)
-    except services.CampaignError as error:
-        messages.error(request, str(error))
-        return redirect("campaigns:import_preview", pk=pk, import_pk=import_pk)
-    messages.info(request, f"Discarded “{metric_import.filename}”. Nothing was imported.")
-    return redirect("campaigns:account_detail", pk=pk)
-
-
 def _after_campaign_action(request, campaign, event):
     if request.htmx:
         response = render(
@@ -180,13 +99,8 @@ def _after_campaign_action(request, campaign, event):
             {**_account_context(request=request, account=campaign.account), "oob_messages": True},
         )
         return trigger_client_event(response, event, {"id": campaign.pk})
-    target = request.POST.get("next", "")
-    # Only a local path: `redirect()` would take anything else without a "/" (e.g. "0") for a view name.
-    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = reverse("campaigns:account_detail", args=[campaign.account_id])
-    return redirect(target)
+    default = reverse("campaigns:account_detail", args=[campaign.account_id])
+    return redirect(safe_next(request, request.POST.get("next", ""), default))
 
 
 def _sync_outcome(request, campaign, *, request_sync, confirmed: str, failed: str, pending: str):

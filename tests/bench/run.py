@@ -1,4 +1,4 @@
-"""`make bench`: measure Closeout on the benchmark data set (`bench_generate`) and check the targets of issue 9.
+"""`make bench`: measure Closeout on the benchmark data set (`generate`) and check the targets of issue 9.
 
 Server-side with the Django test client (warm, median and p95 of ≥ 30 requests, SQL queries counted with
 CaptureQueriesContext), side by side with the Django admin changelist on the same rows and the raw SQL floor
@@ -7,43 +7,42 @@ CSV export (in a subprocess, for a clean memory figure) and gunicorn + wrk under
 
 The database is the default one (DATABASE_URL). Writes (bulk transitions, snapshots) run inside a transaction
 that is rolled back, so every run starts from the same data. Scenario URLs are tables at the top of this file:
-adjust them when the pages they point at change.
+adjust them when the pages they point at change. Run it as `python -m tests.bench run [--quick] [--write-docs]`;
+the helpers are `probes` (measuring), `server` (gunicorn + wrk) and `results` (the table, docs/benchmarks.md).
 """
 
 import contextlib
-import csv
-import datetime as dt
-import importlib
-import inspect
 import json
 import os
-import platform
-import re
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import django
 from django.conf import settings
 from django.contrib import admin
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import Resolver404, resolve
 
 from campaigns import services
 from campaigns.models import Action, Campaign, DailyMetric, EndReason, Source, Status, StatusChange
 
-from .bench_generate import ACCOUNT_PREFIX, bench_user, report_campaign
+from .generate import ACCOUNT_PREFIX, bench_user, report_campaign
+from .probes import (
+    NotAvailable,
+    Row,
+    admin_overridden,
+    call_with,
+    export_probe,
+    first_service,
+    median_p95,
+    resolve_or_unavailable,
+    rolled_back,
+)
+from .results import BASE_DIR, DOCS, docs_write, rows_markdown
+from .server import gunicorn_server, wrk_run
 
 # --- Scenarios: adjust these to the pages' parameter names ---------------------------------------------------
 # {deep_page} is 80 % of the way through the pages of 50 rows; {search} is SEARCH_TERM.
@@ -92,9 +91,7 @@ SHARE_SERVICES = [
 EXPORT_ROWS = 1_000_000
 EXPORT_PATH = ""
 BULK_SIZE = 1_000
-LOAD_SECONDS = 20
-LOAD_CONNECTIONS = 16
-WRK_TIMEOUT = 30  # seconds; a slower response counts as an error (a socket timeout), not in the latencies
+LOAD_SECONDS = 20  # wrk's connections and timeout: `server`
 
 # --- Targets (issue 9) -------------------------------------------------------------------------------------
 LIST_VS_ADMIN_MAX = 0.5
@@ -106,34 +103,10 @@ LOAD_LIST_VS_ADMIN_MIN = 1.0
 LOAD_SHARED_VS_LIST_MIN = 5.0
 
 SECTIONS = ("pages", "report_pages", "bulk", "snapshot", "export", "load")
-BASE_DIR = Path(settings.BASE_DIR)
-DOCS = BASE_DIR / "docs" / "benchmarks.md"
-
-
-@dataclass
-class Row:
-    section: str
-    scenario: str
-    median_ms: float | None = None
-    p95_ms: float | None = None
-    queries: int | None = None
-    compare: str = ""
-    target: str = ""
-    ok: bool | None = None  # None: no target, or not measured
-    note: str = ""
-    sql: list[str] = field(default_factory=list, repr=False)
-
-    @property
-    def result(self) -> str:
-        return {True: "PASS", False: "FAIL", None: ""}[self.ok]
-
-
-class NotAvailable(Exception):
-    """The page or service this scenario measures does not exist (yet)."""
 
 
 class Command(BaseCommand):
-    help = "Benchmark the default database's bench data (see bench_generate) and print a markdown table."
+    help = "Benchmark the default database's bench data (`python -m tests.bench generate`); print a markdown table."
 
     def add_arguments(self, parser):
         parser.add_argument("--requests", type=int, default=30, help="Measured requests per scenario (≥ 30).")
@@ -161,7 +134,14 @@ class Command(BaseCommand):
         summary = f"{passed} PASS, {failed} FAIL, {time.perf_counter() - started:.0f}s on {bench.vendor_label}."
         self.stdout.write(summary)
         if options["write_docs"]:
-            docs_write(vendor=connection.vendor, label=bench.vendor_label, table=table, bench=bench, summary=summary)
+            docs_write(
+                vendor=connection.vendor,
+                label=bench.vendor_label,
+                table=table,
+                total=bench.total,
+                requests=bench.n,
+                summary=summary,
+            )
             self.stdout.write(f"Wrote {DOCS.relative_to(BASE_DIR)}.")
 
 
@@ -180,7 +160,7 @@ class Bench:
         campaigns = Campaign.objects.filter(account__name__startswith=ACCOUNT_PREFIX)
         self.total = campaigns.count()
         if not self.total:
-            raise CommandError("No bench data in this database: run `manage.py bench_generate` first.")
+            raise CommandError("No bench data in this database: run `python -m tests.bench generate` first.")
         self.user = bench_user()
         self.report = report_campaign()
         self.client = Client(HTTP_HOST="localhost")
@@ -487,7 +467,7 @@ class Bench:
         else:
             code = (
                 "import json, django; django.setup(); "
-                "from campaigns.management.commands.bench import export_probe; "
+                "from tests.bench.probes import export_probe; "
                 f"print(json.dumps(export_probe(rows={rows})))"
             )
             env = os.environ | {
@@ -533,7 +513,7 @@ class Bench:
                 self.rows.append(Row("load", name, note="not available: wrk is not installed (apt-get install wrk)"))
             return
         results = {}
-        with gunicorn_server(log=self.log) as (base, access_log):
+        with gunicorn_server(log=self.log, admin_overrides=ADMIN_OVERRIDES) as (base, access_log):
             cookie = f"{settings.SESSION_COOKIE_NAME}={self.client.cookies[settings.SESSION_COOKIE_NAME].value}"
             for name, url in targets.items():
                 if url is None:
@@ -562,333 +542,3 @@ class Bench:
                 checks.append(ratio >= LOAD_SHARED_VS_LIST_MIN)
             row.ok = all(checks)
             self.rows.append(row)
-
-
-# Helpers ----------------------------------------------------------------------------------------------------
-
-
-def median_p95(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-
-
-class _Rollback(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def rolled_back():
-    """Run the block in a transaction that is always rolled back (its on-commit callbacks never fire)."""
-    try:
-        with transaction.atomic():
-            yield
-            raise _Rollback
-    except _Rollback:
-        pass
-
-
-@contextlib.contextmanager
-def admin_overridden(**attributes):
-    """CampaignAdmin with these attributes for the duration (it is one shared instance per process)."""
-    model_admin = admin.site._registry[Campaign]
-    before = {name: getattr(model_admin, name) for name in attributes}
-    for name, value in attributes.items():
-        setattr(model_admin, name, value)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            setattr(model_admin, name, value)
-
-
-def resolve_or_unavailable(path: str) -> None:
-    try:
-        resolve(path.split("?")[0])
-    except Resolver404:
-        raise NotAvailable(f"{path.split('?')[0]} does not resolve yet") from None
-
-
-def first_service(dotted_paths: list[str]):
-    for dotted in dotted_paths:
-        module_name, _, name = dotted.rpartition(".")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        if callable(getattr(module, name, None)):
-            return getattr(module, name)
-    raise NotAvailable(f"none of {', '.join(p.rpartition('.')[2] for p in dotted_paths)} in reports.services")
-
-
-def call_with(func, **available):
-    """Call `func` with the keyword arguments its signature names (and that are not None)."""
-    params = inspect.signature(func).parameters
-    return func(**{k: v for k, v in available.items() if k in params and v is not None})
-
-
-def export_probe(*, rows: int) -> dict:
-    """Stream `rows` daily metrics as CSV the way a StreamingHttpResponse would, measuring time and the growth
-    of the process's peak resident memory (ru_maxrss) over a warm baseline."""
-    import resource  # noqa: PLC0415 — Unix only, like the benchmark
-
-    from django.db import reset_queries  # noqa: PLC0415
-
-    class Echo:
-        def write(self, value):
-            return value
-
-    columns = ("date", "campaign_id", "campaign__name", "content_item_id", "spend", "impressions", "reach",
-               "clicks", "video_views", "likes", "comments", "shares", "follows", "profile_visits")  # fmt: skip
-    queryset = DailyMetric.objects.order_by("pk").values_list(*columns)[:rows]
-    list(queryset[:100])  # warm: connection open, models loaded
-    reset_queries()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    writer = csv.writer(Echo())
-    written, count = 0, 0
-    t0 = time.perf_counter()
-    with CaptureQueriesContext(connection) as ctx:
-        written += len(writer.writerow(["date", "campaign_id", "campaign", "content_item_id", *columns[4:]]))
-        for row in queryset.iterator(chunk_size=2000):
-            written += len(writer.writerow(row))
-            count += 1
-    seconds = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {
-        "rows": count,
-        "seconds": seconds,
-        "mb": written / 1e6,
-        "rss_growth_mb": (after - before) / 1024,
-        "rss_baseline_mb": before / 1024,
-        "queries": len(ctx.captured_queries),
-        "how": "no export view yet: DailyMetric.values_list().iterator(chunk_size=2000) → csv.writer, in a subprocess",
-    }
-
-
-@contextlib.contextmanager
-def gunicorn_server(*, log):
-    """gunicorn (2 sync workers, config.wsgi, local settings with DEBUG off) on a free loopback port; always
-    stopped on exit. The admin gets the same ADMIN_OVERRIDES as in the test-client run."""
-    with tempfile.TemporaryDirectory(prefix="closeout-bench-") as tmp:
-        conf = Path(tmp) / "gunicorn_conf.py"
-        access_log = Path(tmp) / "access.log"  # one status code per response: wrk_run counts the non-2xx
-        conf.write_text(
-            "def post_worker_init(worker):\n"
-            "    from django.contrib import admin\n"
-            "    from campaigns.models import Campaign\n"
-            f"    for name, value in {ADMIN_OVERRIDES!r}.items():\n"
-            "        setattr(admin.site._registry[Campaign], name, value)\n"
-        )
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = os.environ | {
-            "DJANGO_SETTINGS_MODULE": "config.settings.local",
-            "DJANGO_DEBUG": "0",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        }
-        errors = open(Path(tmp) / "gunicorn.log", "w")  # noqa: SIM115 — closed in finally
-        process = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi:application",
-                "--workers",
-                "2",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--config",
-                str(conf),
-                "--timeout",
-                "120",
-                "--access-logfile",
-                str(access_log),
-                "--access-logformat",
-                "%(s)s",
-            ],  # fmt: skip
-            cwd=BASE_DIR,
-            env=env,
-            stdout=errors,
-            stderr=errors,
-            start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(base + "/healthz", timeout=2) as response:  # noqa: S310  # nosec B310
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    errors.flush()
-                    raise CommandError("gunicorn did not start:\n" + (Path(tmp) / "gunicorn.log").read_text()[-2000:])
-                time.sleep(0.3)
-            log(f"  gunicorn (2 workers) on {base}, pid {process.pid}")
-            yield base, access_log
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
-            errors.close()
-
-
-# No response() callback: with one, wrk copies every body into Lua, which on this 2-core machine took 20–30 % of
-# the shared page's throughput from the server. Status codes are counted from gunicorn's access log instead.
-WRK_SCRIPT = """
-wrk.headers["Cookie"] = "%(cookie)s"
-function done(summary, latency, requests)
-  io.write(string.format("BENCH p50=%%f p99=%%f requests=%%d errors=%%d\\n",
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
-"""
-
-
-def wrk_run(wrk: str, url: str, cookie: str, *, seconds: int, access_log: Path) -> dict:
-    """wrk for `seconds` at LOAD_CONNECTIONS connections (2 threads), after a 2 s warm-up. Non-2xx responses
-    (3xx included) are counted from the server's access log: the status of every response written during the
-    run and until the server is idle again."""
-    with tempfile.TemporaryDirectory(prefix="closeout-wrk-") as tmp:
-        script = Path(tmp) / "bench.lua"
-        script.write_text(WRK_SCRIPT % {"cookie": cookie})
-        base = [wrk, "-t2", f"-c{LOAD_CONNECTIONS}", "--latency", "--timeout", f"{WRK_TIMEOUT}s", "-s", str(script)]
-        subprocess.run([*base, "-d2s", url], capture_output=True, timeout=60, check=False)  # noqa: S603 — warm-up
-        # Sync workers still serve the warm-up's queued requests after wrk has gone: wait for one fresh
-        # request to come back, so the measured run starts on an idle server.
-        request = urllib.request.Request(url, headers={"Cookie": cookie})  # noqa: S310
-        with urllib.request.urlopen(request, timeout=120):  # noqa: S310  # nosec B310
-            pass
-        logged_before = _access_log_statuses(access_log)
-        done = subprocess.run([*base, f"-d{seconds}s", url], capture_output=True, text=True, timeout=seconds + 60)  # noqa: S603
-        # Requests still in flight when wrk stopped: the server writes their log lines within its latency.
-        time.sleep(2)
-        statuses = _access_log_statuses(access_log)[len(logged_before) :]
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
-    ours = re.search(r"BENCH p50=([\d.]+) p99=([\d.]+) requests=(\d+) errors=(\d+)", done.stdout)
-    if not (rps and ours):
-        raise CommandError(f"could not read wrk's output:\n{done.stdout}\n{done.stderr}")
-    if not statuses:
-        raise CommandError(f"the server logged no response to {url} during the run")
-    return {
-        "rps": float(rps.group(1)),
-        "non2xx": sum(1 for status in statuses if not status.startswith("2")),
-        "errors": int(ours.group(4)),
-        "p50": float(ours.group(1)),
-        "p99": float(ours.group(2)),
-        "requests": int(ours.group(3)),
-        "logged": len(statuses),
-    }
-
-
-def _access_log_statuses(path: Path) -> list[str]:
-    return path.read_text().split() if path.exists() else []
-
-
-# Output -----------------------------------------------------------------------------------------------------
-
-
-def rows_markdown(rows: list[Row]) -> str:
-    def ms(value):
-        return "" if value is None else (f"{value:,.1f}" if value < 100 else f"{value:,.0f}")
-
-    lines = [
-        "| Section | Scenario | Median ms | p95 ms | Queries | Comparison | Target | Result | Note |",
-        "|---|---|---:|---:|---:|---|---|---|---|",
-    ]
-    for r in rows:
-        note = r.note.replace("|", "\\|")
-        cells = [r.section, r.scenario, ms(r.median_ms), ms(r.p95_ms), "" if r.queries is None else str(r.queries),
-                 r.compare, r.target, r.result, note]  # fmt: skip
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def machine_description() -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = re.search(r"model name\s*:\s*(.+)", cpuinfo)
-    cores = cpuinfo.count("processor\t:")
-    memory = subprocess.run(["free", "-g"], capture_output=True, text=True, check=False).stdout.strip()  # noqa: S607
-    return (
-        f"- CPU: {model.group(1).strip() if model else platform.processor()} × {cores} cores\n"
-        f"- Python {platform.python_version()}, Django {django.get_version()}, {platform.platform()}\n"
-        f"- Memory (`free -g`):\n\n```\n{memory}\n```\n"
-    )
-
-
-def docs_write(*, vendor: str, label: str, table: str, bench: Bench, summary: str) -> None:
-    """Write or update docs/benchmarks.md: the header (machine, date, commands) and this database's section."""
-    start, end = f"<!-- bench:{vendor}:start -->", f"<!-- bench:{vendor}:end -->"
-    existing = DOCS.read_text() if DOCS.exists() else ""
-    sections = {}
-    for other in ("sqlite", "postgresql", "notes"):
-        match = re.search(rf"<!-- bench:{other}:start -->.*?<!-- bench:{other}:end -->", existing, re.S)
-        if match:
-            sections[other] = match.group(0)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT sqlite_version()" if vendor == "sqlite" else "SHOW server_version")
-        version = cursor.fetchone()[0]
-    generated = BASE_DIR / "bench" / f"generate-{vendor}.json"
-    generator = ""
-    if generated.exists():
-        info = json.loads(generated.read_text())
-        steps = ", ".join(f"{k} {v:.1f} s" for k, v in info["steps"].items())
-        reused = f"; reused by this run ({info['reused']})" if info.get("reused") else ""
-        generator = (
-            f"Data generated in {info['seconds']:.0f} s wall, {info.get('cpu_seconds', 0):.0f} s CPU of the "
-            f"generator process, on {info['date']} ({steps}){reused}.\n\n"
-        )
-    sections[vendor] = (
-        f"{start}\n## {label} {version}\n\nRun {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
-        f"{bench.total:,} campaigns, {bench.n} requests per scenario. {summary}\n\n{generator}{table}{end}"
-    )
-    body = DOCS_HEADER.format(machine=machine_description(), date=f"{dt.datetime.now(dt.UTC):%Y-%m-%d}")
-    body += "\n\n".join(sections[v] for v in ("sqlite", "postgresql", "notes") if v in sections) + "\n"
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(body)
-
-
-DOCS_HEADER = """# Benchmarks
-
-Written by `make bench` (`manage.py bench --write-docs`); last updated {date}. Each figure is the median of
-30 warm requests through the Django test client (p95 beside it) unless said otherwise; "Queries" is the SQL
-statement count of one request. The list page and the admin changelist of a scenario are requested in
-alternation (list, admin, list, …), so noise on the shared machine falls on both sides of their ratio. "SQL floor"
-rows run the page's own captured statements bare through the DB-API cursor, so the gap between a page and its
-floor is Python: ORM, forms, template rendering.
-
-## How to run
-
-```
-make bench
-```
-
-which does, for each database (SQLite file `bench/closeout_bench.sqlite3`, PostgreSQL database `closeout_bench`):
-
-```
-DATABASE_URL=… python manage.py migrate
-DATABASE_URL=… python manage.py bench_generate          # 50 accounts, 100,000 campaigns, 3,000,000 metric rows,
-                                                         # 200,000 content items; reused when already there
-DJANGO_DEBUG=0 DATABASE_URL=… python manage.py bench --write-docs
-```
-
-Data: campaigns in all states (55 % active, 25 % paused, 20 % ended, with audit rows), names like
-"Glow Drop 2025 #123", totals denormalised on Campaign; one campaign "Bench 365x50" with 365 days × 50 content
-items for the report and snapshot. The benchmark user is a manager in all 50 accounts and a superuser (for the
-admin). Bulk transitions and snapshots run in a transaction that is rolled back. The CSV export is measured in a
-subprocess (time, growth of peak RSS). Load: gunicorn with 2 sync workers on 127.0.0.1 and `wrk -t2 -c16 -d20s`
-with a logged-in session cookie; wrk and gunicorn share the machine's cores. Non-2xx responses (3xx included) are
-counted from gunicorn's access log: wrk runs without a Lua `response()` callback, which copies every body into
-Lua and cost the 150 KB shared page 20–30 % of its requests/s.
-
-## Machine
-
-{machine}
-"""

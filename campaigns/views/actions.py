@@ -1,0 +1,274 @@
+"""Pause, resume and end, for one campaign or a selection: the confirmation (a dialog for htmx, a page
+otherwise), then the change through `services.campaigns_transition`, reported per campaign."""
+
+import logging
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
+from django.http import Http404, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from .. import selectors, services
+from ..forms import ActionForm, ConfirmForm, IdsField, zone
+from ..models import Action, BudgetMode, Role, Source
+from ..services import TRANSITIONS, Outcome
+from .common import safe_next
+from .list import filtered_campaigns, list_context
+
+logger = logging.getLogger(__name__)
+
+CONFIRM_LIST_LIMIT = 50  # campaigns named one by one on a confirmation; the rest are counted
+
+
+def _daily_stop(campaign) -> tuple[str, object]:
+    """What a pause stops per day: the daily budget, or the average daily spend of the last 7 days."""
+    if campaign.budget_mode == BudgetMode.DAILY:
+        return "daily budget", campaign.budget_amount
+    return "7-day average spend", services.average_daily_spend(campaign=campaign)
+
+
+def _confirm_context(request, *, action: str, campaigns: list, form: ConfirmForm, origin: str, list_qs: str, nxt: str):
+    shown = campaigns[:CONFIRM_LIST_LIMIT]
+    rows = []
+    currencies = {c.account.currency for c in campaigns}
+    total_stop = 0
+    for campaign in shown:
+        row = {"campaign": campaign}
+        if action == Action.PAUSE:
+            row["stop_basis"], row["stop_amount"] = _daily_stop(campaign)
+            total_stop += row["stop_amount"] or 0
+        if action == Action.END:
+            row["unused"] = campaign.budget_remaining
+        rows.append(row)
+    timezones = {c.account.timezone for c in campaigns}
+    return {
+        "action": action,
+        "verb": Action(action).label,
+        "campaigns": campaigns,
+        "rows": rows,
+        "more": max(len(campaigns) - len(shown), 0),
+        "form": form,
+        "origin": origin,
+        "list_qs": list_qs,
+        "next": nxt,
+        "currency": currencies.pop() if len(currencies) == 1 else "",
+        "total_stop": total_stop,
+        "total_spend": sum((c.total_spend for c in campaigns), 0),
+        "total_unused": sum((r.get("unused") or 0 for r in rows), 0),
+        "timezone": form.tz.key,
+        "mixed_timezones": len(timezones) > 1,
+        "dialog_id": f"confirm-{action}",
+    }
+
+
+def _render_confirm(request, context, status=200):
+    context["as_dialog"] = bool(request.htmx)
+    if request.htmx:
+        response = render(request, "campaigns/campaign_confirm.html#confirm-dialog", context, status=status)
+        if status != 200:
+            # htmx does not swap error responses by default: answer 200 and retarget to the dialog slot.
+            response.status_code = 200
+            response["HX-Retarget"] = "#dialog-slot"
+            response["HX-Reswap"] = "innerHTML"
+        return response
+    return render(request, "campaigns/campaign_confirm.html", context, status=status)
+
+
+def _selected_campaigns(request, *, ids: list[int], all_matching: bool, list_qs: str) -> list:
+    if all_matching:
+        # "Select all N matching": the filter is re-run here, on the server, for this user only.
+        params = QueryDict(list_qs or "")
+        filterset, tab = filtered_campaigns(request, params)
+        queryset = filterset.qs if tab == "all" else filterset.qs.filter(status=tab)
+        ids = list(queryset.values_list("pk", flat=True))
+    return list(
+        selectors.campaigns_for_user(user=request.user)
+        .filter(pk__in=ids)
+        .select_related("account")
+        .order_by("name", "pk")
+    )
+
+
+def _zone_for(campaigns: list):
+    names = {c.account.timezone for c in campaigns}
+    return zone(names.pop() if len(names) == 1 else "UTC")
+
+
+def _transition_message(request, *, result, action: str, origin: str, list_qs: str, nxt: str) -> str:
+    html = render_to_string(
+        "campaigns/includes/transition_message.html",
+        {
+            "summary": result.summary(),
+            "outcomes": [
+                (result.names.get(pk, f"#{pk}"), outcome.label)
+                for pk, outcome in result.outcomes.items()
+                if outcome != Outcome.NOT_FOUND
+            ][:20],
+            "undo_ids": result.changed_ids if action == Action.PAUSE else [],
+            "undo_key": uuid.uuid4().hex,
+            "origin": origin,
+            "list_qs": list_qs,
+            "next": nxt,
+        },
+        request=request,
+    )
+    return html  # render_to_string returns SafeString (every value escaped by the template); messages keep it safe
+
+
+def _action_done(request, *, origin: str, list_qs: str, nxt: str):
+    """The answer after a successful action: the refreshed table region and the messages (htmx, from the
+    list), or a redirect."""
+    if request.htmx and origin == "list":
+        context = list_context(request, QueryDict(list_qs or ""))
+        body = render_to_string("campaigns/campaign_list.html#table-region", context, request=request)
+        body += render_to_string("campaigns/campaign_list.html#messages-oob", {}, request=request)
+        response = HttpResponse(body)
+        response["HX-Retarget"] = "#table-region"
+        response["HX-Reswap"] = "outerHTML"
+        response["HX-Push-Url"] = context["list_url"]
+        return trigger_client_event(response, "campaignStatusChanged", {})
+    response = redirect(nxt)
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = nxt
+    return response
+
+
+@login_required
+@require_POST
+def campaign_bulk_action(request):
+    """Step one (no `confirmed`): the confirmation for the selected campaigns. Step two: carry it out.
+
+    Pause and resume confirm lightly; ending asks for a reason and typed confirmation, and with `end_at`
+    schedules the end instead. The idempotency key rendered into the confirmation makes a double submit or a
+    replay act once."""
+    form = ActionForm(request.POST)
+    list_url = reverse("campaigns:list")
+    if not form.is_valid():
+        messages.error(request, "Choose pause, resume or end, and at least one campaign.")
+        return redirect(list_url)
+    data = form.cleaned_data
+    action, origin, list_qs = data["action"], request.POST.get("origin", ""), data["list_qs"]
+    default_next = list_url + (f"?{list_qs}" if list_qs else "")
+    nxt = safe_next(request, data["next"], default_next)
+    campaigns = _selected_campaigns(request, ids=data["ids"], all_matching=data["all_matching"], list_qs=list_qs)
+    if not campaigns:
+        messages.error(request, "Select at least one of your campaigns first.")
+        if request.htmx:
+            return _action_done(request, origin=origin, list_qs=list_qs, nxt=nxt)
+        return redirect(nxt)
+    roles = selectors.roles_for_user(user=request.user)
+    needed = TRANSITIONS[action].role
+    if not any(roles[c.account_id].allows(needed) for c in campaigns):
+        raise PermissionDenied(
+            f"You need the {needed.label.lower()} role in this account to {Action(action).label.lower()} campaigns."
+        )
+
+    tz = _zone_for(campaigns)
+    if not data["confirmed"]:
+        confirm = ConfirmForm(action=action, campaigns=campaigns, tz=tz)
+        context = _confirm_context(
+            request, action=action, campaigns=campaigns, form=confirm, origin=origin, list_qs=list_qs, nxt=nxt
+        )
+        return _render_confirm(request, context)
+
+    confirm = ConfirmForm(request.POST, action=action, campaigns=campaigns, tz=tz)
+    if not confirm.is_valid():
+        context = _confirm_context(
+            request, action=action, campaigns=campaigns, form=confirm, origin=origin, list_qs=list_qs, nxt=nxt
+        )
+        return _render_confirm(request, context, status=400)
+    cleaned = confirm.cleaned_data
+    if action == Action.END and cleaned.get("end_at"):
+        _schedule_many(request, campaigns=campaigns, cleaned=cleaned, tz=tz)
+        return _action_done(request, origin=origin, list_qs=list_qs, nxt=nxt)
+
+    try:
+        result = services.campaigns_transition(
+            campaign_ids=[c.pk for c in campaigns],
+            action=action,
+            actor=request.user,
+            source=Source.UI,
+            reason_code=cleaned.get("reason_code", ""),
+            reason_note=cleaned.get("reason_note", ""),
+            idempotency_key=cleaned["idempotency_key"],
+            delete_on_platform=bool(cleaned.get("delete_on_platform")),
+        )
+    except DatabaseError:
+        # The transition is one transaction: it was rolled back whole, so "nothing changed" is the truth.
+        logger.exception("Bulk %s of %d campaigns failed in the database", action, len(campaigns))
+        messages.error(
+            request,
+            f"Nothing was changed: the database did not complete the {Action(action).label.lower()}. "
+            "Please try again in a moment.",
+        )
+        return _action_done(request, origin=origin, list_qs=list_qs, nxt=nxt)
+    level = messages.SUCCESS if result.changed_ids else messages.WARNING
+    messages.add_message(
+        request,
+        level,
+        _transition_message(request, result=result, action=action, origin=origin, list_qs=list_qs, nxt=nxt),
+        extra_tags="transition",
+    )
+    return _action_done(request, origin=origin, list_qs=list_qs, nxt=nxt)
+
+
+def _schedule_many(request, *, campaigns, cleaned, tz) -> None:
+    # One service call; it authorises each campaign itself.
+    try:
+        result = services.scheduled_actions_create(
+            campaign_ids=[c.pk for c in campaigns],
+            action=Action.END,
+            run_at=cleaned["end_at"],
+            actor=request.user,
+            reason_code=cleaned["reason_code"],
+            reason_note=cleaned.get("reason_note", ""),
+        )
+    except services.CampaignError as exc:
+        messages.warning(request, f"Not scheduled: {exc}")
+        return
+    scheduled = [c.name for c in campaigns if c.pk in result.scheduled]
+    problems = result.problems()
+    when = timezone.localtime(cleaned["end_at"], tz).strftime("%Y-%m-%d %H:%M")
+    if scheduled:
+        messages.success(
+            request,
+            f"Scheduled the end of {len(scheduled)} campaign{'' if len(scheduled) == 1 else 's'} "
+            f"at {when} ({tz.key}): {', '.join(scheduled[:5])}{' …' if len(scheduled) > 5 else ''}.",
+        )
+    if problems:
+        messages.warning(request, "Not scheduled: " + "; ".join(problems[:5]))
+
+
+@login_required
+@require_GET
+def campaign_end_confirm(request):
+    """The end confirmation for `?ids=` (a dialog partial for htmx, a page otherwise); it posts to bulk_action."""
+    ids = IdsField().to_python(request.GET.getlist("ids"))
+    campaigns = _selected_campaigns(request, ids=ids, all_matching=False, list_qs="")
+    if not campaigns:
+        raise Http404("No such campaign.")
+    for account_id in {c.account_id for c in campaigns}:
+        selectors.require_role(user=request.user, account_id=account_id, role=Role.MANAGER, doing="end campaigns")
+    default_next = reverse("campaigns:detail", args=[campaigns[0].pk]) if len(campaigns) == 1 else ""
+    nxt = safe_next(request, request.GET.get("next", ""), default_next or reverse("campaigns:list"))
+    tz = _zone_for(campaigns)
+    form = ConfirmForm(action=Action.END, campaigns=campaigns, tz=tz)
+    context = _confirm_context(
+        request,
+        action=Action.END,
+        campaigns=campaigns,
+        form=form,
+        origin=request.GET.get("origin", ""),
+        list_qs="",
+        nxt=nxt,
+    )
+    return _render_confirm(request, context)

@@ -1,0 +1,69 @@
+"""The campaign page: status and the actions allowed now, plan, chart, schedule, content, history and, after
+an end, the wind-down."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from .. import charts, selectors, selectors_winddown, services
+from ..forms import ScheduleForm, zone
+from ..models import Role, ScheduledAction, ScheduledState
+from ..tables import scheduled_badge_text
+
+
+def detail_context(request, campaign, *, schedule_form=None) -> dict:
+    """The campaign page's context. `actions` are the status actions the user may take now
+    (`services.available_actions`): the template offers exactly those."""
+    role = selectors.role_for(user=request.user, account_id=campaign.account_id)
+    tz = zone(campaign.account.timezone)
+    history = list(selectors.campaign_history(campaign=campaign)[:200])
+    series = selectors.campaign_daily_series(campaign=campaign)
+    days = [m.date for m in series]
+    bands = charts.ranges_to_indexes(days, selectors.campaign_pause_periods(history=history, tz=tz))
+    chart = charts.line_chart(
+        labels=charts.date_labels(days),
+        series={"Video views": [m.video_views for m in series], "Spend": [m.spend for m in series]},
+        colors={"Video views": charts.PALETTE["views"], "Spend": charts.PALETTE["spend"]},
+        y2=("Spend",),
+        bands=bands,
+    )
+    pending = ScheduledAction.objects.filter(campaign=campaign, state=ScheduledState.PENDING).first()
+    is_manager = role is not None and role.allows(Role.MANAGER)
+    if schedule_form is None and is_manager and not campaign.is_ended and pending is None:
+        schedule_form = ScheduleForm(tz=tz)
+    targets = [
+        ("Video views", campaign.target_views, campaign.total_video_views),
+        ("Reach", campaign.target_reach, campaign.total_reach),
+        ("Clicks", campaign.target_clicks, campaign.total_clicks),
+        ("Followers", campaign.target_followers, campaign.total_follows),
+    ]
+    return {
+        "campaign": campaign,
+        "role": role,
+        "actions": services.available_actions(campaign=campaign, role=role),
+        "winddown_steps": selectors_winddown.winddown_steps_for(campaign=campaign) if campaign.is_ended else [],
+        "pause_impact": selectors_winddown.pause_impact_for(campaign=campaign),
+        "is_watching": selectors_winddown.campaign_is_watched(user=request.user, campaign=campaign),
+        "can_manage": is_manager,
+        "tz": tz.key,
+        "history": history[:50],
+        "content_items": list(campaign.content_items.all()),
+        "chart": chart,
+        "chart_rows": list(zip(days, [m.video_views for m in series], [m.spend for m in series], strict=True)),
+        "has_pause_periods": bool(bands),
+        "pending": pending,
+        "pending_text": scheduled_badge_text(pending) if pending else "",
+        "schedule_form": schedule_form,
+        "targets": [(label, target, actual) for label, target, actual in targets if target],
+        "other_targets": {
+            "engagement_rate": campaign.target_engagement_rate,
+            "cost_per_result": campaign.target_cost_per_result,
+        },
+    }
+
+
+@login_required
+@require_GET
+def campaign_detail(request, pk):
+    campaign = selectors.campaign_get_for_user(user=request.user, pk=pk)
+    return render(request, "campaigns/campaign_detail.html", detail_context(request, campaign))

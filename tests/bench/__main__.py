@@ -1,0 +1,26 @@
+"""`python -m tests.bench generate [options]` and `python -m tests.bench run [options]`, without manage.py:
+Django is set up here (DJANGO_SETTINGS_MODULE, default config.settings.local; DATABASE_URL picks the database),
+then the command runs with Django's own argument parsing (`--help` works)."""
+
+import os
+import sys
+
+import django
+
+USAGE = "usage: python -m tests.bench {generate|run} [options]   (--help after the command for its options)"
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 2 or argv[1] not in ("generate", "run"):
+        sys.exit(USAGE)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    django.setup()
+    # The commands import models, so only after setup.
+    from tests.bench import generate, run  # noqa: PLC0415
+
+    command = {"generate": generate.Command, "run": run.Command}[argv[1]]()
+    command.run_from_argv(["python -m tests.bench", argv[1], *argv[2:]])
+
+
+if __name__ == "__main__":
+    main(sys.argv)
