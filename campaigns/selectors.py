@@ -179,19 +179,27 @@ def campaign_daily_series(*, campaign: Campaign) -> list:
     )
 
 
+def campaign_pause_spans(*, history: list[StatusChange]) -> list[tuple]:
+    """[(the change that paused, the change that ended that pause or None)] from the status history (any order
+    in), oldest first. The one walk over pauses: the campaign page's chart bands and the close report use it."""
+    from .models import Status
+
+    spans: list[list] = []
+    for change in sorted((h for h in history if h.is_transition), key=lambda h: (h.created_at, h.pk)):
+        if change.to_status == Status.PAUSED:
+            spans.append([change, None])
+        elif change.from_status == Status.PAUSED and spans and spans[-1][1] is None:
+            spans[-1][1] = change
+    return [tuple(s) for s in spans]
+
+
 def campaign_pause_periods(*, history: list[StatusChange], tz) -> list[tuple]:
     """[(first_day, last_day or None)] the campaign spent paused, from its status history (any order in).
     An open end (still paused) is None."""
-    from .models import Status
-
-    periods: list[list] = []
-    for change in sorted((h for h in history if h.is_transition), key=lambda h: (h.created_at, h.pk)):
-        day = change.created_at.astimezone(tz).date()
-        if change.to_status == Status.PAUSED:
-            periods.append([day, None])
-        elif change.from_status == Status.PAUSED and periods and periods[-1][1] is None:
-            periods[-1][1] = day
-    return [tuple(p) for p in periods]
+    return [
+        (start.created_at.astimezone(tz).date(), end.created_at.astimezone(tz).date() if end else None)
+        for start, end in campaign_pause_spans(history=history)
+    ]
 
 
 def campaigns_in_month_for_user(*, user: User, first_day, last_day) -> QuerySet[Campaign]:

@@ -1,9 +1,11 @@
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models.functions import Length
 from django.utils.html import format_html
 
-from .models import CloseReport, LessonRevision, ReportPdf
+from . import services
+from .models import CloseReport, Feedback, LessonRevision, ReportPdf, ShareLink, ShareLinkEvent
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -55,8 +57,6 @@ class ReportPdfAdmin(ReadOnlyAdmin):
     readonly_fields = ["report", "version", "size", "rendered_at"]
 
     def get_queryset(self, request):
-        from django.db.models.functions import Length
-
         # The files stay in the database: the list shows their size, measured there.
         return super().get_queryset(request).defer("content").annotate(size_bytes=Length("content"))
 
@@ -76,10 +76,6 @@ class LessonRevisionAdmin(ReadOnlyAdmin):
 
 
 # --- Sharing and feedback (issue 5) ---
-from django.contrib import messages  # noqa: E402
-
-from . import services  # noqa: E402
-from .models import Feedback, ShareLink, ShareLinkEvent  # noqa: E402
 
 
 class ShareLinkEventInline(admin.TabularInline):

@@ -1,10 +1,13 @@
-"""CSV exports, streamed row by row so memory stays flat however long the campaign ran."""
+"""CSV exports, streamed row by row so memory stays flat however long the campaign ran. Columns carry the
+field names (machine-readable); the per-content rates are those `reports.metrics` freezes per content item."""
 
 import csv
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from campaigns.models import METRIC_FIELDS, DailyMetric
+
+from .metrics import metrics_for
 
 # A spreadsheet treats a cell starting with one of these as a formula (CSV/formula injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -40,7 +43,8 @@ def daily_rows(snapshot: dict) -> tuple[list[str], Iterator[list]]:
 
 
 def content_rows(snapshot: dict) -> tuple[list[str], Iterator[list]]:
-    header = ["content_id", "title", "kind", "state", "url", *METRIC_FIELDS, "engagement_rate_pct", "cost_per_result"]
+    rates = metrics_for(snapshot, per_content=True)
+    header = ["content_id", "title", "kind", "state", "url", *METRIC_FIELDS, *(m.csv_name for m in rates)]
 
     def rows():
         for c in snapshot["content"]:
@@ -52,8 +56,7 @@ def content_rows(snapshot: dict) -> tuple[list[str], Iterator[list]]:
                 c["url"],
                 Decimal(c["spend"]),
                 *(c[f] for f in METRIC_FIELDS[1:]),
-                c["engagement_rate"],
-                c["cost_per_result"],
+                *(c[m.key] for m in rates),
             ]
 
     return header, rows()
@@ -74,3 +77,7 @@ def raw_metric_rows(*, campaign_id: int, chunk_size: int = 2000) -> tuple[list[s
             yield [row[0].isoformat(), row[1] or "", row[2] or "", *row[3:-1], row[-1].isoformat()]
 
     return header, rows()
+
+
+# The frozen CSVs of a report, by the name their download carries.
+FROZEN = {"daily": daily_rows, "content": content_rows}

@@ -1,6 +1,11 @@
-from django import forms
+import datetime as dt
 
-from .models import LessonRevision
+from django import forms
+from django.core.validators import validate_email
+from django.utils import timezone
+
+from .models import Feedback, FeedbackRole, LessonRevision
+from .services.feedback import EMAIL_SPLIT, FEEDBACK_REQUEST_MAX_EMAILS
 
 
 class LessonsForm(forms.ModelForm):
@@ -23,12 +28,6 @@ class LessonsForm(forms.ModelForm):
 
 
 # --- Sharing and feedback (issue 5) ---
-import datetime as dt  # noqa: E402
-
-from django.core.validators import validate_email  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from .models import Feedback, FeedbackRole  # noqa: E402
 
 EXPIRY_CHOICES = [("1", "In 1 day"), ("7", "In 7 days"), ("30", "In 30 days"), ("date", "On a date"), ("", "Never")]
 
@@ -70,7 +69,18 @@ class ShareLinkForm(_ExpiryMixin, forms.Form):
         help_text="At least 8 characters. Send it separately from the link.",
     )
     allow_feedback = forms.BooleanField(required=False, initial=True, label="Allow feedback")
-    show_team_notes = forms.BooleanField(required=False, initial=False, label="Show team notes (lessons learned)")
+    show_team_notes = forms.BooleanField(
+        required=False,
+        initial=False,
+        label="Show team notes (lessons learned)",
+        help_text="Also shows who paused and ended the campaign, and the note given when it ended.",
+    )
+
+    # The cleaned fields that become the link's options (`services.share_link_create` arguments).
+    LINK_OPTIONS = ("label", "expires_at", "password", "allow_feedback", "show_team_notes")
+
+    def link_options(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.LINK_OPTIONS}
 
 
 class FeedbackRequestForm(_ExpiryMixin, forms.Form):
@@ -87,8 +97,6 @@ class FeedbackRequestForm(_ExpiryMixin, forms.Form):
     )
 
     def clean_emails(self):
-        from .services import EMAIL_SPLIT, FEEDBACK_REQUEST_MAX_EMAILS
-
         raw = [e for e in EMAIL_SPLIT.split(self.cleaned_data["emails"]) if e]
         emails = list(dict.fromkeys(e.lower() for e in raw))
         if len(emails) > FEEDBACK_REQUEST_MAX_EMAILS:

@@ -9,8 +9,6 @@ from django.db import models
 
 from campaigns.models import AdAccount, Campaign, EndReason, Objective
 
-SNAPSHOT_VERSION = 1
-
 
 class CloseReport(models.Model):
     campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="close_report")
@@ -34,7 +32,8 @@ class CloseReport(models.Model):
     cost_per_view = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
 
     snapshot = models.JSONField()
-    snapshot_version = models.PositiveSmallIntegerField(default=SNAPSHOT_VERSION)
+    # What the snapshot holds (`reports.metrics.SNAPSHOT_VERSION` when it was frozen; set by `reports_create`).
+    snapshot_version = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

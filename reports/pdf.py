@@ -1,5 +1,9 @@
 """The report as a PDF for compliance: WeasyPrint over an HTML template, charts drawn on the server with
-matplotlib (WeasyPrint runs no JavaScript). Charts are SVG with text as paths, so they need no fonts."""
+matplotlib (WeasyPrint runs no JavaScript). Charts are SVG with text as paths, so they need no fonts.
+
+One PDF is rendered per report and served to the team and to every share link alike (`services.pdf_store`), so
+it leaves out the internal details (who ended or paused the campaign, the end note): a PDF travels further than
+the link it came from. Its tables list the metrics named below, headed as `reports.metrics` defines them."""
 
 import base64
 import io
@@ -10,7 +14,12 @@ from django.template.loader import render_to_string
 from campaigns.charts import PALETTE
 from campaigns.models import COUNT_METRIC_FIELDS
 
+from . import metrics
 from .presenters import chart_series, report_body
+
+# The metric columns of the PDF's content and daily (or monthly) tables.
+CONTENT_METRICS = ("video_views", "likes", "comments", "shares", "engagement_rate", "spend")
+PERIOD_METRICS = ("spend", "impressions", "video_views", "likes", "comments", "shares", "follows")
 
 
 def _figure(width=7.2, height=2.6):
@@ -125,21 +134,38 @@ def _monthly(daily: list[dict]) -> list[dict]:
     return list(months.values())
 
 
-def report_pdf(*, snapshot: dict) -> bytes:
-    from weasyprint import HTML
+def _headings(keys) -> list[str]:
+    return [metrics.metric(key).heading for key in keys]
 
+
+def report_pdf_html(*, snapshot: dict, images: list[dict]) -> str:
+    """The PDF's HTML (what WeasyPrint lays out), without internal details."""
+    body = report_body(snapshot=snapshot, internal_details=False)
     daily = snapshot["daily"]
     monthly = len(daily) > PDF_DAILY_ROWS_MAX
-    html = render_to_string(
+    content_rows = [
+        [row.record["title"], row.record["kind_label"], *(row.get_cell(key) for key in CONTENT_METRICS)]
+        for row in body["content_table"].rows
+    ]
+    period_rows = [[d["date"], *(d[key] for key in PERIOD_METRICS)] for d in (_monthly(daily) if monthly else daily)]
+    return render_to_string(
         "reports/report_pdf.html",
         {
-            "body": report_body(snapshot=snapshot),
-            "images": chart_images(snapshot),
-            "period_rows": _monthly(daily) if monthly else daily,
+            "body": body,
+            "images": images,
+            "content_headings": _headings(CONTENT_METRICS),
+            "content_rows": content_rows,
+            "period_headings": _headings(PERIOD_METRICS),
+            "period_rows": period_rows,
             "monthly": monthly,
         },
     )
-    return HTML(string=html).write_pdf()
+
+
+def report_pdf(*, snapshot: dict) -> bytes:
+    from weasyprint import HTML  # imported lazily: WeasyPrint is slow to import and only the PDF needs it
+
+    return HTML(string=report_pdf_html(snapshot=snapshot, images=chart_images(snapshot))).write_pdf()
 
 
 def pdf_version(report) -> str:

@@ -1,6 +1,7 @@
 """Turn a frozen snapshot into what a report page shows: formatted KPI cards, chart configs with their data
-tables, objectives vs actual, insights. Pure functions of the snapshot (no queries), so the internal page, the
-public shared page and the PDF all show the same report."""
+tables, objectives vs actual, insights, the account comparison. Pure functions of their arguments (no queries), so
+the internal page, the public shared page and the PDF all show the same report. Labels, formulas and formats come
+from `reports.metrics`; the words for each unit from `reports.formatting`."""
 
 import datetime as dt
 from collections import defaultdict
@@ -9,93 +10,30 @@ from decimal import Decimal
 from django.utils.html import format_html_join
 
 from campaigns import charts
-from campaigns.models import ContentKind, ContentState
+from campaigns.models import COUNT_METRIC_FIELDS, ContentKind, ContentState
 
-from .services import METRIC_LABELS, rates_from_totals, ratio
+from . import metrics
+from .formatting import DASH, dec, fmt_date, fmt_datetime, fmt_int, fmt_money, fmt_pct, fmt_value
+from .metrics import CENT, MILLI, ratio
+from .tables import ContentTable
 
-DASH = "—"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-# Formatting -------------------------------------------------------------------------------------------------
-
-
-def fmt_int(value) -> str:
-    return DASH if value is None else f"{int(value):,}"
-
-
-def fmt_money(value, currency: str = "") -> str:
-    if value is None:
-        return DASH
-    value = Decimal(value)
-    places = 2 if abs(value) >= 1 or value == 0 else 4
-    text = f"{value:,.{places}f}"
-    return f"{currency} {text}".strip()
-
-
-def fmt_pct(value) -> str:
-    return DASH if value is None else f"{Decimal(value):,.2f}%"
-
-
-def fmt_value(value, unit: str, currency: str = "") -> str:
-    if unit == "percent":
-        return fmt_pct(value)
-    if unit == "money":
-        return fmt_money(value, currency)
-    return fmt_int(value)
-
-
-def fmt_date(iso: str | None) -> str:
-    if not iso:
-        return DASH
-    return dt.date.fromisoformat(iso[:10]).strftime("%-d %b %Y")
-
-
-def fmt_datetime(iso: str | None) -> str:
-    if not iso:
-        return DASH
-    return dt.datetime.fromisoformat(iso).strftime("%-d %b %Y, %H:%M UTC")
-
-
-def dec(value) -> Decimal | None:
-    return None if value is None else Decimal(value)
 
 
 # The report body ----------------------------------------------------------------------------------------------
 
 
 def _kpis(snapshot: dict) -> list[dict]:
-    t, r = snapshot["totals"], snapshot["rates"]
+    """One card per metric the snapshot holds, in `metrics.METRICS` order."""
     cur = snapshot["campaign"]["currency"]
     result_label = snapshot["campaign"]["result_label"].lower()
-    return [
-        {"key": "spend", "label": "Spend", "value": fmt_money(t["spend"], cur)},
-        {"key": "video_views", "label": "Video views", "value": fmt_int(t["video_views"])},
-        {
-            "key": "engagement_rate",
-            "label": "Engagement rate",
-            "value": fmt_pct(r["engagement_rate"]),
-            "sub": "(likes + comments + shares) / views",
-        },
-        {"key": "follows", "label": "Followers gained", "value": fmt_int(t["follows"])},
-        {"key": "impressions", "label": "Impressions", "value": fmt_int(t["impressions"])},
-        {"key": "reach", "label": "Reach", "value": fmt_int(t["reach"]), "sub": "sum of daily reach"},
-        {"key": "clicks", "label": "Clicks", "value": fmt_int(t["clicks"])},
-        {"key": "ctr", "label": "CTR", "value": fmt_pct(r["ctr"]), "sub": "clicks / impressions"},
-        {"key": "cpm", "label": "CPM", "value": fmt_money(r["cpm"], cur), "sub": "cost per 1,000 impressions"},
-        {"key": "cost_per_view", "label": "Cost per view", "value": fmt_money(r["cost_per_view"], cur)},
-        {"key": "cost_per_follower", "label": "Cost per follower", "value": fmt_money(r["cost_per_follower"], cur)},
-        {
-            "key": "cost_per_result",
-            "label": "Cost per result",
-            "value": fmt_money(r["cost_per_result"], cur),
-            "sub": f"result = {result_label}",
-        },
-        {"key": "likes", "label": "Likes", "value": fmt_int(t["likes"])},
-        {"key": "comments", "label": "Comments", "value": fmt_int(t["comments"])},
-        {"key": "shares", "label": "Shares", "value": fmt_int(t["shares"])},
-        {"key": "profile_visits", "label": "Profile visits", "value": fmt_int(t["profile_visits"])},
-    ]
+    cards = []
+    for m in metrics.metrics_for(snapshot):
+        card = {"key": m.key, "label": m.label, "value": m.format(metrics.snapshot_value(snapshot, m.key), cur)}
+        if m.note:
+            card["sub"] = m.note.format(result=result_label)
+        cards.append(card)
+    return cards
 
 
 def _cumulative(values) -> list:
@@ -136,12 +74,20 @@ def chart_series(snapshot: dict) -> dict:
     }
 
 
+# The daily chart's lines: (metric, its key in `chart_series` and the palette), views on the left axis.
+DAILY_LINES = (("video_views", "views"), ("likes", "likes"), ("shares", "shares"), ("comments", "comments"))
+MIX = ("likes", "comments", "shares")
+
+
 def _charts(snapshot: dict, series: dict) -> list[dict]:
     cur = snapshot["campaign"]["currency"]
     labels, bands = series["labels"], series["bands"]
     t = snapshot["totals"]
     pal = charts.PALETTE
+    label = metrics.label
     budget_label = "Budget (lifetime)" if snapshot["budget"]["mode"] == "lifetime" else "Budget (daily, cumulative)"
+    followers, spend = label("follows"), label("spend")
+    interactions = sum(t[key] for key in MIX)
     charts_ = [
         {
             "id": "chart-daily",
@@ -150,57 +96,38 @@ def _charts(snapshot: dict, series: dict) -> list[dict]:
             + (" Shaded: paused." if bands else ""),
             "config": charts.line_chart(
                 labels=labels,
-                series={
-                    "Video views": series["views"],
-                    "Likes": series["likes"],
-                    "Shares": series["shares"],
-                    "Comments": series["comments"],
-                },
-                colors={
-                    "Video views": pal["views"],
-                    "Likes": pal["likes"],
-                    "Shares": pal["shares"],
-                    "Comments": pal["comments"],
-                },
-                y2=("Likes", "Shares", "Comments"),
+                series={label(key): series[name] for key, name in DAILY_LINES},
+                colors={label(key): pal[name] for key, name in DAILY_LINES},
+                y2=tuple(label(key) for key, _ in DAILY_LINES[1:]),
                 bands=bands,
             ),
-            "headers": ["Date", "Video views", "Likes", "Shares", "Comments"],
-            "rows": [
-                [
-                    labels[i],
-                    fmt_int(series["views"][i]),
-                    fmt_int(series["likes"][i]),
-                    fmt_int(series["shares"][i]),
-                    fmt_int(series["comments"][i]),
-                ]
-                for i in range(len(labels))
-            ],
+            "headers": ["Date", *(label(key) for key, _ in DAILY_LINES)],
+            "rows": [[labels[i], *(fmt_int(series[name][i]) for _, name in DAILY_LINES)] for i in range(len(labels))],
         },
         {
             "id": "chart-followers",
-            "title": "Followers gained (cumulative)",
+            "title": f"{followers} (cumulative)",
             "note": "Shaded: paused." if bands else "",
             "config": charts.line_chart(
                 labels=labels,
-                series={"Followers gained": series["followers_cum"]},
-                colors={"Followers gained": pal["follows"]},
+                series={followers: series["followers_cum"]},
+                colors={followers: pal["follows"]},
                 bands=bands,
             ),
-            "headers": ["Date", "Followers gained (cumulative)"],
+            "headers": ["Date", f"{followers} (cumulative)"],
             "rows": [[labels[i], fmt_int(series["followers_cum"][i])] for i in range(len(labels))],
         },
         {
             "id": "chart-spend",
-            "title": "Spend against budget",
+            "title": f"{spend} against budget",
             "note": f"Cumulative, in {cur}." + (" Shaded: paused." if bands else ""),
             "config": charts.line_chart(
                 labels=labels,
-                series={"Spend": series["spend_cum"], budget_label: series["budget_line"]},
-                colors={"Spend": pal["spend"], budget_label: pal["budget"]},
+                series={spend: series["spend_cum"], budget_label: series["budget_line"]},
+                colors={spend: pal["spend"], budget_label: pal["budget"]},
                 bands=bands,
             ),
-            "headers": ["Date", f"Spend (cumulative, {cur})", budget_label],
+            "headers": ["Date", f"{spend} (cumulative, {cur})", budget_label],
             "rows": [
                 [labels[i], fmt_money(series["spend_cum"][i]), fmt_money(series["budget_line"][i])]
                 for i in range(len(labels))
@@ -211,15 +138,12 @@ def _charts(snapshot: dict, series: dict) -> list[dict]:
             "title": "Engagement mix",
             "note": "",
             "config": charts.doughnut_chart(
-                labels=["Likes", "Comments", "Shares"],
-                values=[t["likes"], t["comments"], t["shares"]],
-                colors=[pal["likes"], pal["comments"], pal["shares"]],
+                labels=[label(key) for key in MIX],
+                values=[t[key] for key in MIX],
+                colors=[pal[key] for key in MIX],
             ),
             "headers": ["Interaction", "Count", "Share"],
-            "rows": [
-                [name, fmt_int(t[key]), fmt_pct(ratio(t[key], t["likes"] + t["comments"] + t["shares"], scale=100))]
-                for name, key in (("Likes", "likes"), ("Comments", "comments"), ("Shares", "shares"))
-            ],
+            "rows": [[label(key), fmt_int(t[key]), fmt_pct(ratio(t[key], interactions, scale=100))] for key in MIX],
         },
     ]
     for chart in charts_:
@@ -260,14 +184,15 @@ def _budget(snapshot: dict) -> dict:
         "planned_display": fmt_money(b["planned_total"], cur),
         "spent_display": fmt_money(b["spent"], cur),
         "unused_display": fmt_money(b["estimated_unused"], cur),
-        "used_pct": fmt_pct(ratio(Decimal(b["spent"]), dec(b["planned_total"]), scale=100, places=Decimal("0.01"))),
+        "used_pct": fmt_pct(ratio(Decimal(b["spent"]), dec(b["planned_total"]), scale=100, places=CENT)),
     }
 
 
 def _group_insights(groups: dict, *, label_of, currency: str, result_metric: str) -> list[dict]:
+    er_metric, cpr_metric = metrics.metric("engagement_rate"), metrics.metric("cost_per_result")
     rows = []
     for key, totals in groups.items():
-        rates = rates_from_totals(totals, result_metric=result_metric)
+        rates = metrics.rates_from_totals(totals, result_metric=result_metric)
         rows.append(
             {
                 "key": key,
@@ -276,8 +201,8 @@ def _group_insights(groups: dict, *, label_of, currency: str, result_metric: str
                 "views": totals["video_views"],
                 "engagement_rate": dec(rates["engagement_rate"]),
                 "cost_per_result": dec(rates["cost_per_result"]),
-                "engagement_rate_display": fmt_pct(rates["engagement_rate"]),
-                "cost_per_result_display": fmt_money(rates["cost_per_result"], currency),
+                "engagement_rate_display": er_metric.format(rates["engagement_rate"]),
+                "cost_per_result_display": cpr_metric.format(rates["cost_per_result"], currency),
                 "views_display": fmt_int(totals["video_views"]),
             }
         )
@@ -293,28 +218,26 @@ def _group_insights(groups: dict, *, label_of, currency: str, result_metric: str
     return rows
 
 
+def _empty_group() -> dict:
+    return {"n": 0, "spend": Decimal("0"), **dict.fromkeys(COUNT_METRIC_FIELDS, 0)}
+
+
+def _add_to(group: dict, row: dict) -> None:
+    group["n"] += 1
+    group["spend"] += Decimal(row["spend"])
+    for f in COUNT_METRIC_FIELDS:
+        group[f] += row.get(f, 0)
+
+
 def _insights(snapshot: dict) -> dict:
     cur = snapshot["campaign"]["currency"]
     metric = snapshot["campaign"]["result_metric"]
-    fields = ("spend", "video_views", "likes", "comments", "shares", "clicks", "impressions", "reach", "follows")
-
-    def empty():
-        return {"n": 0, "spend": Decimal("0"), **dict.fromkeys(fields[1:], 0), "profile_visits": 0}
-
-    by_day: dict[int, dict] = defaultdict(empty)
+    by_day: dict[int, dict] = defaultdict(_empty_group)
     for d in snapshot["daily"]:
-        g = by_day[dt.date.fromisoformat(d["date"]).weekday()]
-        g["n"] += 1
-        g["spend"] += Decimal(d["spend"])
-        for f in fields[1:]:
-            g[f] += d.get(f, 0)
-    by_kind: dict[str, dict] = defaultdict(empty)
+        _add_to(by_day[dt.date.fromisoformat(d["date"]).weekday()], d)
+    by_kind: dict[str, dict] = defaultdict(_empty_group)
     for c in snapshot["content"]:
-        g = by_kind[c["kind"]]
-        g["n"] += 1
-        g["spend"] += Decimal(c["spend"])
-        for f in fields[1:]:
-            g[f] += c.get(f, 0)
+        _add_to(by_kind[c["kind"]], c)
     kind_labels = dict(ContentKind.choices)
     weekdays = _group_insights(
         dict(sorted(by_day.items())), label_of=lambda k: WEEKDAYS[k], currency=cur, result_metric=metric
@@ -339,23 +262,24 @@ def _insights(snapshot: dict) -> dict:
 def content_rows(snapshot: dict) -> list[dict]:
     """Per-content rows with numbers (not strings) so the table sorts numerically."""
     kinds, states = dict(ContentKind.choices), dict(ContentState.choices)
+    rates = metrics.metrics_for(snapshot, per_content=True)
     return [
         {
             **c,
             "kind_label": kinds.get(c["kind"], c["kind"]),
             "state_label": states.get(c["state"], c["state"]),
             "spend": Decimal(c["spend"]),
-            "engagement_rate": dec(c["engagement_rate"]),
-            "cost_per_result": dec(c["cost_per_result"]),
+            **{m.key: dec(c[m.key]) for m in rates},
         }
         for c in snapshot["content"]
     ]
 
 
-def _pauses(snapshot: dict) -> list[dict]:
+def _pauses(snapshot: dict, *, internal_details: bool) -> list[dict]:
     return [
         {
             **p,
+            "by": p["by"] if internal_details else None,
             "start_display": fmt_datetime(p["start"]),
             "end_display": (fmt_datetime(p["end"]) + (" (ended)" if p.get("ended_by_close") else ""))
             if p["end"]
@@ -365,20 +289,39 @@ def _pauses(snapshot: dict) -> list[dict]:
     ]
 
 
-def report_body(*, snapshot: dict, request=None) -> dict:
-    """Everything the report body template (`reports/includes/report_body.html`) needs, from the snapshot only.
-    With `request`, the content table honours its `?sort=` parameter."""
-    from .tables import ContentTable
+def _ended(snapshot: dict, *, internal_details: bool) -> dict:
+    ended = {**snapshot["ended"], "at_display": fmt_datetime(snapshot["ended"]["at"])}
+    if not internal_details:
+        ended |= {"by": None, "note": ""}
+    return ended
 
-    series = chart_series(snapshot)
-    table = ContentTable(content_rows(snapshot), currency=snapshot["campaign"]["currency"], order_by=("-video_views",))
+
+def _content_table(snapshot: dict, request) -> ContentTable:
+    held = {m.key for m in metrics.metrics_for(snapshot, per_content=True)}
+    # A per-content rate added after this report was frozen is not in it: no column rather than a column of "—".
+    missing = [m.key for m in metrics.DERIVED if m.per_content and m.key not in held]
+    table = ContentTable(
+        content_rows(snapshot),
+        currency=snapshot["campaign"]["currency"],
+        order_by=("-video_views",),
+        exclude=missing,
+    )
     if request is not None:
         table.order_by = request.GET.get("sort") or "-video_views"
-    ended = snapshot["ended"]
+    return table
+
+
+def report_body(*, snapshot: dict, request=None, internal_details: bool = True) -> dict:
+    """Everything the report body template (`reports/includes/report_body.html`) needs, from the snapshot only.
+    With `request`, the content table honours its `?sort=` parameter.
+
+    `internal_details` are who ended and who paused the campaign and the note given when it ended: the team's
+    page shows them; a share link only when it shows team notes; the PDF, which travels, never."""
+    series = chart_series(snapshot)
     return {
         "snapshot": snapshot,
         "campaign": snapshot["campaign"],
-        "ended": {**ended, "at_display": fmt_datetime(ended["at"])},
+        "ended": _ended(snapshot, internal_details=internal_details),
         "start_display": fmt_date(snapshot["campaign"]["start_date"]),
         "generated_display": fmt_datetime(snapshot["generated_at"]),
         "kpis": _kpis(snapshot),
@@ -386,14 +329,34 @@ def report_body(*, snapshot: dict, request=None) -> dict:
         "targets": _targets(snapshot),
         "targets_met": sum(1 for t in snapshot["targets"] if t["met"]),
         "budget": _budget(snapshot),
-        "pauses": _pauses(snapshot),
-        "content_table": table,
+        "pauses": _pauses(snapshot, internal_details=internal_details),
+        "content_table": _content_table(snapshot, request),
         "content_count": len(snapshot["content"]),
         "insights": _insights(snapshot),
         "days": len(snapshot["daily"]),
         "first_day": fmt_date(snapshot["daily"][0]["date"]) if snapshot["daily"] else DASH,
         "last_day": fmt_date(snapshot["daily"][-1]["date"]) if snapshot["daily"] else DASH,
     }
+
+
+def comparison(*, figures: dict, currency: str) -> dict:
+    """`selectors.report_comparison`'s figures, written for the report page."""
+    rows = []
+    for row in figures["metrics"]:
+        m = metrics.metric(row["key"])
+        median = row["median"]
+        rows.append(
+            {
+                "key": m.key,
+                "label": m.label,
+                "mine": m.format(row["mine"], currency),
+                "median": m.format(Decimal(median).quantize(MILLI) if median is not None else None, currency),
+                "beats": row["beats"],
+                "n": row["n"],
+                "lower_better": m.better == metrics.LOWER,
+            }
+        )
+    return {"metrics": rows, "others": figures["others"]}
 
 
 SINCE_CLOSE_FIELDS = ("spend", "impressions", "video_views", "likes", "comments", "shares", "follows", "clicks")
@@ -405,10 +368,12 @@ def since_close(*, snapshot: dict, campaign) -> dict:
     cur = snapshot["campaign"]["currency"]
     rows = []
     for field in SINCE_CLOSE_FIELDS:
+        m = metrics.metric(field)
         now = getattr(campaign, f"total_{field}")
         delta = Decimal(now) - Decimal(frozen[field]) if field == "spend" else now - frozen[field]
         if delta:
             sign = "+" if delta > 0 else "−"
-            shown = fmt_money(abs(delta), cur) if field == "spend" else fmt_int(abs(delta))
-            rows.append({"key": field, "label": METRIC_LABELS[field], "delta": delta, "display": f"{sign}{shown}"})
+            rows.append(
+                {"key": field, "label": m.label, "delta": delta, "display": f"{sign}{m.format(abs(delta), cur)}"}
+            )
     return {"rows": rows, "any": bool(rows), "last_metric_date": campaign.last_metric_date}

@@ -1,21 +1,11 @@
-"""Reactions to campaigns' signals. Connected in ReportsConfig.ready(); campaigns never imports reports."""
+"""Reactions to campaigns' events. Connected in ReportsConfig.ready(); campaigns never imports reports.
 
-from campaigns.models import Status, StatusChange
+A receiver only queues a task: the work (and its retries) belongs to the task worker, so nothing here can turn
+a committed status change into an error page."""
 
-# One task per this many ended campaigns: a bulk end of 1,000 enqueues a handful of tasks, not 1,000.
-ENQUEUE_BATCH = 200
+from .tasks import close_reports_queue
 
 
 def on_status_changed(sender, *, change_ids: list[int], **kwargs) -> None:
-    """Runs after the status change committed: enqueue the snapshot of every campaign that just ended."""
-    from .tasks import close_reports_build
-
-    ended = sorted(
-        set(
-            StatusChange.objects.filter(pk__in=change_ids, to_status=Status.ENDED)
-            .exclude(from_status=Status.ENDED)
-            .values_list("campaign_id", flat=True)
-        )
-    )
-    for start in range(0, len(ended), ENQUEUE_BATCH):
-        close_reports_build.enqueue(campaign_ids=ended[start : start + ENQUEUE_BATCH])
+    """Runs after the status change committed: queue the close reports of the campaigns it ended."""
+    close_reports_queue.enqueue(change_ids=list(change_ids))

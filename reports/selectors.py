@@ -2,7 +2,6 @@
 and the scalar columns copied from it."""
 
 import statistics
-from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
@@ -10,8 +9,8 @@ from django.db.models import QuerySet
 from campaigns.models import Campaign
 from campaigns.selectors import accounts_for_user
 
+from . import metrics
 from .models import CloseReport, LessonRevision
-from .presenters import fmt_money, fmt_pct
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -38,40 +37,31 @@ def lessons_for_report(*, report: CloseReport, history: int = 10) -> tuple[Lesso
     return (revisions[0] if revisions else None), revisions[:history]
 
 
-COMPARISON_METRICS = (
-    # (column, label, lower is better, unit)
-    ("engagement_rate", "Engagement rate", False, "percent"),
-    ("ctr", "CTR", False, "percent"),
-    ("cpm", "CPM", True, "money"),
-    ("cost_per_view", "Cost per view", True, "money"),
-)
+COMPARISON_METRICS = tuple(m for m in metrics.METRICS if m.compare)
 
 
 def report_comparison(*, report: CloseReport) -> dict:
-    """This report's main rates against the account's other ended campaigns: median and the share of them this
-    one beats. One query, whatever the number of reports (reads only the scalar columns)."""
-    columns = [c for c, *_ in COMPARISON_METRICS]
+    """This report's main rates (`Metric.compare`) against the account's other ended campaigns: the median and
+    the share of them this one beats, as numbers (`presenters.comparison` writes them). One query, whatever the
+    number of reports (reads only the scalar columns)."""
+    columns = [m.column for m in COMPARISON_METRICS]
     rows = list(CloseReport.objects.filter(account_id=report.account_id).exclude(pk=report.pk).values_list(*columns))
-    currency = report.snapshot["campaign"]["currency"]
     out = []
-    for i, (column, label, lower_better, unit) in enumerate(COMPARISON_METRICS):
+    for i, m in enumerate(COMPARISON_METRICS):
         values = sorted(r[i] for r in rows if r[i] is not None)
-        mine = getattr(report, column)
-        median = statistics.median(values) if values else None
+        mine = getattr(report, m.column)
         beats = None
         if values and mine is not None:
+            lower_better = m.better == metrics.LOWER
             better = sum(1 for v in values if (v > mine if lower_better else v < mine))
             beats = round(100 * better / len(values))
-        fmt = fmt_pct if unit == "percent" else (lambda v: fmt_money(v, currency))
         out.append(
             {
-                "key": column,
-                "label": label,
-                "mine": fmt(mine),
-                "median": fmt(Decimal(median).quantize(Decimal("0.0001")) if median is not None else None),
+                "key": m.key,
+                "mine": mine,
+                "median": statistics.median(values) if values else None,
                 "beats": beats,
                 "n": len(values),
-                "lower_better": lower_better,
             }
         )
     return {"metrics": out, "others": len(rows)}

@@ -1,19 +1,29 @@
-"""django-tables2 tables of the reports app. Formatting of frozen numbers lives in reports.presenters."""
+"""django-tables2 tables of the reports app. A metric's column takes its heading and format from
+`reports.metrics`; the query behind the reports list is shaped in `reports.selectors`."""
 
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 
+from . import metrics
 from .models import CloseReport
-from .presenters import fmt_int, fmt_money, fmt_pct
 
 TABLE_TEMPLATE = "reports/includes/table.html"
+NUM_ATTRS = {"th": {"class": "num"}, "td": {"class": "num"}}
 
 
-class NumColumn(tables.Column):
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("attrs", {"th": {"class": "num"}, "td": {"class": "num"}})
-        super().__init__(*args, **kwargs)
+class MetricColumn(tables.Column):
+    """A right-aligned column of one metric, headed and written as `reports.metrics` defines it. Money is in the
+    table's `currency_of(record)`."""
+
+    def __init__(self, key: str, **kwargs):
+        self.metric = metrics.metric(key)
+        kwargs.setdefault("verbose_name", self.metric.heading)
+        kwargs.setdefault("attrs", NUM_ATTRS)
+        super().__init__(**kwargs)
+
+    def render(self, value, record, table):
+        return self.metric.format(value, table.currency_of(record))
 
 
 class ContentTable(tables.Table):
@@ -24,13 +34,13 @@ class ContentTable(tables.Table):
     title = tables.Column(verbose_name="Content")
     kind_label = tables.Column(verbose_name="Kind", order_by=("kind",))
     state_label = tables.Column(verbose_name="State", order_by=("state",))
-    video_views = NumColumn(verbose_name="Views")
-    likes = NumColumn()
-    comments = NumColumn()
-    shares = NumColumn()
-    engagement_rate = NumColumn(verbose_name="Eng. rate")
-    spend = NumColumn()
-    cost_per_result = NumColumn(verbose_name="Cost / result")
+    video_views = MetricColumn("video_views")
+    likes = MetricColumn("likes")
+    comments = MetricColumn("comments")
+    shares = MetricColumn("shares")
+    engagement_rate = MetricColumn("engagement_rate")
+    spend = MetricColumn("spend")
+    cost_per_result = MetricColumn("cost_per_result")
 
     class Meta:
         template_name = TABLE_TEMPLATE
@@ -42,32 +52,14 @@ class ContentTable(tables.Table):
         self.currency = currency
         super().__init__(*args, **kwargs)
 
+    def currency_of(self, record) -> str:
+        return self.currency
+
     def render_title(self, value, record):
         # Only http(s) links: a `javascript:` URL from the platform must not become clickable.
         if (record.get("url") or "").lower().startswith(("https://", "http://")):
             return format_html('<a href="{}" rel="noopener noreferrer">{}</a>', record["url"], value)
         return value
-
-    def render_video_views(self, value):
-        return fmt_int(value)
-
-    def render_likes(self, value):
-        return fmt_int(value)
-
-    def render_comments(self, value):
-        return fmt_int(value)
-
-    def render_shares(self, value):
-        return fmt_int(value)
-
-    def render_engagement_rate(self, value):
-        return fmt_pct(value)
-
-    def render_spend(self, value):
-        return fmt_money(value, self.currency)
-
-    def render_cost_per_result(self, value):
-        return fmt_money(value, self.currency)
 
 
 class ReportIndexTable(tables.Table):
@@ -80,10 +72,10 @@ class ReportIndexTable(tables.Table):
     objective = tables.Column()
     end_reason = tables.Column(verbose_name="End reason")
     ended_at = tables.DateColumn(verbose_name="Ended", format="j M Y")
-    spend = NumColumn()
-    video_views = NumColumn(verbose_name="Views")
-    engagement_rate = NumColumn(verbose_name="Eng. rate")
-    followers = NumColumn(verbose_name="Followers")
+    spend = MetricColumn("spend")
+    video_views = MetricColumn("video_views")
+    engagement_rate = MetricColumn("engagement_rate")
+    followers = MetricColumn("follows")
 
     class Meta:
         model = CloseReport
@@ -105,17 +97,8 @@ class ReportIndexTable(tables.Table):
         empty_text = "No closed campaigns match these filters."
         attrs = {"class": "table", "id": "reports-table"}
 
+    def currency_of(self, record) -> str:
+        return record.account.currency
+
     def render_campaign_name(self, value, record):
         return format_html('<a href="{}">{}</a>', reverse("reports:detail", args=[record.campaign_id]), value)
-
-    def render_spend(self, value, record):
-        return fmt_money(value, record.account.currency)
-
-    def render_video_views(self, value):
-        return fmt_int(value)
-
-    def render_engagement_rate(self, value):
-        return fmt_pct(value)
-
-    def render_followers(self, value):
-        return fmt_int(value)

@@ -1,25 +1,24 @@
 from django.urls import path
 
-from . import views, views_sharing
+from .views import detail, exports, index, lessons, sharing
 
 app_name = "reports"
 
 urlpatterns = [
-    path("", views.report_index, name="index"),
-    path("compare/", views.report_compare, name="compare"),
-    path("<int:campaign_id>/", views.report_detail, name="detail"),
-    path("<int:campaign_id>/build/", views.report_build, name="build"),
-    path("<int:campaign_id>/lessons/", views.lessons_display, name="lessons"),
-    path("<int:campaign_id>/lessons/edit/", views.lessons_edit, name="lessons_edit"),
-    path("<int:campaign_id>/export/daily.csv", views.export_daily_csv, name="export_daily"),
-    path("<int:campaign_id>/export/content.csv", views.export_content_csv, name="export_content"),
-    path("<int:campaign_id>/export/all-metric-rows.csv", views.export_metrics_csv, name="export_metrics"),
-    path("<int:campaign_id>/export/report.pdf", views.export_pdf, name="export_pdf"),
-    # --- Sharing and feedback (issue 5) ---
-    path("<int:campaign_id>/share/", views_sharing.share_create, name="share_create"),
-    path("<int:campaign_id>/share/request-feedback/", views_sharing.feedback_request, name="feedback_request"),
-    path("<int:campaign_id>/share/<int:link_id>/rotate/", views_sharing.share_rotate, name="share_rotate"),
-    path("<int:campaign_id>/share/<int:link_id>/revoke/", views_sharing.share_revoke, name="share_revoke"),
-    path("<int:campaign_id>/feedback/", views_sharing.feedback_create, name="feedback_create"),
-    path("<int:campaign_id>/feedback/<int:feedback_id>/hide/", views_sharing.feedback_hide, name="feedback_hide"),
+    path("", index.report_index, name="index"),
+    path("compare/", index.report_compare, name="compare"),
+    path("<int:campaign_id>/", detail.report_detail, name="detail"),
+    path("<int:campaign_id>/build/", detail.report_build, name="build"),
+    path("<int:campaign_id>/lessons/", lessons.lessons_display, name="lessons"),
+    path("<int:campaign_id>/lessons/edit/", lessons.lessons_edit, name="lessons_edit"),
+    path("<int:campaign_id>/export/daily.csv", exports.export_daily_csv, name="export_daily"),
+    path("<int:campaign_id>/export/content.csv", exports.export_content_csv, name="export_content"),
+    path("<int:campaign_id>/export/all-metric-rows.csv", exports.export_metrics_csv, name="export_metrics"),
+    path("<int:campaign_id>/export/report.pdf", exports.export_pdf, name="export_pdf"),
+    path("<int:campaign_id>/share/", sharing.share_create, name="share_create"),
+    path("<int:campaign_id>/share/request-feedback/", sharing.feedback_request, name="feedback_request"),
+    path("<int:campaign_id>/share/<int:link_id>/rotate/", sharing.share_rotate, name="share_rotate"),
+    path("<int:campaign_id>/share/<int:link_id>/revoke/", sharing.share_revoke, name="share_revoke"),
+    path("<int:campaign_id>/feedback/", sharing.feedback_create, name="feedback_create"),
+    path("<int:campaign_id>/feedback/<int:feedback_id>/hide/", sharing.feedback_hide, name="feedback_hide"),
 ]

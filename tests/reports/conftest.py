@@ -5,10 +5,13 @@ import random
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 
 from campaigns.models import COUNT_METRIC_FIELDS, Action, ContentKind, EndReason, Source
 from campaigns.services import campaign_transition, daily_metrics_upsert
 from tests.factories import ContentItemFactory
+
+from .snapshot_inputs import day_metrics
 
 START = dt.date(2025, 3, 3)  # a Monday
 
@@ -20,22 +23,11 @@ def metrics_generate(campaign, *, days, seed=1, content=3, zero_views=False, sta
     items = [ContentItemFactory(campaign=campaign, title=f"Clip {i + 1}", kind=kinds[i % 3]) for i in range(content)]
     rows = []
     for i in range(days):
-        day = start + dt.timedelta(days=i)
-        views = 0 if zero_views else rng.randint(100, 5000)
         row = {
             "campaign_id": campaign.pk,
             "content_item_id": None,
-            "date": day,
-            "spend": Decimal(rng.randint(0, 20000)) / 100,
-            "impressions": 0 if zero_views else views * 2 + rng.randint(0, 100),
-            "reach": 0 if zero_views else views + rng.randint(0, 50),
-            "clicks": 0 if zero_views else rng.randint(0, 200),
-            "video_views": views,
-            "likes": 0 if zero_views else rng.randint(0, views // 10 + 1),
-            "comments": 0 if zero_views else rng.randint(0, 30),
-            "shares": 0 if zero_views else rng.randint(0, 20),
-            "follows": 0 if zero_views else rng.randint(0, 15),
-            "profile_visits": 0 if zero_views else rng.randint(0, 40),
+            "date": start + dt.timedelta(days=i),
+            **day_metrics(rng, zero=zero_views),
         }
         rows.append(row)
         for item in items:
@@ -67,3 +59,11 @@ def ended_report(campaign, manager, django_capture_on_commit_callbacks):
         campaign_end(campaign, manager)
     campaign.refresh_from_db()
     return campaign, campaign.close_report
+
+
+@pytest.fixture
+def cache_cleared():
+    """An empty cache before and after (rate limits and cached pages live there)."""
+    cache.clear()
+    yield
+    cache.clear()

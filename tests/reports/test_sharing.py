@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from reports import services
 from reports.models import ShareLink, ShareLinkEvent, ShareLinkView
-from reports.views_public import UNLOCK_COOKIE
+from reports.views.public import UNLOCK_COOKIE
 from tests.factories import CampaignFactory
 
 from .conftest import campaign_end, metrics_generate
@@ -51,7 +51,7 @@ def test_public_page_shows_report_without_login_with_safe_headers(ended_report, 
     assert "Spring Glow" in html and f"{report.video_views:,}" in html
     assert 'name="robots" content="noindex' in html
     assert response["X-Robots-Tag"].startswith("noindex")
-    # same-origin, not no-referrer, because the page has a form (see reports.views_public._public_headers)
+    # same-origin, not no-referrer, because the page has a form (see reports.views.public._public_headers)
     assert response["Referrer-Policy"] == "same-origin"
     assert "private" in response["Cache-Control"]
     for chart in ("chart-daily-data", "chart-followers-data", "chart-spend-data", "chart-mix-data"):
@@ -333,7 +333,7 @@ def test_cached_public_page_gives_each_visitor_a_working_csrf_token(ended_report
     from django.test import Client
 
     from reports.models import Feedback
-    from reports.views_public import CSRF_MARKER
+    from reports.public_cache import CSRF_MARKER
 
     _, report = ended_report
     link, secret = _link(report, manager)
@@ -363,7 +363,7 @@ def test_views_written_behind_in_batches(ended_report, manager, client, settings
     batch is full, or at exit, all with their own time and browser family."""
     import threading
 
-    from reports.services import _view_buffer
+    from reports.services.sharing import _view_buffer
 
     _, report = ended_report
     link, secret = _link(report, manager)
@@ -390,7 +390,7 @@ def test_views_written_behind_in_batches(ended_report, manager, client, settings
 
 
 def test_page_compaction_keeps_text_and_preformatted_content():
-    from reports.views_public import _compact
+    from reports.public_cache import compact as _compact
 
     html = "<div>\n    <a>x</a> <b>y</b>\n  </div>\n<textarea>\n  keep  \n</textarea>\n<pre> a\n  b </pre>"
     assert _compact(html) == "<div>\n<a>x</a> <b>y</b>\n</div>\n<textarea>\n  keep  \n</textarea>\n<pre> a\n  b </pre>"

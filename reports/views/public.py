@@ -3,47 +3,35 @@
 Unknown, revoked and expired secrets all get the same 404 page, byte for byte (no oracle). Every response
 carries `X-Robots-Tag: noindex`, `Referrer-Policy: no-referrer` (the secret is in the URL; `same-origin` on pages
 with a form, see `_public_headers`) and
-`Cache-Control: private, no-cache` (browsers keep it but revalidate, so a revoke takes effect at once).
+`Cache-Control: private, no-cache` (browsers keep it but revalidate, so a revoke takes effect at once). Before a
+password link is unlocked nothing names the report: the password page has a neutral title.
 
 Cheap by design (issue 9): the page answers conditional GETs from the link row alone (one query → 304); the whole
-rendered page is cached per link state, with each visitor's CSRF token put in on the way out; a full page then costs
+rendered page is cached per link state (`reports.public_cache` says what that state is), with each visitor's CSRF
+token put in on the way out; a full page then costs
 the link query (+1 with team notes), plus the view count, which `services.share_view_record` writes behind in
 batches. Views are counted on full pages only: a 304 is the same browser revalidating a page it already has (a
 reload), which we do not count as a new view."""
 
-import hashlib
-import re
-
 from django.core.cache import cache
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
-from django.utils.safestring import mark_safe
-from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods
 from django_ratelimit.core import is_ratelimited
 
-from . import exports, selectors, services
-from .forms import FeedbackForm
-from .models import CloseReport
-from .presenters import report_body
-from .tables import ContentTable
+from .. import exports, public_cache, selectors, services
+from ..forms import FeedbackForm
+from .common import csv_download, pdf_download
 
 UNLOCK_COOKIE = "closeout_share"
 UNLOCK_RATE = "5/15m"
 FEEDBACK_RATE_PER_IP = "5/10m"
 FEEDBACK_RATE_PER_LINK = "50/h"
-BODY_CACHE_SECONDS = 60 * 60
-BODY_CACHE_VERSION = 2
-PAGE_VERSION = "3"  # bump when the public templates change, so browsers (and the page cache) drop old copies
-# Stands in for the CSRF token in a cached page; replaced by the visitor's own token on every response.
-CSRF_MARKER = "csrf-token-placeholder-4b9d1c"
-
-SORT_KEYS = frozenset(k for name in ContentTable.base_columns for k in (name, f"-{name}"))
 
 
 def _public_headers(response, *, has_form: bool = False):
@@ -76,52 +64,10 @@ def _page_url(secret: str) -> str:
     return reverse("share:page", args=[secret])
 
 
-def _password_page(request, link, secret, *, error="", status=200):
-    response = render(
-        request,
-        "reports/public_password.html",
-        {"link": link, "secret": secret, "error": error, "campaign_name": link.report.campaign_name},
-        status=status,
-    )
+def _password_page(request, secret, *, error="", status=200):
+    # Nothing about the report (not even its name) before the password: the page has a neutral title.
+    response = render(request, "reports/public_password.html", {"secret": secret, "error": error}, status=status)
     return _public_headers(response, has_form=True)
-
-
-def _body_html(request, report: CloseReport) -> str:
-    """The frozen report body as HTML. Cached when the query string is empty or a known sort: it depends only
-    on the snapshot, so every viewer of the report gets the same bytes."""
-    keys = set(request.GET)
-    sort = request.GET.get("sort", "")
-    cacheable = not keys or (keys == {"sort"} and sort in SORT_KEYS)
-    key = (
-        f"share:body:{report.pk}:{report.created_at.timestamp()}:{report.snapshot_version}:{sort}:{BODY_CACHE_VERSION}"
-    )
-    html = cache.get(key) if cacheable else None
-    if html is None:
-        snapshot = CloseReport.objects.filter(pk=report.pk).values_list("snapshot", flat=True).get()
-        body = report_body(snapshot=snapshot, request=request)
-        html = render_to_string("reports/includes/report_body.html", {"body": body}, request=request)
-        if cacheable:
-            cache.set(key, html, BODY_CACHE_SECONDS)
-    # Rendered by the template engine above (every value escaped there); the cache may hand back a plain str.
-    return mark_safe(html)  # noqa: S308  # nosec B308 B703
-
-
-_KEEP_WHITESPACE = re.compile(r"(<(pre|textarea|script)\b.*?</\2\s*>)", re.IGNORECASE | re.DOTALL)
-_BETWEEN_TAGS = re.compile(r">\s+<")
-
-
-def _compact(html: str) -> str:
-    """Indentation between tags, collapsed to one whitespace character (a newline where there was one): the
-    browser renders a run of whitespace as one space anyway, and the report page is a fifth indentation.
-    <pre>, <textarea> and <script> keep theirs."""
-    parts = _KEEP_WHITESPACE.split(html)
-    out = []
-    # split() with two groups yields [text, whole kept element, its tag name, text, …]
-    for i in range(0, len(parts), 3):
-        out.append(_BETWEEN_TAGS.sub(lambda m: ">\n<" if "\n" in m.group() else "> <", parts[i]))
-        if i + 1 < len(parts):
-            out.append(parts[i + 1])
-    return "".join(out)
 
 
 def _page(request, link, secret, *, form=None, form_error="", status=200):
@@ -130,22 +76,10 @@ def _page(request, link, secret, *, form=None, form_error="", status=200):
     if link.allow_feedback:
         get_token(request)  # the feedback form needs the CSRF cookie; its value is part of the ETag below
     last_modified = max(link.changed_at, report.created_at, lessons.created_at if lessons else link.changed_at)
-    # Everything the page shows depends on these (the link's settings move `changed_at`), not on the visitor.
-    state = "|".join(
-        str(part)
-        for part in (
-            PAGE_VERSION,
-            link.pk,
-            link.secret_hash,
-            link.changed_at.timestamp(),
-            report.pk,
-            report.created_at.timestamp(),
-            report.snapshot_version,
-            lessons.pk if lessons else "",
-        )
+    state = public_cache.page_state(link=link, report=report, lessons=lessons)
+    etag = public_cache.page_etag(
+        state=state, csrf_cookie=request.META.get("CSRF_COOKIE", ""), query=request.GET.urlencode()
     )
-    etag_source = f"{state}|{request.META.get('CSRF_COOKIE', '')}|{request.GET.urlencode()}"
-    etag = '"' + hashlib.sha256(etag_source.encode()).hexdigest()[:32] + '"'
     if request.method == "GET" and form is None:
         not_modified = get_conditional_response(request, etag=etag, last_modified=int(last_modified.timestamp()))
         if not_modified is not None:
@@ -154,9 +88,7 @@ def _page(request, link, secret, *, form=None, form_error="", status=200):
     sent = request.GET.get("sent") == "1"
     # The whole page is the same for every viewer of this link state (the CSRF token aside): cache it, with a
     # marker where the token goes, and put each visitor's token in on the way out.
-    page_key = None
-    if status == 200 and form is None and not request.GET:
-        page_key = "share:page:" + hashlib.sha256(state.encode()).hexdigest()
+    page_key = public_cache.page_key(state) if status == 200 and form is None and not request.GET else None
     html = cache.get(page_key) if page_key else None
     if html is None:
         if form is None and link.allow_feedback:
@@ -165,19 +97,19 @@ def _page(request, link, secret, *, form=None, form_error="", status=200):
             "link": link,
             "report": report,
             "secret": secret,
-            "body_html": _body_html(request, report),
+            "body_html": public_cache.body_html(request, report, public_cache.body_options(link)),
             "lessons": lessons if lessons and not lessons.is_empty else None,
             "form": form,
             "form_error": form_error,
             "sent": sent,
         }
         if page_key:
-            context["csrf_token"] = CSRF_MARKER
-        html = _compact(render_to_string("reports/public_report.html", context, request=request)).encode()
+            context["csrf_token"] = public_cache.CSRF_MARKER
+        html = public_cache.compact(render_to_string("reports/public_report.html", context, request=request)).encode()
         if page_key:
-            cache.set(page_key, html, BODY_CACHE_SECONDS)
+            cache.set(page_key, html, public_cache.BODY_CACHE_SECONDS)
     if page_key and link.allow_feedback:
-        html = html.replace(CSRF_MARKER.encode(), get_token(request).encode())
+        html = html.replace(public_cache.CSRF_MARKER.encode(), get_token(request).encode())
     response = HttpResponse(html, status=status)
     if status == 200:
         if not sent:  # the thank-you page is the same visitor, not a new view
@@ -193,7 +125,7 @@ def share_page(request, secret):
     if link is None:
         return _gone()
     if not _unlocked(request, link):
-        return _password_page(request, link, secret)
+        return _password_page(request, secret)
     return _page(request, link, secret)
 
 
@@ -206,11 +138,9 @@ def share_unlock(request, secret):
         return redirect(_page_url(secret))
     # Throttled per link and client address, counting every attempt.
     if is_ratelimited(request, group=f"share-unlock:{link.pk}", key="ip", rate=UNLOCK_RATE, increment=True):
-        return _password_page(
-            request, link, secret, error="Too many attempts. Wait 15 minutes and try again.", status=429
-        )
+        return _password_page(request, secret, error="Too many attempts. Wait 15 minutes and try again.", status=429)
     if not services.share_password_check(link=link, password=request.POST.get("password", "")):
-        return _password_page(request, link, secret, error="That password is not right.", status=400)
+        return _password_page(request, secret, error="That password is not right.", status=400)
     response = redirect(_page_url(secret))
     response.set_cookie(
         UNLOCK_COOKIE,
@@ -270,30 +200,22 @@ def _download_guard(request, secret):
     return link, None
 
 
-def _csv(report: CloseReport, suffix: str, header, rows):
-    response = StreamingHttpResponse(exports.csv_stream(header, rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{slugify(report.campaign_name) or "campaign"}-{suffix}.csv"'
-    )
-    return _public_headers(response)
+def _frozen_csv(request, secret, kind: str):
+    link, refusal = _download_guard(request, secret)
+    if refusal:
+        return refusal
+    header, rows = exports.FROZEN[kind](link.report.snapshot)
+    return _public_headers(csv_download(link.report.campaign_name, kind, header, rows))
 
 
 @require_GET
 def share_daily_csv(request, secret):
-    link, refusal = _download_guard(request, secret)
-    if refusal:
-        return refusal
-    header, rows = exports.daily_rows(link.report.snapshot)
-    return _csv(link.report, "daily", header, rows)
+    return _frozen_csv(request, secret, "daily")
 
 
 @require_GET
 def share_content_csv(request, secret):
-    link, refusal = _download_guard(request, secret)
-    if refusal:
-        return refusal
-    header, rows = exports.content_rows(link.report.snapshot)
-    return _csv(link.report, "content", header, rows)
+    return _frozen_csv(request, secret, "content")
 
 
 @require_GET
@@ -301,8 +223,4 @@ def share_pdf(request, secret):
     link, refusal = _download_guard(request, secret)
     if refusal:
         return refusal
-    response = HttpResponse(services.report_pdf_bytes(report=link.report), content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{slugify(link.report.campaign_name) or "campaign"}-report.pdf"'
-    )
-    return _public_headers(response)
+    return _public_headers(pdf_download(link.report))

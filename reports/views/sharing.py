@@ -1,5 +1,6 @@
 """Internal sharing and feedback actions on a report page: create, rotate and revoke share links, request
-feedback, leave feedback as a member, and moderate feedback. Rules live in `reports.services`.
+feedback, leave feedback as a member, and moderate feedback. Rules live in `reports.services`; the report page
+around them is `common.detail_context`.
 
 A new secret is shown once, in the response to the POST that made it (a page, or the panel partial under htmx),
 and never stored: not in the database, not in a session message. So these POSTs render instead of redirecting."""
@@ -9,46 +10,26 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
 from campaigns.models import Role
 from campaigns.selectors import require_role
 
-from . import services
-from .forms import FeedbackForm, FeedbackRequestForm, ShareLinkForm
-from .models import Feedback, ShareLink
-
-
-def sharing_context(*, request, report, role) -> dict:
-    """What the report page's share panel and feedback sections need. One query for the links (managers only),
-    two for the feedback summary."""
-    is_manager = role is not None and role.allows(Role.MANAGER)
-    links = list(report.share_links.select_related("created_by").order_by("-created_at", "-id")) if is_manager else []
-    return {
-        "is_manager": is_manager,
-        "share_links": links,
-        "share_form": ShareLinkForm(prefix="share"),
-        "request_form": FeedbackRequestForm(prefix="ask"),
-        "feedback": services.feedback_summary(report=report, include_hidden=is_manager),
-        "feedback_form": FeedbackForm(prefix_id="fbi"),
-        "now": timezone.now(),
-    }
+from .. import services
+from ..forms import FeedbackForm, FeedbackRequestForm, ShareLinkForm
+from ..models import Feedback, ShareLink
+from .common import detail_context, report_or_404, sharing_context
 
 
 def _report(request, campaign_id, *, role_needed: Role, doing: str):
-    from .views import _report_or_404
-
-    campaign, report = _report_or_404(request, campaign_id)
+    campaign, report = report_or_404(request, campaign_id)
     role = require_role(user=request.user, account_id=campaign.account_id, role=role_needed, doing=doing)
     return campaign, report, role
 
 
 def _detail_page(request, campaign, report, role, *, status, **extra):
-    from .views import _detail_context
-
-    context = _detail_context(request, campaign, report, role) | extra
+    context = detail_context(request, campaign, report, role) | extra
     return render(request, "reports/report_detail.html", context, status=status)
 
 
@@ -70,6 +51,12 @@ def _detail_url(campaign, anchor="share-panel"):
     return reverse("reports:detail", args=[campaign.pk]) + f"#{anchor}"
 
 
+def _created_page(request, campaign, report, link, url, **extra):
+    """The page that shows a new secret once (after create, rotate, or a feedback request)."""
+    context = {"campaign": campaign, "report": report, "link": link, "url": url, "rotated": False, **extra}
+    return render(request, "reports/share_created.html", context)
+
+
 @login_required
 @require_POST
 def share_create(request, campaign_id):
@@ -77,21 +64,8 @@ def share_create(request, campaign_id):
     form = ShareLinkForm(request.POST, prefix="share")
     if not form.is_valid():
         return _detail_page(request, campaign, report, role, status=400, share_form=form, share_open=True)
-    data = form.cleaned_data
-    link, secret = services.share_link_create(
-        report=report,
-        actor=request.user,
-        label=data["label"],
-        expires_at=data["expires_at"],
-        password=data["password"],
-        allow_feedback=data["allow_feedback"],
-        show_team_notes=data["show_team_notes"],
-    )
-    return render(
-        request,
-        "reports/share_created.html",
-        {"campaign": campaign, "report": report, "link": link, "url": services.share_url(secret), "rotated": False},
-    )
+    link, secret = services.share_link_create(report=report, actor=request.user, **form.link_options())
+    return _created_page(request, campaign, report, link, services.share_url(secret))
 
 
 @login_required
@@ -110,18 +84,8 @@ def feedback_request(request, campaign_id):
         emails=data["emails"],
         expires_at=data["expires_at"],
     )
-    return render(
-        request,
-        "reports/share_created.html",
-        {
-            "campaign": campaign,
-            "report": report,
-            "link": link,
-            "url": services.share_url(secret),
-            "invitation": text,
-            "emailed": len(data["emails"]),
-        },
-    )
+    url = services.share_url(secret)
+    return _created_page(request, campaign, report, link, url, invitation=text, emailed=len(data["emails"]))
 
 
 @login_required
@@ -139,11 +103,7 @@ def share_rotate(request, campaign_id, link_id):
     url = services.share_url(secret)
     if request.htmx:
         return _panel(request, report, role, new_share={"link": link, "url": url})
-    return render(
-        request,
-        "reports/share_created.html",
-        {"campaign": campaign, "report": report, "link": link, "url": url, "rotated": True},
-    )
+    return _created_page(request, campaign, report, link, url, rotated=True)
 
 
 @login_required

@@ -1,0 +1,84 @@
+"""Writes of the reports app, one module per concern; the public API is re-exported here so callers use
+`from reports import services` / `services.reports_create(...)`.
+
+- snapshots: freezing a campaign's close report (`reports_create`, `snapshot_build`)
+- pdf_store: the stored PDF of a report
+- lessons: lessons learned and their revisions
+- sharing: share links, their secrets and unlock cookies, counting their views
+- feedback: feedback through links or from members, and feedback requests
+
+Only `feedback` imports `reports.tasks` (to mail invitations on commit); tasks import services inside their
+bodies, the one allowed edge back."""
+
+from .errors import ReportError
+from .feedback import (
+    EMAIL_SPLIT,
+    FEEDBACK_COMMENTS_SHOWN,
+    FEEDBACK_REQUEST_MAX_EMAILS,
+    feedback_create,
+    feedback_request,
+    feedback_set_hidden,
+    feedback_summary,
+    invitation_open,
+    invitation_seal,
+    invitation_text,
+)
+from .lessons import LESSON_FIELDS, lessons_save
+from .pdf_store import report_pdf_bytes, report_pdfs_render
+from .sharing import (
+    SHARE_SECRET_BYTES,
+    SHARE_SECRET_MAX_LENGTH,
+    SHARE_UNLOCK_SECONDS,
+    share_link_create,
+    share_link_for_secret,
+    share_link_revoke,
+    share_link_rotate,
+    share_links_revoke,
+    share_password_check,
+    share_secret_hash,
+    share_unlock_token,
+    share_unlock_valid,
+    share_url,
+    share_view_record,
+    share_views_write,
+    user_agent_family,
+)
+from .snapshots import campaigns_just_ended, report_create, reports_create, snapshot_build
+
+__all__ = [
+    "EMAIL_SPLIT",
+    "FEEDBACK_COMMENTS_SHOWN",
+    "FEEDBACK_REQUEST_MAX_EMAILS",
+    "LESSON_FIELDS",
+    "SHARE_SECRET_BYTES",
+    "SHARE_SECRET_MAX_LENGTH",
+    "SHARE_UNLOCK_SECONDS",
+    "ReportError",
+    "campaigns_just_ended",
+    "feedback_create",
+    "feedback_request",
+    "feedback_set_hidden",
+    "feedback_summary",
+    "invitation_open",
+    "invitation_seal",
+    "invitation_text",
+    "lessons_save",
+    "report_create",
+    "report_pdf_bytes",
+    "report_pdfs_render",
+    "reports_create",
+    "share_link_create",
+    "share_link_for_secret",
+    "share_link_revoke",
+    "share_link_rotate",
+    "share_links_revoke",
+    "share_password_check",
+    "share_secret_hash",
+    "share_unlock_token",
+    "share_unlock_valid",
+    "share_url",
+    "share_view_record",
+    "share_views_write",
+    "snapshot_build",
+    "user_agent_family",
+]

@@ -1,0 +1,2 @@
+class ReportError(Exception):
+    """A rule was broken; the message is written for the user who asked."""

@@ -1,0 +1,83 @@
+"""What several report screens share: finding the report (404 otherwise), the report page's context, and
+download responses."""
+
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.text import slugify
+
+from campaigns.models import Campaign, Role
+from campaigns.selectors import campaign_get_for_user
+
+from .. import exports, presenters, selectors, services
+from ..forms import FeedbackForm, FeedbackRequestForm, ShareLinkForm
+from ..models import CloseReport
+
+
+def report_or_404(request, campaign_id) -> tuple[Campaign, CloseReport]:
+    """The user's campaign and its report; 404 for someone else's campaign and for a campaign without one."""
+    campaign = campaign_get_for_user(user=request.user, pk=campaign_id)
+    report = selectors.report_for_campaign(campaign=campaign)
+    if report is None:
+        raise Http404("This campaign has no report yet.")
+    return campaign, report
+
+
+def can_edit(role) -> bool:
+    return role is not None and role.allows(Role.EDITOR)
+
+
+def lessons_context(*, campaign, report, can_edit: bool, **extra) -> dict:
+    """What the lessons partial (`report_detail.html#lessons`) needs."""
+    lessons, revisions = selectors.lessons_for_report(report=report)
+    return {
+        "campaign": campaign,
+        "report": report,
+        "lessons": lessons,
+        "revisions": revisions,
+        "can_edit": can_edit,
+        **extra,
+    }
+
+
+def sharing_context(*, request, report, role) -> dict:
+    """What the report page's share panel and feedback sections need. One query for the links (managers only),
+    two for the feedback summary."""
+    is_manager = role is not None and role.allows(Role.MANAGER)
+    links = list(report.share_links.select_related("created_by").order_by("-created_at", "-id")) if is_manager else []
+    return {
+        "is_manager": is_manager,
+        "share_links": links,
+        "share_form": ShareLinkForm(prefix="share"),
+        "request_form": FeedbackRequestForm(prefix="ask"),
+        "feedback": services.feedback_summary(report=report, include_hidden=is_manager),
+        "feedback_form": FeedbackForm(prefix_id="fbi"),
+        "now": timezone.now(),
+    }
+
+
+def detail_context(request, campaign, report, role) -> dict:
+    """The whole report page: the frozen body, late attribution, the comparison, lessons, sharing and feedback."""
+    currency = report.snapshot["campaign"]["currency"]
+    return {
+        **lessons_context(campaign=campaign, report=report, can_edit=can_edit(role)),
+        "role": role,
+        "body": presenters.report_body(snapshot=report.snapshot, request=request),
+        "since_close": presenters.since_close(snapshot=report.snapshot, campaign=campaign),
+        "comparison": presenters.comparison(figures=selectors.report_comparison(report=report), currency=currency),
+    } | sharing_context(request=request, report=report, role=role)
+
+
+def _filename(campaign_name: str, suffix: str, extension: str) -> str:
+    return f"{slugify(campaign_name) or 'campaign'}-{suffix}.{extension}"
+
+
+def csv_download(campaign_name: str, suffix: str, header, rows) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(exports.csv_stream(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_filename(campaign_name, suffix, "csv")}"'
+    return response
+
+
+def pdf_download(report: CloseReport) -> HttpResponse:
+    response = HttpResponse(services.report_pdf_bytes(report=report), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{_filename(report.campaign_name, "report", "pdf")}"'
+    return response
