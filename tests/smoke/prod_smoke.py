@@ -269,13 +269,15 @@ def summary(crawls: list[Crawl], checks: dict, failures: list[str], steps: Steps
         path, _, seconds = max(crawl.pages, key=lambda page: page[2], default=("-", 0, 0.0))
         types = len({shape(p) for p, _, _ in crawl.pages})
         lines.append(f"{crawl.name:<9} {len(crawl.pages):>5} {types:>5}  {statuses:<32} {seconds:.2f} s {path}")
-    answered = "all answered 200" if not checks["asset_failures"] else "NOT all answered 200"
-    lines.append(f"static files referenced: {checks['assets']}, {answered}")
-    lines.append(
-        f"plain http: {checks['plain']} pages asked without X-Forwarded-Proto, "
-        f"{'all redirected to https' if not checks['plain_failures'] else 'NOT all redirected'}"
-    )
-    lines.append(f"admin: {checks['admin_models']} registered models, every changelist crawled")
+    if "plain" not in checks:
+        lines.append("crawl: not reached")
+    else:
+        answered = "all answered 200" if not checks["asset_failures"] else "NOT all answered 200"
+        lines.append(f"static files referenced: {checks['assets']}, {answered}")
+        redirected = "all redirected to https" if not checks["plain_failures"] else "NOT all redirected"
+        lines.append(f"plain http: {checks['plain']} pages asked without X-Forwarded-Proto, {redirected}")
+        covered = "every changelist crawled" if not checks["admin_failures"] else "NOT every changelist crawled"
+        lines.append(f"admin: {checks['admin_models']} registered models, {covered}")
     lines.append(
         f"task worker: {checks.get('tasks_done', '?')} tasks done, {checks.get('tasks_failed', '?')} failed; "
         f"mail: {checks['mail']} messages sent over SMTP"
@@ -359,7 +361,9 @@ def main() -> int:
         crawls = steps.run("crawl", crawl_all)
         for crawl in crawls:
             failures.extend(crawl.failures)
-        failures.extend(check_admin_coverage(crawls[len(ROLES)], checks["changelists"]))
+        checks["admin_failures"] = check_admin_coverage(crawls[len(ROLES)], checks["changelists"])
+        failures.extend(checks["admin_failures"])
+        checks["admin_models"] = len(checks["changelists"])
         assets = set().union(*(crawl.assets for crawl in crawls))
         checks["assets"] = len(assets)
         checks["asset_failures"] = steps.run("static files", check_assets, base, assets)
@@ -367,7 +371,6 @@ def main() -> int:
         pages = {path for crawl in crawls for path, status, _ in crawl.pages}
         checks["plain"], checks["plain_failures"] = steps.run("plain http", check_plain_http, base, pages)
         failures.extend(checks["plain_failures"])
-        checks["admin_models"] = len(checks["changelists"])
         worker = steps.run("worker idle again", seed, env, "idle")
         checks["tasks_failed"], checks["tasks_done"] = worker["tasks_failed"], worker["tasks_done"]
         if worker["tasks_failed"]:
@@ -390,11 +393,6 @@ def main() -> int:
         shutil.rmtree(workdir, ignore_errors=True)
         mail.stop()
     checks["mail"] = mail.messages
-    checks.setdefault("assets", 0)
-    checks.setdefault("asset_failures", [])
-    checks.setdefault("plain", 0)
-    checks.setdefault("plain_failures", [])
-    checks.setdefault("admin_models", 0)
     print(summary(crawls, checks, failures, steps, vendor, time.monotonic() - started), flush=True)
     return 1 if failures else 0
 
