@@ -13,11 +13,12 @@ PYTHON ?= $(shell for c in python3.13 python3.12 python3 $$HOME/.pyenv/versions/
 	p=$$(command -v $$c 2>/dev/null) || continue; \
 	$$p -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: help venv install install-dev migrate demo run worker test lint bench soak clean check-python
+.PHONY: help venv install install-dev migrate demo run worker test smoke lint bench soak clean check-python
 
 help:
 	@echo "make run    set up, load demo data, start web server + task worker"
 	@echo "make test   set up test deps, run ruff and the whole pytest suite (browser tests included)"
+	@echo "make smoke  the README's Deploy steps for real (production settings, gunicorn, worker), every page crawled"
 	@echo "make bench  performance benchmark (see docs/benchmarks.md)"
 
 check-python:
@@ -47,6 +48,9 @@ migrate: install
 demo: migrate
 	$(PY) manage.py seed_demo
 
+# The web server and the worker both run in the background of one shell that waits for either: Ctrl-C (or a TERM
+# to make) runs its traps, which stop both by pid. Neither runs under the autoreloader: a reloader's child process
+# outlives a kill of its parent (db_worker reloads by default when DEBUG is on).
 run: demo
 	@$(PY) manage.py check_winddown_overdue --schedule-daily >/dev/null
 	@echo ""
@@ -58,12 +62,14 @@ run: demo
 	@echo "    admin    – Django admin at http://$(HOST):$(PORT)/admin/"
 	@echo "  Ctrl-C stops the web server and the task worker."
 	@echo ""
-	@$(PY) manage.py db_worker --interval 1 & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null; echo "Closeout stopped (web server and task worker)."' EXIT; \
-	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+	@$(PY) manage.py db_worker --interval 1 --no-reload & worker=$$!; \
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & web=$$!; \
+	trap 'kill $$web $$worker 2>/dev/null; wait $$web $$worker 2>/dev/null; echo "Closeout stopped (web server and task worker)."' EXIT; \
+	trap 'exit 130' INT TERM; \
+	wait -n
 
 worker: install
-	$(PY) manage.py db_worker
+	$(PY) manage.py db_worker --no-reload
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -74,9 +80,15 @@ test: install-dev
 	$(BIN)/bandit -q -c pyproject.toml -r campaigns reports config --severity-level medium
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
 	DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
-	DJANGO_ALLOWED_HOSTS=closeout.example EMAIL_URL=smtp+tls://mailer@smtp.example:587 DATABASE_URL=$${DATABASE_URL:-sqlite:///$(CURDIR)/db.sqlite3} \
+	DJANGO_ALLOWED_HOSTS=closeout.example EMAIL_URL=smtp+tls://mailer@smtp.example:587 CACHE_URL=rediscache://cache.example:6379/0 DATABASE_URL=$${DATABASE_URL:-sqlite:///$(CURDIR)/db.sqlite3} \
 	$(PY) manage.py check --deploy --fail-level WARNING --settings=config.settings.production
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Production smoke (issue 14): SQLite by default; SMOKE_ARGS="--database-url postgres://…/closeout_smoke" for
+# PostgreSQL (that database is created afresh and dropped), "--redis-db N" for another Redis database (default 9).
+SMOKE_ARGS ?=
+smoke: install
+	$(PY) -m tests.smoke.prod_smoke $(SMOKE_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3* staticfiles media

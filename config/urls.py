@@ -1,20 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse
-from django.shortcuts import redirect
 from django.urls import include, path
-from django.views.decorators.http import require_GET
 
+from .views import healthz, home
 
-@require_GET
-def home(request):
-    return redirect("campaigns:list")
-
-
-@require_GET
-def healthz(request):
-    return HttpResponse("ok", content_type="text/plain")
-
+handler500 = "config.views.server_error"
 
 urlpatterns = [
     path("", home, name="home"),

@@ -1,5 +1,6 @@
 """Settings shared by every environment. Everything that differs between machines comes from the environment."""
 
+import sys
 from pathlib import Path
 
 import environ
@@ -29,17 +30,21 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tasks_db",
     "axes",
+    "config",
     "campaigns",
     "reports",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.PrivateCacheMiddleware",
+    "config.unavailable.DatabaseUnavailableMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -68,26 +73,71 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web server and the task worker read while the other writes.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
-            "transaction_mode": "IMMEDIATE",
-        }
-    )
-# Keep connections between requests (a new SQLite connection re-runs the PRAGMAs above; a new PostgreSQL one is
-# a network round trip and an authentication).
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
-DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+def _process_kind(argv: list[str]) -> str:
+    """'worker' for management commands (`db_worker`, the cron commands, `migrate`), 'web' for whatever serves
+    requests (gunicorn, `runserver`, the test suite)."""
+    if len(argv) > 1 and Path(argv[0]).name == "manage.py" and argv[1] != "runserver":
+        return "worker"
+    return "web"
+
+
+# How long one statement may wait for a lock, and run, before the database cancels it (seconds; 0: no limit on
+# PostgreSQL). Short for requests, so a locked table answers the 503 page (config.views) within seconds instead
+# of holding every web worker; long for the task worker and commands (a report build, a migration). SQLite has no
+# statement limit; its busy timeout is the lock timeout.
+DATABASE_PROCESS = _process_kind(sys.argv)
+if DATABASE_PROCESS == "web":
+    DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=20.0)
+    DATABASE_LOCK_TIMEOUT = env.float("DATABASE_LOCK_TIMEOUT", default=5.0)
+else:
+    DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_WORKER_STATEMENT_TIMEOUT", default=600.0)
+    DATABASE_LOCK_TIMEOUT = env.float("DATABASE_WORKER_LOCK_TIMEOUT", default=60.0)
+
+
+def database_config(config: dict) -> dict:
+    """DATABASES["default"] from a parsed DATABASE_URL, with the connection options of every environment."""
+    config["ATOMIC_REQUESTS"] = False
+    options = config.setdefault("OPTIONS", {})
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets the web server and the task worker read while the other writes; `timeout` is the busy timeout
+        # (how long a writer waits for the write lock before "database is locked").
+        options.update(
+            {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": DATABASE_LOCK_TIMEOUT,
+            }
+        )
+    elif config["ENGINE"].startswith("django.db.backends.postgresql"):
+        # Set per connection at connect time (libpq `options`), so no query runs without them.
+        limits = f"-c statement_timeout={round(DATABASE_STATEMENT_TIMEOUT * 1000)}"
+        limits += f" -c lock_timeout={round(DATABASE_LOCK_TIMEOUT * 1000)}"
+        options["options"] = f"{options.get('options', '')} {limits}".strip()
+    # Keep connections between requests (a new SQLite connection re-runs the PRAGMAs above; a new PostgreSQL one
+    # is a network round trip and an authentication).
+    config.setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
+    config.setdefault("CONN_HEALTH_CHECKS", True)
+    return config
+
+
+DATABASES = {"default": database_config(env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Rate limits and the share-page cache live here: production needs one cache shared by every process
+# (config.checks refuses a per-process one there).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://closeout")}
+CLOSEOUT_REQUIRE_SHARED_CACHE = False
+
+# Behind a reverse proxy every request comes from the proxy's address. Name the header the proxy sets (e.g.
+# X-Forwarded-For) and how many proxies append to it, and the client's address is read from there, by
+# config.client_ip for the login lockout (django-axes) and the rate limits (django-ratelimit) alike. Off by
+# default: a header any client can send must not be believed unless a proxy you run sets it.
+CLOSEOUT_TRUSTED_PROXY_HEADER = env("CLOSEOUT_TRUSTED_PROXY_HEADER", default="")
+CLOSEOUT_TRUSTED_PROXY_COUNT = env.int("CLOSEOUT_TRUSTED_PROXY_COUNT", default=1)
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+RATELIMIT_IP_META_KEY = "config.client_ip.client_ip"
 
 # Views of shared report pages are written behind, in batches at most this many seconds old (0: one write per
 # view, as the tests do). See reports.services.share_view_record.
@@ -139,6 +189,32 @@ SECURE_CSP = {
     "base-uri": [CSP.SELF],
     "object-src": [CSP.NONE],
 }
+
+# Browser features no page uses are switched off; copying the wind-down announcement needs clipboard-write.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "bluetooth",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+} | {"clipboard-write": ["self"]}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

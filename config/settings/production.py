@@ -1,15 +1,15 @@
-"""Production: no default secret, hosts or database; HTTPS everywhere."""
+"""Production: no default secret, hosts, database, mail or cache; HTTPS everywhere."""
 
 from .base import *  # noqa: F403
-from .base import env, mailers_from_url
+from .base import database_config, env, mailers_from_url
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
-DATABASES = {"default": env.db("DATABASE_URL")}
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": database_config(env.db("DATABASE_URL"))}
+# Required and shared: rate limits counted in one process's memory would let every extra process through again.
+CACHES = {"default": env.cache("CACHE_URL")}  # e.g. rediscache://127.0.0.1:6379/0
+CLOSEOUT_REQUIRE_SHARED_CACHE = True
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

@@ -124,6 +124,7 @@ def test_production_settings_secure_cookies_and_hsts():
             "DJANGO_ALLOWED_HOSTS": "closeout.example",
             "DATABASE_URL": "sqlite:///:memory:",
             "EMAIL_URL": "smtp+tls://mailer@smtp.example:587",
+            "CACHE_URL": "rediscache://cache.example:6379/0",
         }
     )
     assert result.returncode == 0, result.stderr
@@ -139,3 +140,96 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     result = _production({"DJANGO_ALLOWED_HOSTS": "closeout.example", "DATABASE_URL": "sqlite:///:memory:"})
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_settings_refuse_to_start_without_a_shared_cache_url():
+    result = _production(
+        {
+            "DJANGO_SECRET_KEY": "x" * 60,
+            "DJANGO_ALLOWED_HOSTS": "closeout.example",
+            "DATABASE_URL": "sqlite:///:memory:",
+            "EMAIL_URL": "smtp+tls://mailer@smtp.example:587",
+        }
+    )
+    assert result.returncode != 0
+    assert "CACHE_URL" in result.stderr
+
+
+@pytest.mark.parametrize("backend", ["locmem.LocMemCache", "dummy.DummyCache"])
+def test_system_check_refuses_a_per_process_cache_where_a_shared_one_is_required(settings, backend):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.CLOSEOUT_REQUIRE_SHARED_CACHE = True
+    settings.CACHES = {"default": {"BACKEND": f"django.core.cache.backends.{backend}"}}
+    with pytest.raises(SystemCheckError, match="closeout.E001"):
+        call_command("check", "--deploy")
+
+
+def test_system_check_accepts_redis_memcached_and_database_caches(settings):
+    from config.checks import shared_cache_check
+
+    settings.CLOSEOUT_REQUIRE_SHARED_CACHE = True
+    for backend in ("redis.RedisCache", "memcached.PyMemcacheCache", "db.DatabaseCache"):
+        settings.CACHES = {"default": {"BACKEND": f"django.core.cache.backends.{backend}"}}
+        assert shared_cache_check() == [], backend
+    settings.CLOSEOUT_REQUIRE_SHARED_CACHE = False  # local and test settings: one process, local memory is fine
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert shared_cache_check() == []
+
+
+# --- Permissions-Policy and Cache-Control (issue 14) ---
+
+
+def _policy(response) -> dict:
+    return dict(part.strip().split("=", 1) for part in response.headers["Permissions-Policy"].split(","))
+
+
+def test_pages_switch_off_browser_features_they_do_not_use(login, manager, pages, client):
+    responses = [login(manager).get(url) for url in pages]
+    client.logout()
+    responses.append(client.get(reverse("login")))
+    for response in responses:
+        policy = _policy(response)
+        for feature in ("camera", "microphone", "geolocation", "payment", "usb"):
+            assert policy[feature] == "()", (response.request["PATH_INFO"], feature)
+        assert policy["clipboard-write"] == "(self)"  # "copy the announcement" on the wind-down page
+
+
+def test_authenticated_pages_are_private_and_not_stored(login, manager, pages):
+    client = login(manager)
+    for url in pages:
+        assert client.get(url).headers["Cache-Control"] == "private, no-store", url
+    htmx = client.get(reverse("campaigns:list"), headers={"HX-Request": "true"})
+    assert htmx.headers["Cache-Control"] == "private, no-store"
+
+
+def test_anonymous_pages_without_their_own_caching_get_no_cache_control(client):
+    assert "Cache-Control" not in client.get(reverse("healthz")).headers
+    assert "no-store" in client.get(reverse("login")).headers["Cache-Control"]  # Django's own never_cache
+
+
+def test_report_exports_are_private_and_not_stored(login, manager, ended_campaign):
+    client = login(manager)
+    for name in ("reports:export_daily", "reports:export_content", "reports:export_metrics", "reports:export_pdf"):
+        response = client.get(reverse(name, args=[ended_campaign.pk]))
+        assert response.status_code == 200, name
+        assert response.headers["Cache-Control"] == "private, no-store", name
+
+
+def test_share_link_downloads_are_not_stored_and_the_page_keeps_its_revalidation(manager, ended_campaign, client):
+    from reports import services as report_services
+
+    _, secret = report_services.share_link_create(report=ended_campaign.close_report, actor=manager, label="Brand")
+    for name in ("share:daily_csv", "share:content_csv", "share:pdf"):
+        response = client.get(reverse(name, args=[secret]))
+        assert response.status_code == 200, name
+        assert response.headers["Cache-Control"] == "private, no-store", name
+
+    page = client.get(reverse("share:page", args=[secret]))
+    assert page.headers["Cache-Control"] == "private, no-cache"  # kept, so the browser revalidates
+    again = client.get(reverse("share:page", args=[secret]), headers={"If-None-Match": page.headers["ETag"]})
+    assert again.status_code == 304
+    # A signed-in manager previewing the link gets the page's own caching too.
+    client.force_login(manager)
+    assert client.get(reverse("share:page", args=[secret])).headers["Cache-Control"] == "private, no-cache"
