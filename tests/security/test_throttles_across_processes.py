@@ -1,7 +1,7 @@
 """Every throttle holds across processes: two gunicorn servers (one worker each, so every other request is counted
 by another process) share one Redis cache and one database, and the requests alternate between them.
 
-- share-link password guesses: 5 per link and client address in 15 minutes (reports.views_public.UNLOCK_RATE);
+- share-link password guesses: 5 per link and client address in 15 minutes (reports.views.public.UNLOCK_RATE);
 - feedback: 5 per link and address in 10 minutes, 50 per link an hour (FEEDBACK_RATE_PER_IP / _PER_LINK);
 - log-ins: 5 failures lock that username from that address (django-axes, AXES_FAILURE_LIMIT).
 
@@ -18,7 +18,7 @@ import uuid
 import pytest
 from django.conf import settings
 
-from reports.views_public import FEEDBACK_RATE_PER_IP, FEEDBACK_RATE_PER_LINK, UNLOCK_RATE
+from reports.views.public import FEEDBACK_RATE_PER_IP, FEEDBACK_RATE_PER_LINK, UNLOCK_RATE
 from tests.smoke import live
 
 REDIS_URL = os.environ.get("CLOSEOUT_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
