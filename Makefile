@@ -48,7 +48,6 @@ demo: migrate
 	$(PY) manage.py seed_demo
 
 run: demo
-	@$(PY) manage.py check_winddown_overdue --schedule-daily >/dev/null
 	@echo ""
 	@echo "  Closeout is starting at http://$(HOST):$(PORT)/"
 	@echo "  Demo logins (password for all: closeout-demo):"
