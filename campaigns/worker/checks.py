@@ -7,6 +7,7 @@ neither sent nor given up on, pushes pending past their deadline, scheduled acti
 import datetime as dt
 
 from django.conf import settings
+from django.core import checks as system_checks
 
 from .. import tasks
 from ..listing import tasks as listing_tasks
@@ -53,7 +54,24 @@ def scheduled_actions_due_check(*, now) -> int:
     return reconcile.task_enqueue_missing(task=tasks.run_scheduled_action, ids=ids, kwarg=None, batch=200)
 
 
+def worker_timings_check(app_configs=None, **kwargs) -> list[system_checks.CheckMessage]:
+    """A worker is judged lost after WORKER_LOST_AFTER_SECONDS without a beat: that must span a few beats, or a
+    live worker's task would be queued twice."""
+    beat, lost = settings.WORKER_HEARTBEAT_SECONDS, settings.WORKER_LOST_AFTER_SECONDS
+    if beat > 0 and lost >= 3 * beat:
+        return []
+    return [
+        system_checks.Error(
+            f"WORKER_LOST_AFTER_SECONDS ({lost:g}) must be at least 3 × WORKER_HEARTBEAT_SECONDS ({beat:g}), "
+            "and the heartbeat more than 0.",
+            hint="A task of a live worker would be taken for lost and run twice. E.g. 10 and 60 (the defaults).",
+            id="campaigns.E001",
+        )
+    ]
+
+
 def register() -> None:
+    system_checks.register(worker_timings_check)
     for name, check in (
         ("campaigns.emails", emails_unsent_check),
         ("campaigns.pushes", pushes_pending_check),

@@ -3,6 +3,7 @@
 import logging
 from unittest import mock
 
+import pytest
 from django.core.management import get_commands, load_command_class
 from django.tasks.signals import task_started
 
@@ -11,7 +12,7 @@ from campaigns.management.commands.db_worker import Worker
 from campaigns.models import WorkerHeartbeat
 from campaigns.worker.heartbeat import Housekeeper
 
-from .conftest import DB_TASKS
+from .conftest import DB_TASKS, batch_worker_options
 
 
 def test_db_worker_is_closeouts_worker_and_does_not_reload_unless_asked(settings):
@@ -36,17 +37,7 @@ def test_worker_beats_before_its_first_task_and_forgets_its_heartbeat_on_exit(db
             mock.patch("campaigns.management.commands.db_worker.Housekeeper") as housekeeper,
             mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"),
         ):
-            worker = Worker(
-                queue_names=["default"],
-                excluded_queue_names=[],
-                interval=0,
-                batch=True,
-                backend_name="default",
-                startup_delay=False,
-                max_tasks=None,
-                worker_id="w1",
-            )
-            worker.run()
+            Worker(**batch_worker_options(worker_id="w1")).run()
     finally:
         task_started.disconnect(on_started)
     assert seen == [["w1"]]
@@ -69,3 +60,13 @@ def test_housekeeping_beats_then_runs_the_due_jobs_and_survives_errors(db_tasks,
         with caplog.at_level(logging.ERROR, logger="campaigns.worker"):
             housekeeper.tick()
     assert "Worker w1: heartbeat or periodic jobs failed; trying again in 1s." in caplog.text
+
+
+def test_worker_timings_that_would_run_a_live_task_twice_fail_the_checks(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    call_command("check")
+    settings.WORKER_HEARTBEAT_SECONDS, settings.WORKER_LOST_AFTER_SECONDS = 10, 15
+    with pytest.raises(SystemCheckError, match=r"WORKER_LOST_AFTER_SECONDS \(15\) must be at least 3 ×"):
+        call_command("check")

@@ -2,10 +2,8 @@
 
 import datetime as dt
 import logging
-import threading
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -14,7 +12,7 @@ from campaigns.listing import tasks as listing_tasks
 from campaigns.models import PeriodicJob
 from campaigns.worker import periodic
 
-from .conftest import queued, tasks_run_queued
+from .conftest import at_once, queued, tasks_run_queued
 
 
 @pytest.fixture
@@ -144,20 +142,5 @@ def test_hosts_claiming_a_due_job_at_once_run_it_once(transactional_db, db_tasks
     job, runs = counting_job()
     jobs.periodic_job_register(job)
     PeriodicJob.objects.create(name=job.name, next_run_at=timezone.now())
-    barrier = threading.Barrier(8)
-    claimed = []
-
-    def claim(worker_id):
-        try:
-            barrier.wait(timeout=10)
-            claimed.append(jobs.periodic_job_claim(job=job, worker_id=worker_id, now=timezone.now()))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=claim, args=(f"host-{i}",)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
-    assert len(claimed) == 8
+    claimed = at_once(8, lambda: jobs.periodic_job_claim(job=job, worker_id="host", now=timezone.now()))
     assert claimed.count(True) == 1

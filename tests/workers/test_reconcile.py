@@ -6,17 +6,15 @@ from django.core import mail
 from django.tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from campaigns import services, tasks
+from campaigns import tasks
 from campaigns.models import (
     Action,
     Campaign,
     EmailState,
-    EndReason,
     Notification,
     NotificationKind,
     ScheduledAction,
     ScheduledState,
-    Source,
     Status,
     SyncState,
 )
@@ -27,29 +25,20 @@ from reports.services import reports_create
 from reports.tasks import close_reports_build, report_pdfs_render
 from tests.factories import CampaignFactory
 
-from .conftest import ago, queued, tasks_run_queued
+from .conftest import ago, campaigns_end, queued, tasks_run_queued
 
 
 def held_ids(task, kwarg=None) -> list[int]:
     return sorted(reconcile.task_pending_ids(task=task, kwarg=kwarg))
 
 
-def end(campaigns, actor):
-    """End them through the status service; in a test's transaction nothing after commit runs, so no task is
-    queued: the report is missing as if its task had been lost."""
-    services.campaigns_transition(
-        campaign_ids=[c.pk for c in campaigns],
-        action=Action.END,
-        actor=actor,
-        source=Source.UI,
-        reason_code=EndReason.OBJECTIVES_MET,
-    )
+# In a test's transaction nothing after commit runs: a campaign ended here has no report task, as if it was lost.
 
 
 def test_ended_campaigns_without_report_are_queued_once(db_tasks, account, manager):
     lost = CampaignFactory.create_batch(3, account=account)
     just_ended = CampaignFactory(account=account)
-    end([*lost, just_ended], manager)
+    campaigns_end([*lost, just_ended], manager)
     Campaign.objects.filter(pk__in=[c.pk for c in lost]).update(ended_at=ago(minutes=10))
 
     assert reports_reconcile.reports_missing_check(now=ago(seconds=0)) == 3
@@ -62,7 +51,7 @@ def test_ended_campaigns_without_report_are_queued_once(db_tasks, account, manag
 
 def test_a_failed_report_task_does_not_hide_the_gap(db_tasks, account, manager):
     campaign = CampaignFactory(account=account)
-    end([campaign], manager)
+    campaigns_end([campaign], manager)
     Campaign.objects.filter(pk=campaign.pk).update(ended_at=ago(minutes=10))
     close_reports_build.enqueue(campaign_ids=[campaign.pk])
     DBTaskResult.objects.update(status=TaskResultStatus.FAILED)
@@ -71,7 +60,7 @@ def test_a_failed_report_task_does_not_hide_the_gap(db_tasks, account, manager):
 
 def test_reports_without_pdf_are_queued_once_when_prerendering(db_tasks, account, manager, settings):
     campaign, fresh = CampaignFactory(account=account), CampaignFactory(account=account)
-    end([campaign, fresh], manager)
+    campaigns_end([campaign, fresh], manager)
     reports_create(campaign_ids=[campaign.pk, fresh.pk])
     CloseReport.objects.filter(campaign=campaign).update(created_at=ago(minutes=10))
     report = CloseReport.objects.get(campaign=campaign)
@@ -162,7 +151,7 @@ def test_every_app_registers_its_checks_and_a_failing_one_does_not_stop_the_othe
         "reports.pdfs",
     }
     campaign = CampaignFactory(account=account)
-    end([campaign], manager)
+    campaigns_end([campaign], manager)
     Campaign.objects.filter(pk=campaign.pk).update(ended_at=ago(minutes=10))
 
     def broken(*, now):
