@@ -3,7 +3,6 @@
 import logging
 from unittest import mock
 
-import pytest
 from django.core.management import get_commands, load_command_class
 from django.tasks.signals import task_started
 
@@ -63,10 +62,13 @@ def test_housekeeping_beats_then_runs_the_due_jobs_and_survives_errors(db_tasks,
 
 
 def test_worker_timings_that_would_run_a_live_task_twice_fail_the_checks(settings):
-    from django.core.management import call_command
-    from django.core.management.base import SystemCheckError
+    from django.core.checks import registry
 
-    call_command("check")
+    from campaigns.worker.checks import worker_timings_check
+
+    assert worker_timings_check in registry.registry.registered_checks
+    assert worker_timings_check() == []
     settings.WORKER_HEARTBEAT_SECONDS, settings.WORKER_LOST_AFTER_SECONDS = 10, 15
-    with pytest.raises(SystemCheckError, match=r"WORKER_LOST_AFTER_SECONDS \(15\) must be at least 3 ×"):
-        call_command("check")
+    [error] = worker_timings_check()
+    assert (error.id, error.level) == ("campaigns.E001", 40)
+    assert error.msg.startswith("WORKER_LOST_AFTER_SECONDS (15) must be at least 3 × WORKER_HEARTBEAT_SECONDS (10)")
