@@ -52,7 +52,6 @@ demo: migrate
 # to make) runs its traps, which stop both by pid. Neither runs under the autoreloader: a reloader's child process
 # outlives a kill of its parent (db_worker reloads by default when DEBUG is on).
 run: demo
-	@$(PY) manage.py check_winddown_overdue --schedule-daily >/dev/null
 	@echo ""
 	@echo "  Closeout is starting at http://$(HOST):$(PORT)/"
 	@echo "  Demo logins (password for all: closeout-demo):"

@@ -8,6 +8,8 @@ class CampaignsConfig(AppConfig):
     def ready(self):
         from . import receivers
         from .listing import hooks
+        from .worker import checks
 
         receivers.connect()
         hooks.connect(self)
+        checks.register()  # the workers' periodic jobs and campaigns' reconcile checks

@@ -637,3 +637,36 @@ class CampaignListStat(models.Model):
 
     def __str__(self):
         return f"{self.account_id}/{self.status}: {self.campaigns:+d}"
+
+
+# --- background work that heals itself (issue 14): campaigns/worker/ ---
+
+
+class WorkerHeartbeat(models.Model):
+    """A task worker that is alive: `db_worker` (campaigns/management/commands/db_worker.py) writes its row before
+    it takes a task and refreshes `beat_at` every WORKER_HEARTBEAT_SECONDS from a small thread; a clean stop
+    deletes it. A task RUNNING on a worker whose beat is older than WORKER_LOST_AFTER_SECONDS was lost with it
+    (SIGKILL, OOM killer, a host gone) and is queued again (`campaigns.worker.recovery`)."""
+
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"worker {self.worker_id} ({self.hostname}:{self.pid})"
+
+
+class PeriodicJob(models.Model):
+    """When a periodic job (`campaigns.worker.periodic`) runs next, shared by every worker host: the worker that
+    moves `next_run_at` forward with a conditional UPDATE runs the job, so it runs once per period however many
+    workers there are. Rows appear the first time a worker sees a registered job."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    next_run_at = models.DateTimeField()
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_worker_id = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} (next {self.next_run_at:%Y-%m-%d %H:%M:%S} UTC)"

@@ -67,8 +67,9 @@ def winddown_daily_schedule() -> bool:
 
 
 # --- Platform sync (issue 7) ---
-# The worker pushes status changes to the platform and pulls campaigns and metrics; a crontab entry (or systemd
-# timer) runs `manage.py sync_platform` every few minutes, which re-queues pushes a restart may have dropped.
+# The worker pushes status changes to the platform and pulls campaigns and metrics. The pull runs every
+# PLATFORM_SYNC_EVERY_MINUTES as the workers' periodic job `campaigns.platform_sync` (campaigns/worker/checks.py), or
+# from cron as `manage.py sync_platform`; the reconciler re-queues pushes a killed worker dropped.
 
 
 @task()

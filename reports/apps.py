@@ -8,6 +8,8 @@ class ReportsConfig(AppConfig):
     def ready(self) -> None:
         from campaigns.signals import status_changed
 
+        from . import reconcile
         from .receivers import on_status_changed
 
         status_changed.connect(on_status_changed, dispatch_uid="reports.close_report_on_end")
+        reconcile.register()  # the workers' reconciler: reports missing, PDFs missing

@@ -28,11 +28,13 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tables2",
     "django_filters",
-    "django_tasks_db",
     "axes",
     "config",
     "campaigns",
     "reports",
+    # After campaigns: an app listed earlier wins a management command's name, and campaigns' `db_worker` (the
+    # worker with a heartbeat, lost-task recovery and periodic jobs) must win over django_tasks_db's own.
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -259,6 +261,18 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+
+# The task workers heal themselves (campaigns/worker/): each beats every WORKER_HEARTBEAT_SECONDS; a task RUNNING
+# on a worker silent for WORKER_LOST_AFTER_SECONDS (or, on a worker that never beat, running for
+# WORKER_UNTRACKED_TIMEOUT_SECONDS) is queued again, at most WORKER_TASK_MAX_ATTEMPTS times in all, then FAILED.
+# The reconciler re-queues lost work every RECONCILE_EVERY_SECONDS; the platform sync runs every
+# PLATFORM_SYNC_EVERY_MINUTES (0: off, e.g. when cron runs `manage.py sync_platform`).
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
+WORKER_LOST_AFTER_SECONDS = env.float("WORKER_LOST_AFTER_SECONDS", default=60.0)
+WORKER_UNTRACKED_TIMEOUT_SECONDS = env.float("WORKER_UNTRACKED_TIMEOUT_SECONDS", default=3600.0)
+WORKER_TASK_MAX_ATTEMPTS = env.int("WORKER_TASK_MAX_ATTEMPTS", default=3)
+RECONCILE_EVERY_SECONDS = env.float("RECONCILE_EVERY_SECONDS", default=300.0)
+PLATFORM_SYNC_EVERY_MINUTES = env.float("PLATFORM_SYNC_EVERY_MINUTES", default=0.0)
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 

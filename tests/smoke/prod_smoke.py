@@ -4,7 +4,7 @@
 
 Only the required variables (DJANGO_SETTINGS_MODULE=config.settings.production, DJANGO_SECRET_KEY,
 DJANGO_ALLOWED_HOSTS, DATABASE_URL, EMAIL_URL, CACHE_URL); `check --deploy`, `migrate`, `collectstatic`,
-`check_winddown_overdue --schedule-daily`, gunicorn with 2 workers on 127.0.0.1 and one `db_worker`, the cron
+gunicorn with 2 workers on 127.0.0.1 and one `db_worker`, the cron
 commands once. Then demo data (`seed_demo`, and share links made through the services: valid, password, revoked)
 and a crawl of every page type reachable by link, as manager, editor, viewer, staff (Django admin: every
 registered model's changelist and a change page) and a stranger on the share links, sent as the TLS proxy would
@@ -322,7 +322,6 @@ def main() -> int:
         steps.run("check --deploy", live.manage, env, "check", "--deploy", "--fail-level", "WARNING")
         steps.run("migrate", live.manage, env, "migrate", "--noinput")
         steps.run("collectstatic", live.manage, env, "collectstatic", "--noinput")
-        steps.run("schedule daily check", live.manage, env, "check_winddown_overdue", "--schedule-daily")
         port = live.free_port()
         base = f"http://127.0.0.1:{port}"
         processes.append(live.Process([sys.executable, "manage.py", "db_worker"], env=env, log=workdir / "worker.log"))

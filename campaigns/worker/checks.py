@@ -1,0 +1,111 @@
+"""Campaigns' periodic jobs and reconcile checks, registered by `CampaignsConfig.ready()` (`register`).
+
+Periodic jobs: the lost-task sweep (every heartbeat), the reconciler, wind-down daily (07:00 UTC), the list
+totals' fold (every 5 minutes) and, when PLATFORM_SYNC_EVERY_MINUTES is set, the platform sync. Checks: emails
+neither sent nor given up on, pushes pending past their deadline, scheduled actions past due."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.core import checks as system_checks
+
+from .. import tasks
+from ..listing import tasks as listing_tasks
+from ..models import Campaign, EmailState, Notification, ScheduledAction, ScheduledState, SyncState
+from ..platforms.push import PUSH_STALE_MINUTES
+from ..services.notifications import NOTIFICATION_EMAIL_MAX_ATTEMPTS
+from . import periodic, reconcile, recovery
+
+# Work younger than this is the normal path's (its task was queued on commit and may simply wait in the queue).
+SCHEDULED_ACTION_GRACE = dt.timedelta(minutes=2)
+EMAIL_GRACE = dt.timedelta(minutes=10)
+# At most this many items per check and reconcile: a backlog drains over a few periods, each run stays short.
+RECONCILE_AT_MOST = 1000
+
+
+def emails_unsent_check(*, now) -> int:
+    """Notification emails still waiting (PENDING) or failed and not given up on, older than EMAIL_GRACE, that
+    no `notification_emails_send` run holds: a lost send, or a lost retry."""
+    ids = Notification.objects.filter(
+        email_state__in=[EmailState.PENDING, EmailState.FAILED],
+        email_attempts__lt=NOTIFICATION_EMAIL_MAX_ATTEMPTS,
+        created_at__lte=now - EMAIL_GRACE,
+    ).values_list("pk", flat=True)[:RECONCILE_AT_MOST]
+    return reconcile.task_enqueue_missing(
+        task=tasks.notification_emails_send, ids=ids, kwarg="notification_ids", batch=100
+    )
+
+
+def pushes_pending_check(*, now) -> int:
+    """Campaigns awaiting the platform for PUSH_STALE_MINUTES with no push queued (the pending sweep of
+    `sync_platform`, without queuing twice)."""
+    ids = Campaign.objects.filter(
+        sync_state=SyncState.PENDING, updated_at__lte=now - dt.timedelta(minutes=PUSH_STALE_MINUTES)
+    ).values_list("pk", flat=True)[:RECONCILE_AT_MOST]
+    return reconcile.task_enqueue_missing(task=tasks.platform_push_task, ids=ids, kwarg="campaign_ids", batch=1000)
+
+
+def scheduled_actions_due_check(*, now) -> int:
+    """Scheduled pauses and ends past due by SCHEDULED_ACTION_GRACE and still pending, with no run queued (the
+    `run_due_actions` sweep, as a task)."""
+    ids = ScheduledAction.objects.filter(
+        state=ScheduledState.PENDING, run_at__lte=now - SCHEDULED_ACTION_GRACE
+    ).values_list("pk", flat=True)[:RECONCILE_AT_MOST]
+    return reconcile.task_enqueue_missing(task=tasks.run_scheduled_action, ids=ids, kwarg=None, batch=200)
+
+
+def worker_timings_check(app_configs=None, **kwargs) -> list[system_checks.CheckMessage]:
+    """A worker is judged lost after WORKER_LOST_AFTER_SECONDS without a beat: that must span a few beats, or a
+    live worker's task would be queued twice."""
+    beat, lost = settings.WORKER_HEARTBEAT_SECONDS, settings.WORKER_LOST_AFTER_SECONDS
+    if beat > 0 and lost >= 3 * beat:
+        return []
+    return [
+        system_checks.Error(
+            f"WORKER_LOST_AFTER_SECONDS ({lost:g}) must be at least 3 × WORKER_HEARTBEAT_SECONDS ({beat:g}), "
+            "and the heartbeat more than 0.",
+            hint="A task of a live worker would be taken for lost and run twice. E.g. 10 and 60 (the defaults).",
+            id="campaigns.E001",
+        )
+    ]
+
+
+def register() -> None:
+    system_checks.register(worker_timings_check)
+    for name, check in (
+        ("campaigns.emails", emails_unsent_check),
+        ("campaigns.pushes", pushes_pending_check),
+        ("campaigns.scheduled_actions", scheduled_actions_due_check),
+    ):
+        reconcile.reconcile_check_register(name, check)
+    for job in (
+        periodic.RegisteredJob(
+            name="worker.recover",
+            run=recovery.tasks_lost_requeue,
+            next_run=periodic.every(lambda: settings.WORKER_HEARTBEAT_SECONDS),
+        ),
+        periodic.RegisteredJob(
+            name="worker.reconcile",
+            run=reconcile.reconcile_run,
+            next_run=periodic.every(lambda: settings.RECONCILE_EVERY_SECONDS),
+        ),
+        periodic.RegisteredJob(
+            name="campaigns.winddown_daily",
+            task=tasks.winddown_daily,
+            kwargs={"reschedule": False},
+            next_run=tasks.winddown_daily_next_run,
+        ),
+        periodic.RegisteredJob(
+            name="campaigns.list_stats_compact",
+            task=listing_tasks.list_stats_compact,
+            kwargs={"reschedule": False},
+            next_run=periodic.every(listing_tasks.LIST_STATS_COMPACT_EVERY.total_seconds),
+        ),
+        periodic.RegisteredJob(
+            name="campaigns.platform_sync",
+            task=tasks.platform_sync_all_task,
+            next_run=periodic.every(lambda: settings.PLATFORM_SYNC_EVERY_MINUTES * 60),
+            enabled=lambda: settings.PLATFORM_SYNC_EVERY_MINUTES > 0,
+        ),
+    ):
+        periodic.periodic_job_register(job)

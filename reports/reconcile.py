@@ -1,0 +1,41 @@
+"""Reports' reconcile checks (registered in `ReportsConfig.ready()`; the reconciler is campaigns.worker.reconcile,
+run by the task workers): ended campaigns without their close report, and reports without their PDF."""
+
+import datetime as dt
+
+from django.conf import settings
+
+from campaigns.models import Campaign, Status
+from campaigns.worker import reconcile
+
+from .models import CloseReport
+from .tasks import close_reports_build, report_pdfs_render
+
+# Younger than this, the report's (or PDF's) task may simply be waiting in the queue.
+REPORT_GRACE = dt.timedelta(minutes=2)
+AT_MOST = 1000
+
+
+def reports_missing_check(*, now) -> int:
+    """Campaigns ended more than REPORT_GRACE ago without a close report, that no `close_reports_build` run
+    holds (its task was lost, or never queued)."""
+    ids = Campaign.objects.filter(
+        status=Status.ENDED, ended_at__lte=now - REPORT_GRACE, close_report__isnull=True
+    ).values_list("pk", flat=True)[:AT_MOST]
+    return reconcile.task_enqueue_missing(task=close_reports_build, ids=ids, kwarg="campaign_ids", batch=200)
+
+
+def report_pdfs_missing_check(*, now) -> int:
+    """With REPORT_PDF_PRERENDER: reports older than REPORT_GRACE without a stored PDF, that no
+    `report_pdfs_render` run holds. (Without it the first download renders the PDF.)"""
+    if not settings.REPORT_PDF_PRERENDER:
+        return 0
+    ids = CloseReport.objects.filter(created_at__lte=now - REPORT_GRACE, stored_pdf__isnull=True).values_list(
+        "pk", flat=True
+    )[:AT_MOST]
+    return reconcile.task_enqueue_missing(task=report_pdfs_render, ids=ids, kwarg="report_ids", batch=10)
+
+
+def register() -> None:
+    reconcile.reconcile_check_register("reports.missing", reports_missing_check)
+    reconcile.reconcile_check_register("reports.pdfs", report_pdfs_missing_check)
