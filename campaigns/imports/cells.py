@@ -14,7 +14,7 @@ from django.db import connections, models, router
 from ..models import METRIC_FIELDS
 
 MISSING = frozenset({"", "-", "--", "n/a", "na", "null"})
-# Days of delivery before this are typos ("26-05-01" read as the year 26), long before any TikTok ad ran.
+# Days of delivery before this are typos (a year 1926 or 0026): long before any TikTok ad ran.
 EARLIEST_DAY = dt.date(2000, 1, 1)
 # What PostgreSQL text and JSON refuse (NUL, lone surrogates) and what no name should hide (other controls).
 UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
