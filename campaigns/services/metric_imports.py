@@ -2,9 +2,11 @@
 
 import hashlib
 
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from .. import imports
 from ..models import (
     Action,
     AdAccount,
@@ -21,11 +23,11 @@ from .metrics import daily_metrics_upsert
 
 def metric_import_preview(*, account: AdAccount, upload, actor) -> MetricImport:
     """Read an uploaded Ads Manager export and store it with a plan of what committing would do; nothing else
-    changes. Raises `imports.ImportFileError` (a clear message) for files that cannot be read at all."""
-    from .. import imports
-
+    changes. Raises `imports.ImportFileError` (a clear message) for files that cannot be used at all (then
+    nothing is stored); row errors are stored in the summary, for the preview to list."""
     content = imports.upload_read(upload)
-    parsed = imports.file_parse(content=content, filename=upload.name)
+    filename = imports.display_filename(upload.name)
+    parsed = imports.file_parse(content=content, filename=filename)
     plan = imports.import_plan(account=account, parsed=parsed)
     sha = hashlib.sha256(content).hexdigest()
     previous = (
@@ -37,11 +39,9 @@ def metric_import_preview(*, account: AdAccount, upload, actor) -> MetricImport:
     if previous:
         summary["already_imported_at"] = previous.committed_at.isoformat() if previous.committed_at else ""
     metric_import = MetricImport(
-        account=account, uploaded_by=actor, filename=upload.name[:255], sha256=sha, size=len(content), summary=summary
+        account=account, uploaded_by=actor, filename=filename, sha256=sha, size=len(content), summary=summary
     )
-    from django.core.files.base import ContentFile
-
-    metric_import.file.save(f"{sha[:16]}-{imports.safe_filename(upload.name)}", ContentFile(content), save=False)
+    metric_import.file.save(f"{sha[:16]}-{imports.safe_filename(filename)}", ContentFile(content), save=False)
     metric_import.save()
     return metric_import
 
@@ -49,9 +49,8 @@ def metric_import_preview(*, account: AdAccount, upload, actor) -> MetricImport:
 def metric_import_commit(*, metric_import: MetricImport, actor) -> dict:
     """Apply a previewed import, all or nothing: campaigns created (manual accounts), content items created,
     daily metrics upserted, totals refreshed, still-delivering checked. Importing the same rows again changes
-    nothing. Raises CampaignError when the import is not in preview, has row errors, or the file changed."""
-    from .. import imports
-
+    nothing. Raises CampaignError when the import is not in preview, has row errors, the file changed, or it can
+    no longer be used as a whole (e.g. the account's currency changed since the preview)."""
     with transaction.atomic():
         locked = MetricImport.objects.select_for_update().get(pk=metric_import.pk)
         if locked.state != ImportState.PREVIEW:
@@ -63,8 +62,11 @@ def metric_import_commit(*, metric_import: MetricImport, actor) -> dict:
             raise CampaignError("The uploaded file is no longer available; upload it again.") from None
         if hashlib.sha256(content).hexdigest() != locked.sha256:
             raise CampaignError("The stored file changed since the preview; upload it again.")
-        parsed = imports.file_parse(content=content, filename=locked.filename)
-        plan = imports.import_plan(account=locked.account, parsed=parsed)
+        try:
+            parsed = imports.file_parse(content=content, filename=locked.filename)
+            plan = imports.import_plan(account=locked.account, parsed=parsed)
+        except imports.ImportFileError as error:
+            raise CampaignError(f"{error} Nothing was imported.") from None
         if plan.errors:
             raise CampaignError(
                 f"The file has {len(plan.errors)} row error{'s' if len(plan.errors) != 1 else ''}; "

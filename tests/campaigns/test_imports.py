@@ -3,6 +3,8 @@
 import codecs
 import datetime as dt
 import io
+import re
+import time
 import zipfile
 from decimal import Decimal
 
@@ -12,8 +14,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from campaigns import imports, services
+from campaigns.imports import files
 from campaigns.models import Campaign, ContentItem, DailyMetric, ImportState, MetricImport, StatusChange
 from campaigns.services import metric_imports
+from tests.campaigns.export_files import Raw, xlsx_raw
 from tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
@@ -273,7 +277,7 @@ def test_upload_without_a_file_asks_for_one(account, editor, login):
 
 
 def test_huge_file_is_refused(account, editor, login, monkeypatch):
-    monkeypatch.setattr(imports, "MAX_UPLOAD_BYTES", 1024)
+    monkeypatch.setattr(imports.files, "MAX_UPLOAD_BYTES", 1024)
 
     response = upload(login(editor), account, GOOD_CSV + "Spring Glow,2026-05-09,1,1,1,1,1,1,1,1,1,1\n" * 50)
 
@@ -282,7 +286,7 @@ def test_huge_file_is_refused(account, editor, login, monkeypatch):
 
 
 def test_too_many_rows_is_refused(account, spring, editor, login, monkeypatch):
-    monkeypatch.setattr(imports, "MAX_ROWS", 5)
+    monkeypatch.setattr(imports.rows, "MAX_ROWS", 5)
 
     response = upload(login(editor), account, HEADER + "\n" + "Spring Glow,2026-05-01,1,1,1,1,1,1,1,1,1,1\n" * 6)
 
@@ -373,3 +377,497 @@ def test_upload_through_htmx_redirects_the_browser_to_the_preview(account, sprin
     assert bad["HX-Redirect"] == reverse("campaigns:account_detail", args=[account.pk])
     page = client.get(bad["HX-Redirect"])
     assert "Nothing was imported" in page.content.decode()
+
+
+# --- Values that do not fit their column (issue 14 §4) ---------------------------------------------------------
+
+MAX_MONEY = Decimal("999999999999.99")  # DecimalField(max_digits=14, decimal_places=2)
+MAX_COUNT = 2**63 - 1  # PositiveBigIntegerField
+PAGES = ("campaigns:list", "campaigns:calendar")
+
+
+def stored():
+    """Everything an import may write, to compare before and after."""
+    return (
+        list(DailyMetric.objects.order_by("pk").values_list("pk", "updated_at", "spend", "impressions")),
+        list(Campaign.objects.order_by("pk").values_list("pk", "name", "total_spend", "total_impressions")),
+        list(ContentItem.objects.order_by("pk").values_list("pk", "title")),
+        StatusChange.objects.count(),
+    )
+
+
+def errors_of(metric_import):
+    return {e["line"]: e["message"] for e in metric_import.summary["errors"]}
+
+
+def assert_pages_answer(client, account):
+    for name in PAGES:
+        assert client.get(reverse(name)).status_code == 200, name
+    assert client.get(reverse("campaigns:account_detail", args=[account.pk])).status_code == 200
+    for pk in Campaign.objects.filter(account=account).values_list("pk", flat=True):
+        assert client.get(reverse("campaigns:detail", args=[pk])).status_code == 200
+
+
+def upload_and_commit(client, account, content, name="export.csv"):
+    """Upload, then ask to commit even when the preview does not offer it: the server must refuse."""
+    preview = upload(client, account, content, name=name)
+    if not MetricImport.objects.exists():
+        return preview, None, None
+    metric_import = last_import()
+    return preview, metric_import, commit(client, account, metric_import)
+
+
+@pytest.mark.parametrize(
+    ("cost", "impressions", "message"),
+    [
+        ("1234567890123.00", "1", "Cost: “1234567890123.00” is more than the largest value Closeout stores"),
+        ("999999999999.995", "1", "Cost: “999999999999.995” is more than the largest value Closeout stores"),
+        ("1", str(2**63), f"Impressions: “{2**63}” is more than the largest value Closeout stores"),
+        ("1", "9" * 5000, "Impressions: “" + "9" * 39 + "…” is more than the largest"),
+        ("1e30", "1", "Cost: “1e30” is more than the largest value Closeout stores (999,999,999,999.99)"),
+        ("1", "1e400", "Impressions: “1e400” is more than the largest value Closeout stores (9,223,372,036,854,"),
+        ("1", "1E999999999", "Impressions: “1E999999999” is more than the largest value"),
+        ("1e999999999999999999999", "1", "Cost: “1e999999999999999999999” is not a number"),
+        ("NaN", "1", "Cost: “NaN” is not a number"),
+        ("1", "Infinity", "Impressions: “Infinity” is not a number"),
+        ("-inf", "1", "Cost: “-inf” is not a number"),
+        ("-0.01", "1", "Cost: “-0.01” is negative"),
+        ("1", "-5", "Impressions: “-5” is negative"),
+        ("sNaN", "1", "Cost: “sNaN” is not a number"),
+        ("=1+1", "1", "Cost: “=1+1” is not a number"),
+        ("1", "@SUM(A1)", "Impressions: “@SUM(A1)” is not a number"),
+    ],
+)
+def test_value_past_its_column_is_a_row_error_and_nothing_is_stored(
+    account, spring, manager, login, cost, impressions, message
+):
+    client = login(manager)
+    before = stored()
+
+    preview, metric_import, response = upload_and_commit(
+        client, account, f"Campaign name,By Day,Cost,Impressions\nSpring Glow,2026-05-01,{cost},{impressions}\n"
+    )
+
+    assert message in errors_of(metric_import)[2]
+    assert "1 row error" in preview.content.decode()
+    assert "Nothing was imported" in response.content.decode()
+    assert stored() == before
+    assert_pages_answer(client, account)
+
+
+def test_values_at_the_column_limits_import_and_every_page_still_answers(account, spring, manager, login):
+    client = login(manager)
+    content = f"Campaign name,By Day,Cost,Impressions,Reach\nSpring Glow,2026-05-01,{MAX_MONEY},{MAX_COUNT},1e3\n"
+
+    upload_and_commit(client, account, content)
+
+    spring.refresh_from_db()
+    assert (spring.total_spend, spring.total_impressions, spring.total_reach) == (MAX_MONEY, MAX_COUNT, 1000)
+    assert_pages_answer(client, account)
+
+
+def test_xlsx_numbers_past_their_column_are_row_errors(account, spring, manager, login):
+    rows = [
+        ["Campaign name", "By Day", "Cost", "Impressions"],
+        ["Spring Glow", "2026-05-01", 1e30, 1],
+        ["Spring Glow", "2026-05-02", 1, 2**63],
+        ["Spring Glow", "2026-05-03", Raw("<v>1E+400</v>"), 1],
+        ["Spring Glow", "2026-05-04", 1, -3],
+        ["Spring Glow", "2026-05-05", True, 1],
+        ["Spring Glow", "2026-05-06", 1, 2.5],
+    ]
+    before = stored()
+
+    _, metric_import, _ = upload_and_commit(login(manager), account, xlsx_raw(rows), name="export.xlsx")
+
+    errors = errors_of(metric_import)
+    assert "Cost: “1e+30” is more than the largest value" in errors[2]
+    assert f"Impressions: “{2**63}” is more than the largest value" in errors[3]
+    assert "Cost: “inf” is not a number" in errors[4]
+    assert "Impressions: “-3” is negative" in errors[5]
+    assert "Cost: “True” is not a number" in errors[6]
+    assert "Impressions: “2.5” is not a whole number" in errors[7]
+    assert stored() == before
+
+
+def test_campaign_total_past_its_column_names_the_row_that_takes_it_there(account, spring, manager, login):
+    half = Decimal("600000000000.00")
+    content = f"Campaign name,By Day,Cost\nSpring Glow,2026-05-01,{half}\nSpring Glow,2026-05-02,{half}\n"
+    before = stored()
+
+    _, metric_import, _ = upload_and_commit(login(manager), account, content)
+
+    assert errors_of(metric_import) == {
+        3: "With this row, the total Cost of “Spring Glow” would be 1,200,000,000,000.00, "
+        "more than Closeout stores (999,999,999,999.99)."
+    }
+    assert stored() == before
+
+
+def test_campaign_total_counts_the_days_already_stored(account, spring, manager, login):
+    client = login(manager)
+    upload_and_commit(client, account, f"Campaign name,By Day,Impressions\nSpring Glow,2026-05-01,{2**62}\n")
+    before = stored()
+
+    # Another day adds to the stored one: past the column.
+    _, other_day, _ = upload_and_commit(
+        client, account, f"Campaign name,By Day,Impressions\nSpring Glow,2026-05-02,{2**62}\n"
+    )
+    assert "the total Impressions of “Spring Glow” would be 9,223,372,036,854,775,808" in errors_of(other_day)[2]
+    assert stored() == before
+
+    # The same day replaces the stored one: fits.
+    _, same_day, _ = upload_and_commit(
+        client, account, f"Campaign name,By Day,Impressions\nSpring Glow,2026-05-01,{MAX_COUNT}\n"
+    )
+    assert same_day.summary["error_count"] == 0
+    spring.refresh_from_db()
+    assert spring.total_impressions == MAX_COUNT
+
+
+def test_account_total_past_its_column_is_a_row_error(account, spring, manager, login):
+    """The campaign list adds up the account's campaigns: SQLite's SUM() fails past 2**63-1 and PostgreSQL's
+    list-totals trigger refuses it, so an import must not take the account there either."""
+    CampaignFactory(account=account, name="Autumn Drop", platform_id="", total_video_views=2**62)
+    content = f"Campaign name,By Day,Video views\nSpring Glow,2026-05-01,{2**62}\n"
+    before = stored()
+
+    _, metric_import, _ = upload_and_commit(login(manager), account, content)
+
+    assert (
+        "the total Video views of all campaigns in this account would be 9,223,372,036,854,775,808"
+        in (errors_of(metric_import)[2])
+    )
+    assert stored() == before
+
+
+def test_day_summed_from_its_ads_past_its_column_is_a_row_error(account, spring, manager, login):
+    content = (
+        f"Campaign name,Ad name,By Day,Cost\nSpring Glow,Hero,2026-05-01,{MAX_MONEY}\n"
+        "Spring Glow,Teaser,2026-05-01,0.01\n"
+    )
+    before = stored()
+
+    _, metric_import, _ = upload_and_commit(login(manager), account, content)
+
+    assert errors_of(metric_import)[3].startswith(
+        "With this ad, Cost of “Spring Glow” on 2026-05-01 (the sum of its ads) would be 1,000,000,000,000.00"
+    )
+    assert stored() == before
+
+
+def test_days_before_2000_or_in_the_future_are_row_errors(account, spring, manager, login):
+    tomorrow = dt.date.today() + dt.timedelta(days=2)
+    content = "Campaign name,By Day,Cost\n" + "".join(
+        f"Spring Glow,{day},1\n" for day in ("0026-05-01", tomorrow, "1999-12-31")
+    )
+
+    _, metric_import, _ = upload_and_commit(login(manager), account, content)
+
+    errors = errors_of(metric_import)
+    assert "By Day: 0026-05-01 is before 2000: check the year." in errors[2]
+    assert f"{tomorrow} is in the future" in errors[3]
+    assert "By Day: 1999-12-31 is before 2000: check the year." in errors[4]
+    assert not DailyMetric.objects.exists()
+
+
+# --- Files and cells that cannot be read as they are (issue 14 §4) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "prolog",
+    [
+        "<!DOCTYPE worksheet>",
+        '<!DOCTYPE worksheet [<!ENTITY a "Spring Glow">]>',
+        '<!DOCTYPE worksheet [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
+        '<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>',
+        "<!-- a comment first -->\n<!doctype worksheet>",
+    ],
+)
+def test_xlsx_with_a_dtd_is_refused(account, spring, manager, login, prolog):
+    rows = [["Campaign name", "By Day", "Cost"], ["Spring Glow", "2026-05-01", 1]]
+
+    response = upload(login(manager), account, xlsx_raw(rows, prolog=prolog), name="export.xlsx")
+
+    html = response.content.decode()
+    assert "Nothing was imported" in html and "document type declaration" in html
+    assert not MetricImport.objects.exists()
+
+
+def test_xlsx_with_a_dtd_in_utf16_is_refused(account, manager, login):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr(
+            "xl/worksheets/sheet1.xml", '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x><x/>'.encode("utf-16")
+        )
+
+    response = upload(login(manager), account, buffer.getvalue(), name="export.xlsx")
+
+    assert "document type declaration" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("sheet_rows", "message"),
+    [
+        # XML that breaks after the first rows: openpyxl raises while the rows are read.
+        (
+            [["Campaign name", "By Day", "Cost"], ["Spring Glow", "2026-05-01", Raw("<v>1</v></c><c><v>")]],
+            "cannot be read",
+        ),
+        (
+            [["Campaign name", "By Day", "Cost"], ["Spring Glow", "2026-05-01", Raw("<v>1</v>", ' r="ZZZZ9"')]],
+            "cannot be read",
+        ),
+        ([["Campaign name", "By Day", "Cost"], ["Spring Glow", "2026-05-01", Raw("<v>nan</v>")]], "cannot be read"),
+    ],
+)
+def test_xlsx_that_breaks_while_reading_gets_a_clear_message(account, spring, manager, login, sheet_rows, message):
+    response = upload(login(manager), account, xlsx_raw(sheet_rows), name="export.xlsx")
+
+    html = response.content.decode()
+    assert "Nothing was imported" in html and message in html
+    assert not MetricImport.objects.exists()
+
+
+def test_xlsx_without_a_worksheet_gets_a_clear_message(account, manager, login):
+    content = xlsx_bytes([["Campaign name", "By Day", "Cost"]])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(buffer, "w") as target:
+        for entry in source.infolist():
+            data = source.read(entry)
+            if entry.filename == "xl/workbook.xml":
+                data = re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", data)
+            target.writestr(entry, data)
+
+    response = upload(login(manager), account, buffer.getvalue(), name="export.xlsx")
+
+    assert "The workbook cannot be read" in response.content.decode()
+
+
+def test_xlsx_shared_strings_bomb_is_refused_before_it_is_read(account, manager, login):
+    # The workbook's own shared strings part, with one string more than the limit (about 1 MB compressed).
+    items = "".join(f"<si><t>Campaign {n}</t></si>" for n in range(files.MAX_XLSX_SHARED_STRINGS + 1))
+    strings = f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{items}</sst>'
+    rows = [["Campaign name", "By Day", "Cost"]]
+    content = xlsx_raw(rows, shared_strings=True, extra_parts={"xl/sharedStrings.xml": strings.encode()})
+
+    started = time.monotonic()
+    response = upload(login(manager), account, content, name="export.xlsx")
+
+    assert "zip bomb" in response.content.decode()
+    assert time.monotonic() - started < 5  # openpyxl would take about 2 s to read the strings alone
+    assert not MetricImport.objects.exists()
+
+
+def test_xlsx_cells_bomb_is_refused(account, manager, login, monkeypatch):
+    monkeypatch.setattr(files, "MAX_XLSX_CELLS", 50)
+    content = xlsx_raw([["Campaign name", "By Day", "Cost", *range(60)]])
+
+    response = upload(login(manager), account, content, name="export.xlsx")
+
+    assert "zip bomb" in response.content.decode()
+
+
+@pytest.mark.parametrize("limit", ["MAX_XLSX_ELEMENTS", "MAX_XLSX_CELLS", "MAX_XLSX_SHARED_STRINGS"])
+def test_xlsx_with_more_elements_than_an_export_is_refused(account, manager, login, monkeypatch, limit):
+    monkeypatch.setattr(files, limit, 30)
+    rows = [["Campaign name", "By Day", "Cost"], *(["Spring Glow", f"2026-05-{day:02d}", 1] for day in range(1, 15))]
+
+    response = upload(login(manager), account, xlsx_raw(rows, shared_strings=True), name="export.xlsx")
+
+    assert "zip bomb" in response.content.decode()
+    assert not MetricImport.objects.exists()
+
+
+def test_xlsx_row_larger_than_any_export_row_is_refused_while_read(account, spring, manager, login, monkeypatch):
+    """openpyxl builds a whole row before it hands it over: one row of 2 million cells took 1.3 GB. The sheet is
+    read through a meter that stops a row at MAX_XLSX_ROW_BYTES, however its XML hides its size."""
+    monkeypatch.setattr(files, "MAX_XLSX_ROW_BYTES", 64 * 1024)
+    header, fine = ["Campaign name", "By Day", "Cost"], ["Spring Glow", "2026-05-01", 1]
+    client = login(manager)
+    upload(client, account, xlsx_raw([header, fine, *[fine] * 2000]), name="export.xlsx")
+    assert last_import().summary["data_rows"] == 2001  # many rows: each is small
+    huge = [*fine, *[Raw("<v>1</v>")] * 16_000]
+
+    response = upload(client, account, xlsx_raw([header, fine, huge], dimension="A1:C3"), name="export.xlsx")
+
+    assert "zip bomb" in response.content.decode()
+    assert MetricImport.objects.count() == 1
+
+
+def test_xlsx_rows_far_down_or_far_right_are_not_padded(account, spring, manager, login):
+    """A <dimension> of A1:XFD1048576, a cell in column XFD, a row a million rows down: read in well under a
+    second (openpyxl would otherwise build 16,384-cell rows for each of a million rows)."""
+    header = ["Campaign name", "By Day", "Cost"]
+    wide = ["Spring Glow", "2026-05-01", 1, *[None] * 16_000, "far right"]
+    client = login(manager)
+
+    started = time.monotonic()
+    upload(client, account, xlsx_raw([header, wide], dimension="A1:XFD1048576"), name="export.xlsx")
+    assert last_import().summary["metric_rows"]["new"] == 1
+    response = upload(
+        client, account, xlsx_raw([header, wide, wide], row_numbers=[1, 2, 1_048_576]), name="export.xlsx"
+    )
+
+    assert "more than 100,010 lines" in response.content.decode()
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (codecs.BOM_UTF16_LE + "Campaign name,By Day\n".encode("utf-16-le") + b"\x00", "not UTF-8 text"),
+        (codecs.BOM_UTF16_LE + b"\x00\xd8A\x00", "not UTF-8 text"),  # a lone surrogate
+        (b"Campaign name,By Day,Cost\n\xed\xa0\x80,2026-05-01,1\n", "not UTF-8 text"),  # an encoded surrogate
+        (b"Campaign name,By Day,Cost\nA\x00,2026-05-01,1\n", "binary file"),
+        (b'Campaign name,By Day,Cost\n"' + b"x" * 200_000 + b'",2026-05-01,1\n', "cannot be read near line 2"),
+    ],
+)
+def test_badly_encoded_csv_gets_a_clear_message(account, manager, login, content, message):
+    response = upload(login(manager), account, content)
+
+    assert message in response.content.decode()
+    assert not MetricImport.objects.exists()
+
+
+def test_nul_byte_after_the_first_8_kb_is_a_row_error_naming_its_line(account, spring, manager, login):
+    """PostgreSQL refuses NUL in text and JSON: before, the summary's save answered 500."""
+    rows = "".join(f"Spring Glow,2026-04-{1 + n % 28:02d},1\n" for n in range(1))
+    padding = "".join(f"Pad {n:04d},2026-04-01,1\n" for n in range(400))  # about 9 KB
+    content = f"Campaign name,By Day,Cost\n{rows}{padding}Nul\x00here,2026-05-01,1\nSpring Glow,2026-05-02,1\x00\n"
+    assert content.index("\x00") > 8192
+    before = stored()
+
+    _, metric_import, response = upload_and_commit(login(manager), account, content)
+
+    errors = errors_of(metric_import)
+    assert errors[403] == "Campaign name: contains the control character U+0000; remove it."
+    assert errors[404] == "Cost: “1�” is not a number."
+    assert "Nothing was imported" in response.content.decode()
+    assert stored() == before
+
+
+@pytest.mark.parametrize("char", ["\x01", "\x07", "\x1b", "\x7f", "\x85", "\x9f"])
+def test_control_character_in_a_name_is_a_row_error(account, manager, login, char):
+    content = f"Campaign name,Ad name,By Day,Cost\nSpring{char}Glow,Hero,2026-05-01,1\nSpring,Her{char}o,2026-05-01,1\n"
+    content += "Spring,Hero,2026-04-01,1\n" * 10  # two control characters in a tiny file would look binary
+
+    _, metric_import, _ = upload_and_commit(login(manager), account, content)
+
+    errors = errors_of(metric_import)
+    assert errors[2] == f"Campaign name: contains the control character U+{ord(char):04X}; remove it."
+    assert errors[3] == f"Ad name: contains the control character U+{ord(char):04X}; remove it."
+    assert Campaign.objects.count() == 0
+
+
+def test_tabs_and_line_breaks_in_a_name_become_spaces(account, manager, login):
+    content = 'Campaign name,By Day,Cost\n"Spring\tGlow\r\nTwo",2026-05-01,1\n'
+    client = login(manager)
+
+    upload_and_commit(client, account, content)
+
+    assert list(Campaign.objects.values_list("name", flat=True)) == ["Spring Glow Two"]
+
+
+def test_names_and_ids_longer_than_their_column_are_row_errors(account, manager, login):
+    fits, long = "n" * 255, "n" * 256
+    content = (
+        "Campaign name,Campaign ID,Ad name,Ad ID,By Day,Cost\n"
+        f"{fits},,{fits},,2026-05-01,1\n"
+        f"{long},,Hero,,2026-05-01,1\n"
+        f"Other,,{long},,2026-05-01,1\n"
+        f"Other,{'1' * 65},Hero,,2026-05-01,1\n"
+        f"Other,,Hero,{'2' * 65},2026-05-01,1\n"
+    )
+
+    metric_import = upload_and_commit(login(manager), account, content)[1]
+
+    errors = errors_of(metric_import)
+    assert set(errors) == {3, 4, 5, 6}
+    assert errors[3] == "Campaign name: is 256 characters long; at most 255 fit."
+    assert errors[4] == "Ad name: is 256 characters long; at most 255 fit."
+    assert errors[5] == "Campaign ID: is 65 characters long; at most 64 fit."
+    assert errors[6] == "Ad ID: is 65 characters long; at most 64 fit."
+    assert not Campaign.objects.exists()
+
+
+def test_formula_looking_cells_are_data(account, manager, login):
+    rows = [
+        ["Campaign name", "By Day", "Cost"],
+        ['=HYPERLINK("http://x")', "2026-05-01", "1"],
+        ["@cmd", "2026-05-01", "+2"],
+    ]
+    client = login(manager)
+
+    upload_and_commit(client, account, xlsx_raw(rows), name="export.xlsx")
+
+    assert dict(Campaign.objects.values_list("name", "total_spend")) == {
+        '=HYPERLINK("http://x")': Decimal("1.00"),
+        "@cmd": Decimal("2.00"),
+    }
+    assert "=HYPERLINK(&quot;http://x&quot;)" in client.get(reverse("campaigns:list")).content.decode()
+
+
+def test_control_characters_in_headers_and_the_filename_are_not_stored(account, spring, manager):
+    # The header's NUL comes after the first 8 KB, where a binary file would have shown itself.
+    content = b"Campaign name,By Day,Cost" + b"," * 9000 + b"Note\x00\x01\nSpring Glow,2026-05-01,1\n"
+    upload_file = SimpleUploadedFile("ex\x00port\x1b.csv", content)
+
+    metric_import = services.metric_import_preview(account=account, upload=upload_file, actor=manager)
+
+    metric_import.refresh_from_db()
+    assert metric_import.filename == "export.csv"
+    assert metric_import.summary["unknown_columns"] == ["Note��"]
+
+
+# --- Currencies (issue 15 §5) -----------------------------------------------------------------------------------
+
+
+def test_money_columns_named_with_the_currency_are_read(account, spring, manager, login):
+    content = (
+        "Campaign name,By Day,Cost (USD),CPM (USD),CPC (destination) (USD),Clicks (all),Currency\n"
+        "Spring Glow,2026-05-01,12.50,3.10,0.40,7,USD\n"
+    )
+    client = login(manager)
+
+    _, metric_import, _ = upload_and_commit(client, account, content)
+
+    assert metric_import.summary["columns"]["Cost"] == "Cost (USD)"
+    assert metric_import.summary["unknown_columns"] == ["CPM (USD)", "CPC (destination) (USD)", "Clicks (all)"]
+    spring.refresh_from_db()
+    assert spring.total_spend == Decimal("12.50")
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "where"),
+    [
+        ("Campaign name,By Day,Cost (EUR)", "Spring Glow,2026-05-01,1", "the column “Cost (EUR)”"),
+        ("Campaign name,By Day,Cost,CPM (eur)", "Spring Glow,2026-05-01,1,2", "the column “CPM (eur)”"),
+        ("Campaign name,By Day,Cost,Currency", "Spring Glow,2026-05-01,1,usd\nSpring Glow,2026-05-02,1,EUR", "line 3"),
+    ],
+)
+def test_file_in_another_currency_is_refused(account, spring, manager, login, header, row, where):
+    before = stored()
+
+    response = upload(login(manager), account, f"{header}\n{row}\n")
+
+    assert (
+        f"Nothing was imported: This file is in EUR ({where}), but “Acme Beauty” reports in USD: it was probably "
+        "exported from another ad account."
+    ) in response.content.decode().replace("&#x27;", "'")
+    assert not MetricImport.objects.exists()
+    assert stored() == before
+
+
+def test_commit_refused_when_the_account_currency_changed_since_the_preview(account, spring, manager, login):
+    client = login(manager)
+    upload(client, account, "Campaign name,By Day,Cost (USD)\nSpring Glow,2026-05-01,1\n")
+    account.currency = "EUR"
+    account.save(update_fields=["currency"])
+
+    response = commit(client, account, last_import())
+
+    assert "This file is in USD" in response.content.decode() and "Nothing was imported." in response.content.decode()
+    assert not DailyMetric.objects.exists()
+    assert last_import().state == ImportState.PREVIEW
