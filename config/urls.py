@@ -1,14 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
-from django.shortcuts import redirect
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 
-
-@require_GET
-def home(request):
-    return redirect("campaigns:list")
+from campaigns.views.home import home  # where a signed-in user lands (issue 16)
 
 
 @require_GET

@@ -57,7 +57,7 @@ def import_preview(request, pk, import_pk):
             "errors": summary.get("errors", []),
             "can_edit": role is not None and role.allows(Role.EDITOR),
             "is_preview": metric_import.state == ImportState.PREVIEW,
-            "nav_section": "campaigns",
+            "nav_section": "accounts",
         },
     )
 
