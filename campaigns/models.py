@@ -259,22 +259,28 @@ class Campaign(models.Model):
             models.Index(fields=["winddown_done", "id"], name="campaign_winddown_id"),
             # Deep pages in the default order: the OFFSET walks this narrow index, account scope included.
             models.Index(fields=["id", "account"], name="campaign_id_account"),
-            # --- home page "needs attention" (issue 16): partial, so each holds only the rows a line reads; the
-            # order key first and the account second, so a LIMITed read walks it in order and checks the account
-            # from the index itself.
+            # --- home page "needs attention" (issue 16): partial, so each holds only the rows a line reads. The
+            # account and the condition's equality columns first: the planner then prefers them to the wide
+            # (account, status) indexes, and its statistics show how few rows they hold.
             models.Index(
-                fields=["still_delivering_since", "account"],
+                fields=["account", "still_delivering_since"],
                 condition=ATTENTION_STILL_DELIVERING,
                 name="campaign_attn_delivering",
             ),
-            models.Index(fields=["account"], condition=ATTENTION_SYNC_FAILED, name="campaign_attn_sync_failed"),
             models.Index(
-                fields=["ended_at", "account", "winddown_done"],
+                fields=["account", "sync_state"], condition=ATTENTION_SYNC_FAILED, name="campaign_attn_sync_failed"
+            ),
+            models.Index(
+                fields=["account", "status", "ended_at"],
                 condition=ATTENTION_WINDDOWN_OPEN,
                 name="campaign_attn_winddown",
             ),
+            # Oldest end first across many accounts: walked in ended_at order, the account read from the index.
             models.Index(
-                fields=["account", "total_spend", "budget_amount"],
+                fields=["ended_at", "account"], condition=ATTENTION_WINDDOWN_OPEN, name="campaign_attn_winddown_at"
+            ),
+            models.Index(
+                fields=["account", "status", "budget_mode"],
                 condition=ATTENTION_BUDGET_NEARLY_SPENT,
                 name="campaign_attn_budget",
             ),
