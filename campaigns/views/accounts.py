@@ -19,6 +19,7 @@ from ..models import Campaign, MetricImport, Role, SyncState
 from ..platforms import platform_label, push
 from ..selectors import account_get_for_user, campaign_get_for_user, require_role, role_for
 from ..tasks import platform_pull_account_task
+from ..text import counted
 from .common import safe_next
 
 
@@ -99,9 +100,9 @@ def account_sync(request, pk):
             c, m = summary.get("campaigns", {}), summary.get("metrics", {})
             messages.success(
                 request,
-                f"Synced {c.get('campaigns_seen', 0)} campaigns ({c.get('created', 0)} new, "
-                f"{c.get('drifted', 0)} changed on {platform_label(account)}) and {m.get('metric_rows', 0)} daily "
-                "metric rows.",
+                f"Synced {counted(c.get('campaigns_seen', 0), 'campaign')} ({c.get('created', 0)} new, "
+                f"{c.get('drifted', 0)} changed on {platform_label(account)}) and "
+                f"{counted(m.get('metric_rows', 0), 'daily metric row')}.",
             )
     elif result.status == TaskResultStatus.FAILED:
         messages.error(request, "Sync failed unexpectedly; the error was logged.")

@@ -189,7 +189,13 @@ def campaign_bulk_action(request):
     tz = _zone_for(campaigns)
     preview = transition_preview(campaigns=campaigns, action=action, roles=roles)
     # The typed confirmation and the platform option are about the campaigns that will change.
-    confirm = ConfirmForm(request.POST if data["confirmed"] else None, action=action, campaigns=preview.changing, tz=tz)
+    confirm = ConfirmForm(
+        request.POST if data["confirmed"] else None,
+        action=action,
+        campaigns=preview.changing,
+        tz=tz,
+        selected=len(campaigns),
+    )
     if not data["confirmed"] or not confirm.is_valid():
         context = _confirm_context(
             request,

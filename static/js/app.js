@@ -205,3 +205,14 @@
     link.focus();
   });
 })();
+
+/* --- errors said at the top of the page get the focus (issue 16) --- */
+(function () {
+  "use strict";
+  // A server-rendered error summary (e.g. the schedule form's, which sits below the fold) is focused on load, so
+  // keyboard and screen-reader users start at what went wrong; `autofocus` does the same where it is honoured.
+  document.addEventListener("DOMContentLoaded", function () {
+    const summary = document.querySelector("[data-focus-on-load]");
+    if (summary) summary.focus();
+  });
+})();
