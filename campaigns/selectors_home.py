@@ -167,6 +167,7 @@ class AttentionLine:
     key: str
     count: int  # capped at ATTENTION_LIMIT
     title: str  # "3 campaigns still delivering after their end", "99+ …"
+    words: str  # the title without its number: "campaigns still delivering after their end"
     help: str
     items: list[AttentionItem]
     all_url: str
@@ -219,6 +220,7 @@ def home_attention(*, scope: HomeScope, now: dt.datetime | None = None) -> HomeA
                 key=source.key,
                 count=count,
                 title=title,
+                words=source.singular if count == 1 else source.plural,
                 help=source.help,
                 items=items[:ATTENTION_SHOWN],
                 all_url=source.all_url(rows, scope),
@@ -396,8 +398,8 @@ CAMPAIGN_SOURCES = [
     AttentionSource(
         key="schedules_soon",
         position=40,
-        singular="scheduled action in the next 24 h",
-        plural="scheduled actions in the next 24 h",
+        singular="scheduled action in the next 24\u00a0h",
+        plural="scheduled actions in the next 24\u00a0h",
         help="Pauses and ends that will run soon: check or unschedule them.",
         rows=_schedule_rows,
         item_url=_detail_url,
