@@ -215,7 +215,7 @@ def test_accounts_page_lists_role_connector_last_sync_and_import(login, editor, 
     html = response.content.decode()
     assert html.index("Acme Beauty") < html.index("Zeta TikTok")
     assert f'<a href="/campaigns/accounts/{account.pk}/">Acme Beauty</a>' in html
-    assert "<td>Editor</td>" in html and "<td>Viewer</td>" in html
+    assert "Your role: </span>Editor</td>" in html and "Your role: </span>Viewer</td>" in html
     assert "TikTok Marketing API" in html and "Manual" in html
     assert "Last sync failed" in html
     assert f'href="/campaigns/?account={account.pk}">3 active</a>' in html and "1 paused" in html
