@@ -71,6 +71,7 @@ def test_accounts_page_is_in_the_navigation(login_page, live_server, account, ed
     screenshot(page, "accounts")
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert axe(page) == []
     screenshot(page, "accounts-phone")
 
