@@ -187,6 +187,7 @@ def campaign_bulk_action(request):
         )
 
     tz = _zone_for(campaigns)
+    back = {"origin": origin, "list_qs": list_qs, "nxt": nxt}
     preview = transition_preview(campaigns=campaigns, action=action, roles=roles)
     # The typed confirmation and the platform option are about the campaigns that will change.
     confirm = ConfirmForm(
@@ -197,16 +198,7 @@ def campaign_bulk_action(request):
         selected=len(campaigns),
     )
     if not data["confirmed"] or not confirm.is_valid():
-        context = _confirm_context(
-            request,
-            action=action,
-            campaigns=campaigns,
-            preview=preview,
-            form=confirm,
-            origin=origin,
-            list_qs=list_qs,
-            nxt=nxt,
-        )
+        context = _confirm_context(request, action=action, campaigns=campaigns, preview=preview, form=confirm, **back)
         return _render_confirm(request, context, status=400 if data["confirmed"] else 200)
     cleaned = confirm.cleaned_data
     if action == Action.END and cleaned.get("end_at"):
@@ -305,15 +297,7 @@ def _confirm_get(request, *, action: str):
     nxt = safe_next(request, request.GET.get("next", ""), default_next or reverse("campaigns:list"))
     tz = _zone_for(campaigns)
     preview = transition_preview(campaigns=campaigns, action=action, roles=selectors.roles_for_user(user=request.user))
-    form = ConfirmForm(action=action, campaigns=preview.changing, tz=tz)
-    context = _confirm_context(
-        request,
-        action=action,
-        campaigns=campaigns,
-        preview=preview,
-        form=form,
-        origin=origin,
-        list_qs=list_qs,
-        nxt=nxt,
-    )
+    form = ConfirmForm(action=action, campaigns=preview.changing, tz=tz, selected=len(campaigns))
+    back = {"origin": origin, "list_qs": list_qs, "nxt": nxt}
+    context = _confirm_context(request, action=action, campaigns=campaigns, preview=preview, form=form, **back)
     return _render_confirm(request, context)
