@@ -81,6 +81,10 @@ class KnownCountPaginator(Paginator):
         return self._get_page(page_rows, number, self)
 
 
+# The least role that may change any campaign (pause / resume): below it, the list shows no selection at all.
+ACTION_ROLE_FLOOR = min((rule.role for rule in TRANSITIONS.values()), key=lambda role: Role(role).rank)
+
+
 DATE = {"td": {"class": "date"}}
 NUM = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
 
@@ -314,7 +318,7 @@ class CampaignTable(tables.Table):
                 "actions": menu.html(r, name, actions),
             }
             parts.append(
-                f'<tr id="campaign-{r.pk}" data-id="{r.pk}" data-status="{esc(r.status)}" '
+                f'<tr data-id="{r.pk}" id="campaign-{r.pk}" data-status="{esc(r.status)}" '
                 f'class="{"odd" if i % 2 else "even"}">'
             )
             for column, attrs in columns:
@@ -324,10 +328,6 @@ class CampaignTable(tables.Table):
             parts.append("</tr>\n")
         # Every database value above went through esc(); attrs come from the column definitions.
         return mark_safe("".join(parts))  # noqa: S308  # nosec B308 B703
-
-
-# The least role that may change any campaign (pause / resume): below it, the list shows no selection at all.
-ACTION_ROLE_FLOOR = min((rule.role for rule in TRANSITIONS.values()), key=lambda role: Role(role).rank)
 
 
 class _RowMenu:

@@ -50,7 +50,7 @@ def test_calendar_reads_at_agency_scale(login_page, live_server, account, manage
     widest = bars.evaluate_all("els => Math.max(...els.map(e => e.closest('td').colSpan))")
     assert widest >= 5
     assert axe(page) == []
-    screenshot(page, "calendar")
+    screenshot(page, "calendar-agency")
 
     # Keyboard: the bars are links in reading order.
     page.locator("#cal-objective").focus()
@@ -84,4 +84,4 @@ def test_calendar_on_a_phone_is_an_agenda(login_page, live_server, account, mana
     assert agenda.locator("li").count() >= 10
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert axe(page) == []
-    screenshot(page, "calendar-phone")
+    screenshot(page, "calendar-agency-phone")

@@ -80,3 +80,52 @@ def test_a_chart_without_data_says_so(login_page, live_server, account, viewer):
 
     expect(page.locator("[data-chart-empty]")).to_contain_text("Nothing to chart yet")
     assert page.locator("canvas").count() == 0
+
+
+@pytest.mark.parametrize("width", [1366, 390], ids=["desktop", "phone"])
+def test_demo_data_pages_have_no_serious_axe_violation(login_page, live_server, axe, width):
+    """With `make run`'s demo data (60 campaigns, unread notifications): the list where axe once found a serious
+    colour-contrast problem, the home, the accounts page and the calendar."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    call_command("seed_demo")
+    from tests.factories import PASSWORD
+
+    manager = get_user_model().objects.get(username="manager")
+    manager.set_password(PASSWORD)  # the login fixture's password, not the demo's
+    manager.save(update_fields=["password"])
+    page = login_page(manager)
+    page.set_viewport_size({"width": width, "height": 900})
+    problems = {}
+    for path in ("/", "/campaigns/", "/campaigns/?tab=paused", "/campaigns/accounts/", "/campaigns/calendar/"):
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_load_state("networkidle")
+        if path == "/campaigns/":
+            page.locator("#campaign-table tbody [data-select-row]").first.check()
+        if violations := axe(page):
+            problems[path] = violations
+    assert problems == {}
+
+
+def test_a_report_without_data_does_not_run_backwards(login_page, live_server, account, manager):
+    from campaigns import services
+    from campaigns.models import Action, EndReason, Source
+    from reports.services import report_create
+
+    campaign = CampaignFactory(account=account, start_date=dt.date.today() + dt.timedelta(days=4), end_date=None)
+    services.campaign_transition(
+        campaign=campaign,
+        action=Action.END,
+        actor=manager,
+        source=Source.UI,
+        reason_code=EndReason.OTHER,
+        reason_note="Cancelled before launch",
+    )
+    report_create(campaign=campaign)
+    page = login_page(manager)
+    page.goto(f"{live_server.url}/reports/{campaign.pk}/")
+
+    facts = page.locator(".report-facts")
+    expect(facts).to_contain_text("No delivery recorded")
+    expect(facts).not_to_contain_text("metrics for 0 days")

@@ -182,7 +182,7 @@ def test_list_fits_at_1366_and_has_no_contrast_problem(login_page, live_server, 
     assert page.locator("#campaign-table thead th").last.bounding_box()["x"] + 10 < 1366
     page.locator(f"#campaign-{Campaign.objects.filter(status=Status.ACTIVE).first().pk} [data-select-row]").check()
     assert axe(page) == []  # including a selected row and the bar
-    screenshot(page, "campaign-list")
+    screenshot(page, "campaign-list-agency")
 
 
 def test_admin_end_asks_for_an_explicit_reason_then_ends(login_page, live_server, staff, account):
