@@ -204,3 +204,13 @@ def test_admin_end_asks_for_an_explicit_reason_then_ends(login_page, live_server
     expect(page.get_by_text("Ended 1 campaign.")).to_be_visible()
     change = StatusChange.objects.get(campaign=campaign)
     assert (change.source, change.reason_code) == ("admin", "budget_constraints")
+
+
+def test_the_list_with_row_menus_does_not_widen_a_phone_page(login_page, live_server, account, editor, axe):
+    agency(account, n=6)
+    page = login_page(editor)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/campaigns/")
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert axe(page) == []
