@@ -1,6 +1,8 @@
 """Django admin over everything. Status actions call the same service as the UI (source=admin), so an action
 taken here is checked and audited exactly like one taken in the app."""
 
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -23,7 +25,9 @@ from .models import (
     StatusChange,
     WindDownStep,
 )
+from .selectors_actions import money_by_currency, transition_preview
 from .services import effects
+from .text import counted
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -70,15 +74,19 @@ class ContentItemInline(admin.TabularInline):
 
 
 class EndReasonForm(forms.Form):
-    reason_code = forms.ChoiceField(choices=EndReason.choices, label="Reason")
+    """The admin's end confirmation: an explicit reason (nothing preselected), a note for "other", and the key that
+    makes a double submit end once (as the app's confirmation does)."""
+
+    reason_code = forms.ChoiceField(choices=[("", "Choose a reason…"), *EndReason.choices], label="Reason")
     reason_note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Note")
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
 
     def clean(self):
         data = super().clean()
+        if "reason_code" not in data:
+            return data  # "This field is required." is already said next to the field
         try:
-            services.end_reason_validate(
-                reason_code=data.get("reason_code", ""), reason_note=data.get("reason_note", "")
-            )
+            services.end_reason_validate(reason_code=data["reason_code"], reason_note=data.get("reason_note", ""))
         except services.ReasonRequired as exc:
             raise forms.ValidationError(str(exc)) from exc
         return data
@@ -148,20 +156,37 @@ class CampaignAdmin(admin.ModelAdmin):
     def resume_campaigns(self, request, queryset):
         self._transition(request, queryset, Action.RESUME)
 
-    @admin.action(description="End selected campaigns (asks for a reason)", permissions=["change"])
+    @admin.action(description="End selected campaigns (asks for a reason, then confirms)", permissions=["change"])
     def end_campaigns(self, request, queryset):
-        form = EndReasonForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            self._transition(request, queryset, Action.END, **form.cleaned_data)
+        """A confirmation page first (what ends, spend so far, unused budget, an explicit reason); ending happens
+        only when it is submitted, through the same audited service as the app."""
+        confirmed = "apply" in request.POST
+        key = uuid.uuid4().hex
+        form = EndReasonForm(request.POST) if confirmed else EndReasonForm(initial={"idempotency_key": key})
+        if confirmed and form.is_valid():
+            data = form.cleaned_data
+            self._transition(
+                request,
+                queryset,
+                Action.END,
+                reason_code=data["reason_code"],
+                reason_note=data["reason_note"],
+                idempotency_key=data["idempotency_key"],
+            )
             return None
+        campaigns = list(queryset.select_related("account").order_by("name", "pk"))
+        preview = transition_preview(campaigns=campaigns, action=Action.END)
         return TemplateResponse(
             request,
             "admin/campaigns/campaign/end_confirm.html",
             {
                 **self.admin_site.each_context(request),
-                "title": "End campaigns",
+                "title": f"End {counted(len(preview.changing), 'campaign')}?" if preview.changing else "Nothing to end",
                 "opts": self.model._meta,
-                "campaigns": queryset.select_related("account"),
+                "campaigns": campaigns,
+                "preview": preview,
+                "spend": money_by_currency((c.account.currency, c.total_spend) for c in preview.changing),
+                "unused": money_by_currency((c.account.currency, c.budget_remaining) for c in preview.changing),
                 "form": form,
                 "action_checkbox_name": ACTION_CHECKBOX_NAME,
             },
@@ -248,7 +273,7 @@ def notifications_email_retry(modeladmin, request, queryset):
     Notification.objects.filter(pk__in=ids).update(email_state=EmailState.FAILED, email_attempts=0)
     if ids:
         effects.notification_emails_enqueue(notification_ids=ids)
-    modeladmin.message_user(request, f"Queued {len(ids)} email{'' if len(ids) == 1 else 's'} to send again.")
+    modeladmin.message_user(request, f"Queued {counted(len(ids), 'email')} to send again.")
 
 
 NotificationAdmin.actions = [notifications_email_retry]

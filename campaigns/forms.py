@@ -83,8 +83,11 @@ class ConfirmForm(InAccountTimezoneMixin, forms.Form):
     )
     delete_on_platform = forms.BooleanField(required=False)  # label and help name the platform: see __init__
 
-    def __init__(self, *args, action: str, campaigns: list[Campaign], tz=None, **kwargs):
+    def __init__(self, *args, action: str, campaigns: list[Campaign], tz=None, selected: int | None = None, **kwargs):
         kwargs.setdefault("initial", {}).setdefault("idempotency_key", uuid.uuid4().hex)
+        # `campaigns` are the ones that will change; `selected` how many were chosen (some may stay as they are):
+        # typing that number confirms too.
+        self.selected = selected
         kwargs.setdefault("auto_id", "confirm_%s")  # unique on a detail page that also has the schedule form
         super().__init__(*args, **kwargs)
         self.action = action
@@ -121,6 +124,8 @@ class ConfirmForm(InAccountTimezoneMixin, forms.Form):
 
     def clean_confirm_text(self):
         typed = " ".join(self.cleaned_data.get("confirm_text", "").split())
+        if self.selected and typed == str(self.selected):
+            return typed
         if typed.casefold() != " ".join(self.expected_confirmation.split()).casefold():
             if len(self.campaigns) == 1:
                 raise forms.ValidationError("That is not the campaign’s name.")

@@ -1,66 +1,39 @@
-"""A tiny iCalendar (RFC 5545) writer for the per-account campaign feed: all-day events, escaped text,
-CRLF line ends, lines folded at 75 octets."""
+"""The per-account campaign feed as iCalendar (RFC 5545), written by the `icalendar` package (escaping, line
+folding at 75 octets, CRLF, value types): all-day events, `STATUS:CANCELLED` for a campaign ended early, and a
+`SEQUENCE` that grows with every recorded change so calendar apps replace their copy."""
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
+from icalendar import Calendar, Event
 
-def escape_text(value: str) -> str:
-    return (
-        value.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-        .replace("\r", "\\n")
-    )
-
-
-def fold(line: str) -> str:
-    """Split a content line into 75-octet pieces (continuations start with a space), never inside a character."""
-    out, current = [], b""
-    limit = 75
-    for char in line:
-        encoded = char.encode()
-        if len(current) + len(encoded) > limit:
-            out.append(current.decode())
-            current = b""
-            limit = 74  # the leading space of a continuation counts
-        current += encoded
-    out.append(current.decode())
-    return "\r\n ".join(out)
-
-
-def _utc(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+PRODID = "-//Closeout//Campaign calendar//EN"
 
 
 def calendar_feed(*, name: str, events: Iterable[dict]) -> str:
-    """`events`: dicts with uid, start (date), end (date, inclusive), summary, description, url, updated."""
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Closeout//Campaign calendar//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        f"X-WR-CALNAME:{escape_text(name)}",
-    ]
-    for event in events:
-        start: date = event["start"]
-        end: date = max(event["end"], start)
-        lines += [
-            "BEGIN:VEVENT",
-            f"UID:{event['uid']}",
-            f"DTSTAMP:{_utc(event['updated'])}",
-            f"LAST-MODIFIED:{_utc(event['updated'])}",
-            f"DTSTART;VALUE=DATE:{start:%Y%m%d}",
-            f"DTEND;VALUE=DATE:{end + timedelta(days=1):%Y%m%d}",  # DTEND is exclusive for all-day events
-            f"SUMMARY:{escape_text(event['summary'])}",
-            f"DESCRIPTION:{escape_text(event['description'])}",
-        ]
-        if event.get("url"):
-            lines.append(f"URL:{event['url']}")
-        lines.append("TRANSP:TRANSPARENT")
-        lines.append("END:VEVENT")
-    lines.append("END:VCALENDAR")
-    return "".join(fold(line) + "\r\n" for line in lines)
+    """`events`: dicts with uid, start (date), end (date, inclusive), summary, description, url, updated (aware
+    datetime), and optionally cancelled (bool) and sequence (int, default 0)."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", name)
+    for item in events:
+        start: date = item["start"]
+        end: date = max(item["end"], start)
+        event = Event()
+        event.add("uid", item["uid"])
+        event.add("dtstamp", item["updated"])
+        event.add("last-modified", item["updated"])
+        event.add("dtstart", start)
+        event.add("dtend", end + timedelta(days=1))  # DTEND is exclusive for all-day events
+        event.add("summary", item["summary"])
+        event.add("description", item["description"])
+        if item.get("url"):
+            event.add("url", item["url"])
+        event.add("status", "CANCELLED" if item.get("cancelled") else "CONFIRMED")
+        event.add("sequence", int(item.get("sequence") or 0))
+        event.add("transp", "TRANSPARENT")
+        calendar.add_component(event)
+    return calendar.to_ical().decode()

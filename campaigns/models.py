@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class Role(models.TextChoices):
@@ -152,6 +152,17 @@ METRIC_FIELDS = (
 COUNT_METRIC_FIELDS = METRIC_FIELDS[1:]
 
 
+# --- home page "needs attention" (issue 16) ---
+# What the home asks of campaigns. Each is the condition of a small partial index (Campaign.Meta.indexes) and the
+# filter `selectors_home` reads it with: the same Q, so SQLite and PostgreSQL both see that the index applies.
+ATTENTION_STILL_DELIVERING = Q(still_delivering_since__isnull=False)
+ATTENTION_SYNC_FAILED = Q(sync_state="failed")
+# Ended with checklist steps open (or never started); 7 is WINDDOWN_STEP_COUNT (defined below, checked by a test).
+ATTENTION_WINDDOWN_OPEN = Q(status="ended") & (Q(winddown_done__isnull=True) | Q(winddown_done__lt=7))
+# Active, with 90 % or more of a lifetime budget spent (a daily budget starts again every day).
+ATTENTION_BUDGET_NEARLY_SPENT = Q(status="active", budget_mode="lifetime", total_spend__gte=F("budget_amount") * 0.9)
+
+
 class Campaign(models.Model):
     account = models.ForeignKey(AdAccount, on_delete=models.PROTECT, related_name="campaigns")
     platform_id = models.CharField(max_length=64, blank=True, help_text="The campaign id on the platform.")
@@ -248,6 +259,31 @@ class Campaign(models.Model):
             models.Index(fields=["winddown_done", "id"], name="campaign_winddown_id"),
             # Deep pages in the default order: the OFFSET walks this narrow index, account scope included.
             models.Index(fields=["id", "account"], name="campaign_id_account"),
+            # --- home page "needs attention" (issue 16): partial, so each holds only the rows a line reads. The
+            # account and the condition's equality columns first: the planner then prefers them to the wide
+            # (account, status) indexes, and its statistics show how few rows they hold.
+            models.Index(
+                fields=["account", "still_delivering_since"],
+                condition=ATTENTION_STILL_DELIVERING,
+                name="campaign_attn_delivering",
+            ),
+            models.Index(
+                fields=["account", "sync_state"], condition=ATTENTION_SYNC_FAILED, name="campaign_attn_sync_failed"
+            ),
+            models.Index(
+                fields=["account", "status", "ended_at"],
+                condition=ATTENTION_WINDDOWN_OPEN,
+                name="campaign_attn_winddown",
+            ),
+            # Oldest end first across many accounts: walked in ended_at order, the account read from the index.
+            models.Index(
+                fields=["ended_at", "account"], condition=ATTENTION_WINDDOWN_OPEN, name="campaign_attn_winddown_at"
+            ),
+            models.Index(
+                fields=["account", "status", "budget_mode"],
+                condition=ATTENTION_BUDGET_NEARLY_SPENT,
+                name="campaign_attn_budget",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -509,6 +545,10 @@ class WindDownStep(models.Model):
         ordering = ["campaign", "position"]
         constraints = [
             models.UniqueConstraint(fields=["campaign", "kind"], name="winddownstep_unique_kind"),
+        ]
+        # The home page's "reports waiting for lessons" (issue 16): open steps by kind, newest campaigns first.
+        indexes = [
+            models.Index(fields=["kind", "campaign"], condition=Q(done_at__isnull=True), name="winddownstep_open")
         ]
 
     def __str__(self) -> str:

@@ -22,8 +22,9 @@ from django_tables2.data import TableData
 from django_tables2.rows import BoundRows
 from django_tables2.templatetags.django_tables2 import table_page_range
 
-from .models import WINDDOWN_STEP_COUNT, Action, BudgetMode, Campaign, Objective, SyncState
+from .models import WINDDOWN_STEP_COUNT, Action, BudgetMode, Campaign, Objective, Role, SyncState
 from .selectors import budget_remaining_expression, campaign_list_rows_extras
+from .services import TRANSITIONS, available_actions
 
 
 def time_until(when: datetime, now: datetime | None = None) -> str:
@@ -80,6 +81,10 @@ class KnownCountPaginator(Paginator):
         return self._get_page(page_rows, number, self)
 
 
+# The least role that may change any campaign (pause / resume): below it, the list shows no selection at all.
+ACTION_ROLE_FLOOR = min((rule.role for rule in TRANSITIONS.values()), key=lambda role: Role(role).rank)
+
+
 DATE = {"td": {"class": "date"}}
 NUM = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
 
@@ -98,11 +103,24 @@ class SelectColumn(tables.Column):
         )
 
 
+class ActionsColumn(tables.Column):
+    """Each row's own action menu (written by `CampaignTable.body_html`); its header is for screen readers."""
+
+    def __init__(self, **kwargs):
+        super().__init__(accessor="pk", orderable=False, empty_values=(), verbose_name="Actions", **kwargs)
+
+    @property
+    def header(self):
+        return format_html('<span class="visually-hidden">{}</span>', "Actions")
+
+
 class CampaignTable(tables.Table):
     select = SelectColumn(attrs={"th": {"class": "select-col"}, "td": {"class": "select-col"}})
     name = tables.Column()
     status = tables.Column(verbose_name="Status", order_by=("status", "sync_state"), empty_values=())
-    objective = tables.Column(attrs={"th": {"class": "hide-narrow"}, "td": {"class": "hide-narrow"}})
+    objective = tables.Column(
+        attrs={"th": {"class": "hide-narrow hide-medium"}, "td": {"class": "hide-narrow hide-medium"}}
+    )
     account = tables.Column(order_by=("account__name",))
     budget = tables.Column(verbose_name="Budget", accessor="budget_amount", attrs=NUM, empty_values=())
     total_spend = tables.Column(verbose_name="Spend", attrs=NUM)
@@ -113,6 +131,7 @@ class CampaignTable(tables.Table):
     end_date = tables.DateColumn(verbose_name="End", format="Y-m-d", attrs=DATE)
     winddown_done = tables.Column(verbose_name="Wind-down", empty_values=())
     status_changed_at = tables.Column(verbose_name="Last change", empty_values=())
+    actions = ActionsColumn(attrs={"th": {"class": "actions-col"}, "td": {"class": "actions-col"}})
 
     class Meta:
         model = Campaign
@@ -132,18 +151,36 @@ class CampaignTable(tables.Table):
             "end_date",
             "winddown_done",
             "status_changed_at",
+            "actions",
         )
         order_by = ("-id",)
         empty_text = "No campaigns match these filters."
         attrs = {"class": "table campaign-table", "id": "campaign-table"}
 
-    def __init__(self, *args, params: QueryDict, accounts: dict, totals: dict, htmx: str = "", **kwargs):
+    def __init__(
+        self,
+        *args,
+        params: QueryDict,
+        accounts: dict,
+        totals: dict,
+        htmx: str = "",
+        roles: dict[int, Role] | None = None,
+        next_url: str = "",
+        **kwargs,
+    ):
+        # Someone who may not change any campaign gets no checkboxes and no action menus (they would do nothing).
+        if roles is not None and not any(Role(role).allows(ACTION_ROLE_FLOOR) for role in roles.values()):
+            kwargs["exclude"] = (*kwargs.get("exclude", ()), "select", "actions")
         super().__init__(*args, **kwargs)
         self.params = params  # the list's query: sort and page links are built from it
         # {account_id: (name, currency)} of the user's accounts: rows read these instead of a joined AdAccount.
         self.accounts = accounts
         self.totals = totals  # the footer's figures, from the list's summary
         self.htmx = htmx  # the element sort and page links replace ("": plain links)
+        # {account_id: Role}: each row offers `available_actions` for its status and this role (None: every row
+        # gets a checkbox and no menu, as before roles were known here).
+        self.roles = roles
+        self.next_url = next_url  # where a row menu's confirmation returns to
 
     def order_remaining(self, queryset, is_descending):
         """Sort by the budget left, computed in SQL the way `Campaign.budget_remaining` computes it."""
@@ -234,12 +271,13 @@ class CampaignTable(tables.Table):
             return SafeString("")
         campaign_list_rows_extras(campaigns=records)
         accounts = {pk: (esc(name), esc(currency)) for pk, (name, currency) in self.accounts.items()}
-        attrs = [column.attrs["td"].as_html() for column in self.columns]
+        columns = [(column.name, column.attrs["td"].as_html()) for column in self.columns]
         detail = reverse("campaigns:detail", args=[0]).rsplit("0", 1)
         objectives = dict(Objective.choices)
         modes = {key: label.lower() for key, label in BudgetMode.choices}
         steps = WINDDOWN_STEP_COUNT
         tz = timezone.get_current_timezone()
+        menu = _RowMenu(roles=self.roles, list_qs=self.params.urlencode(), next_url=self.next_url)
         parts = []
         for i, r in enumerate(records):
             name = esc(r.name)
@@ -248,35 +286,88 @@ class CampaignTable(tables.Table):
             changed = "—"
             if r.status_changed_at is not None:
                 who = "system" if r.changed_by_name is None else esc(r.changed_by_name)
+                local = r.status_changed_at.astimezone(tz)
+                # Date, then time and who on a second line: the column stays narrow enough for 1366 px (issue 16).
                 changed = (
-                    f'<time datetime="{r.status_changed_at.isoformat()}">'
-                    f"{r.status_changed_at.astimezone(tz):%Y-%m-%d %H:%M}</time>"
-                    f'<br><span class="muted small">by {who}</span>'
+                    f'<time datetime="{r.status_changed_at.isoformat()}">{local:%Y-%m-%d}'
+                    f'<br><span class="muted small">{local:%H:%M}</span></time>'
+                    f'<span class="muted small"> · <span class="visually-hidden">by </span>{who}</span>'
                 )
-            cells = (
-                f'<input type="checkbox" name="ids" value="{r.pk}" form="bulk-form" data-select-row '
-                f'aria-label="Select {name}">',
-                f'<a href="{detail[0]}{r.pk}{detail[1]}">{name}</a>',
-                status_badges(r, r.pending_action),
-                esc(objectives.get(r.objective, r.objective)),
-                account,
-                f"{r.budget_amount:,.2f}&nbsp;{currency}<br>"
+            actions = menu.actions(r)
+            cells = {
+                "select": (
+                    f'<input type="checkbox" name="ids" value="{r.pk}" form="bulk-form" data-select-row '
+                    f'aria-label="Select {name}">'
+                    if actions is None or actions
+                    else ""
+                ),
+                "name": f'<a href="{detail[0]}{r.pk}{detail[1]}">{name}</a>',
+                "status": status_badges(r, r.pending_action),
+                "objective": esc(objectives.get(r.objective, r.objective)),
+                "account": account,
+                "budget": f"{r.budget_amount:,.2f}&nbsp;{currency}<br>"
                 f"<span class='muted small'>{esc(modes.get(r.budget_mode, r.budget_mode))}</span>",
-                f"{r.total_spend:,.2f}",
-                "—" if remaining is None else f"{remaining:,.2f}",
-                f"{r.total_video_views or 0:,}",
-                f"{r.total_follows or 0:,}",
-                _date(r.start_date),
-                _date(r.end_date),
-                "—" if r.winddown_done is None else f"{r.winddown_done} of {steps}",
-                changed,
+                "total_spend": f"{r.total_spend:,.2f}",
+                "remaining": "—" if remaining is None else f"{remaining:,.2f}",
+                "total_video_views": f"{r.total_video_views or 0:,}",
+                "total_follows": f"{r.total_follows or 0:,}",
+                "start_date": _date(r.start_date),
+                "end_date": _date(r.end_date),
+                "winddown_done": "—" if r.winddown_done is None else f"{r.winddown_done} of {steps}",
+                "status_changed_at": changed,
+                "actions": menu.html(r, name, actions),
+            }
+            parts.append(
+                f'<tr data-id="{r.pk}" id="campaign-{r.pk}" data-status="{esc(r.status)}" '
+                f'class="{"odd" if i % 2 else "even"}">'
             )
-            parts.append(f'<tr data-id="{r.pk}" data-status="{esc(r.status)}" class="{"odd" if i % 2 else "even"}">')
-            parts.append(f'<td {attrs[0]}>{cells[0]}</td><th scope="row" {attrs[1]}>{cells[1]}</th>')
-            parts.extend(f"<td {a}>{c}</td>" for a, c in zip(attrs[2:], cells[2:], strict=True))
+            for column, attrs in columns:
+                tag = "th" if column == "name" else "td"
+                scope = ' scope="row"' if column == "name" else ""
+                parts.append(f"<{tag}{scope} {attrs}>{cells[column]}</{tag}>")
             parts.append("</tr>\n")
         # Every database value above went through esc(); attrs come from the column definitions.
         return mark_safe("".join(parts))  # noqa: S308  # nosec B308 B703
+
+
+class _RowMenu:
+    """Each row's own small action menu: a `<details>` disclosure (no JS needed) with one link per action the
+    user's role allows on the row's status (`available_actions`), each to the confirmation page, which htmx
+    opens as a dialog. Computed once per (status, role), so 50 rows cost a handful of lookups."""
+
+    def __init__(self, *, roles: dict | None, list_qs: str, next_url: str):
+        self.roles = roles
+        self.cache: dict[tuple[str, str], list[Action]] = {}
+        confirm = reverse("campaigns:action_confirm")
+        tail = urlencode({"origin": "list", "list_qs": list_qs, "next": next_url})
+        self.href = esc(f"{confirm}?{tail}&ids=")
+
+    def actions(self, campaign) -> list[Action] | None:
+        """The actions the row offers, or None when roles are unknown (no menu, checkbox as before)."""
+        if self.roles is None:
+            return None
+        role = self.roles.get(campaign.account_id)
+        key = (campaign.status, role)
+        if key not in self.cache:
+            self.cache[key] = available_actions(campaign=campaign, role=role)
+        return self.cache[key]
+
+    def html(self, campaign, name: str, actions: list[Action] | None) -> str:
+        if not actions:
+            return ""
+        links = []
+        for action in actions:
+            url = f"{self.href}{campaign.pk}&amp;action={action.value}"
+            danger = ' class="danger"' if action == Action.END else ""
+            links.append(
+                f'<li><a href="{url}"{danger} hx-get="{url}" hx-target="#dialog-slot" hx-swap="innerHTML" '
+                f'hx-push-url="false">{action.label}…<span class="visually-hidden"> {name}</span></a></li>'
+            )
+        return (
+            '<details class="row-menu" data-row-menu><summary class="button small" title="Actions">'
+            f'<span aria-hidden="true">⋯</span><span class="visually-hidden">Actions for {name}</span></summary>'
+            f'<ul class="row-menu-list">{"".join(links)}</ul></details>'
+        )
 
 
 def _date(value) -> str:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import accounts, actions, calendar, detail, edit, imports, notifications, schedule, winddown
+from .views import accounts, actions, calendar, detail, edit, home, imports, notifications, schedule, winddown
 from .views import list as campaign_list
 
 app_name = "campaigns"
@@ -10,6 +10,8 @@ urlpatterns = [
     path("", campaign_list.campaign_list, name="list"),
     path("actions/", actions.campaign_bulk_action, name="bulk_action"),
     path("end/", actions.campaign_end_confirm, name="end_confirm"),
+    path("confirm/", actions.campaign_action_confirm, name="action_confirm"),
+    path("home/attention/", home.home_badge, name="home_badge"),
     path("new/", edit.campaign_create, name="create"),
     path("calendar/", calendar.campaign_calendar, name="calendar"),
     path("calendar/feed/", calendar.campaign_ics_token, name="ics_token"),
@@ -32,6 +34,7 @@ urlpatterns = [
     path("notifications/<int:pk>/read/", notifications.notification_read, name="notification_read"),
     path("notifications/preferences/", notifications.notification_preferences, name="notification_preferences"),
     # Accounts: platform sync and file imports (`pk` is the account's, except retry-sync and resend-end)
+    path("accounts/", accounts.account_list, name="accounts"),
     path("accounts/<int:pk>/", accounts.account_detail, name="account_detail"),
     path("accounts/<int:pk>/sync/", accounts.account_sync, name="account_sync"),
     path("accounts/<int:pk>/imports/", imports.import_upload, name="import_upload"),

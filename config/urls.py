@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from .views import healthz, home
+from campaigns.views.home import home  # where a signed-in user lands (issue 16)
+
+from .views import healthz
 
 handler500 = "config.views.server_error"
 

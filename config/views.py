@@ -1,19 +1,13 @@
-"""The project's own few views: the home redirect, the health check, the 500 handler."""
+"""The project's own few views: the health check and the 500 handler."""
 
 import sys
 
 from django.db import connection
 from django.http import HttpResponse
-from django.shortcuts import redirect
 from django.views import defaults
 from django.views.decorators.http import require_GET
 
 from .unavailable import is_database_unavailable, unavailable_response
-
-
-@require_GET
-def home(request):
-    return redirect("campaigns:list")
 
 
 @require_GET

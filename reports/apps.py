@@ -13,3 +13,9 @@ class ReportsConfig(AppConfig):
 
         status_changed.connect(on_status_changed, dispatch_uid="reports.close_report_on_end")
         reconcile.register()  # the workers' reconciler: reports missing, PDFs missing
+
+        from campaigns.selectors_home import attention_source_register
+
+        from .home import NEW_FEEDBACK
+
+        attention_source_register(NEW_FEEDBACK)  # the home page's "new feedback" line (issue 16)

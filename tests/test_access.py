@@ -41,7 +41,7 @@ class Access:
 
 
 ACCESS: dict[str, Access] = {
-    "home": Access(get="public", post="none", scoped=False),
+    "home": Access(get="login", post="none", scoped=False),  # the home page (issue 16)
     "login": Access(get="public", post="public", scoped=False),
     "logout": Access(get="none", post="public", scoped=False),
     "healthz": Access(get="public", post="none", scoped=False),
@@ -52,6 +52,10 @@ ACCESS: dict[str, Access] = {
     # Bulk actions take many ids: ones the user cannot see are reported "not found" (never named), not a 404.
     "campaigns:bulk_action": Access(get="none", post="editor", non_member="ok"),
     "campaigns:end_confirm": Access(get="manager", post="none"),
+    # Home, row menus and accounts (issue 16)
+    "campaigns:action_confirm": Access(get="editor", post="none"),
+    "campaigns:home_badge": Access(get="login", post="none", scoped=False),
+    "campaigns:accounts": Access(get="login", post="none", scoped=False),
     "campaigns:schedule": Access(get="none", post="manager"),
     "campaigns:unschedule": Access(get="none", post="manager"),
     "campaigns:create": Access(get="manager", post="manager", scoped=False, any_account=True),
@@ -120,7 +124,10 @@ KWARGS = {
     "feedback_id": "{feedback}",
 }
 # Query strings and form data the views need to know which object is meant.
-QUERY_BY_NAME = {"campaigns:end_confirm": {"ids": "{campaign}"}}
+QUERY_BY_NAME = {
+    "campaigns:end_confirm": {"ids": "{campaign}"},
+    "campaigns:action_confirm": {"ids": "{campaign}", "action": "pause"},
+}
 POST_BY_NAME = {
     "campaigns:ics_token": {"account": "{account}"},
     "campaigns:bulk_action": {"ids": "{campaign}", "action": "pause"},

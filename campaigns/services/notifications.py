@@ -28,6 +28,7 @@ from ..models import (
     WindDownStepKind,
 )
 from ..platforms.registry import platform_label
+from ..text import counted
 from . import effects
 from .transitions import TRANSITIONS
 from .winddown import WINDDOWN_OVERDUE_DAYS, _winddown_steps_complete_bulk
@@ -374,7 +375,7 @@ def winddown_overdue_notify(*, now=None) -> int:
                 else f"Wind-down overdue for {len(pks)} campaigns"
             )
             body = (
-                f"{n} wind-down step{'' if n == 1 else 's'} still open {WINDDOWN_OVERDUE_DAYS} days after the end:\n"
+                f"{counted(n, 'wind-down step')} still open {WINDDOWN_OVERDUE_DAYS} days after the end:\n"
                 + "\n".join(lines)
             )
             url = reverse("campaigns:winddown", args=[pks[0]]) if len(pks) == 1 else reverse("campaigns:winddown_list")

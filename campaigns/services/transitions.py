@@ -26,6 +26,7 @@ from ..models import (
     SyncState,
 )
 from ..selectors import roles_for_user
+from ..text import counted
 from . import effects
 from .errors import NotPermitted, ReasonRequired, TransitionNotAllowed
 
@@ -115,7 +116,7 @@ class TransitionResult(OutcomesByCampaign):
         counts = self.counts()
         verb = TRANSITIONS[self.action].verb
         changed = counts[Outcome.CHANGED]
-        parts = [f"{verb} {changed} campaign{'' if changed == 1 else 's'}"]
+        parts = [f"{verb} {counted(changed, 'campaign')}"]
         for outcome in (Outcome.ALREADY, Outcome.NOT_ALLOWED, Outcome.NOT_PERMITTED, Outcome.NOT_FOUND):
             if counts[outcome]:
                 names = [self.names[pk] for pk in self.ids_with(outcome) if pk in self.names][:3]

@@ -25,6 +25,7 @@ from ..models import (
     WindDownStepKind,
 )
 from ..selectors import role_for
+from ..text import counted
 from .errors import CampaignError, NotPermitted
 from .history import history_record
 
@@ -236,9 +237,7 @@ def winddown_content_confirm(*, campaign: Campaign, actor: AbstractBaseUser):
     _winddown_require(actor=actor, campaign=campaign, role=Role.EDITOR, doing="complete wind-down steps")
     live = campaign.content_items.filter(state=ContentState.LIVE).count()
     if live:
-        raise CampaignError(
-            f"{live} content item{'' if live == 1 else 's'} still live: mark each one removed or kept first."
-        )
+        raise CampaignError(f"{counted(live, 'content item')} still live: mark each one removed or kept first.")
     return winddown_step_complete(
         campaign=campaign, kind=WindDownStepKind.CONTENT_REMOVED, actor=actor, automatic=False
     )

@@ -1,5 +1,6 @@
-"""The account page: platform connection and sync state, "sync now", and the per-campaign "retry sync" /
-"re-send end" actions (the file import is `imports`). Thin views: rules live in services, reads in selectors."""
+"""The accounts list (every account of the user: role, connector, last sync, import), the account page
+(platform connection and sync state, "sync now") and the per-campaign "retry sync" / "re-send end" actions (the
+file import is `imports`). Thin views: rules live in services, reads in selectors."""
 
 import os
 
@@ -12,13 +13,32 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from .. import services
+from .. import selectors_home, services
 from ..imports import MAX_UPLOAD_BYTES
 from ..models import Campaign, MetricImport, Role, SyncState
 from ..platforms import platform_label, push
 from ..selectors import account_get_for_user, campaign_get_for_user, require_role, role_for
 from ..tasks import platform_pull_account_task
+from ..text import counted
 from .common import safe_next
+
+
+@login_required
+@require_GET
+def account_list(request):
+    """The user's accounts: three queries (session and user aside) whatever the number of campaigns."""
+    scope = selectors_home.home_scope_for_user(user=request.user)
+    counts = selectors_home.campaign_counts_by_account(account_ids=scope.account_ids)
+    rows = [
+        {
+            "account": account,
+            "counts": counts.get(account.pk, {}),
+            "platform": platform_label(account),
+            "can_import": account.role.allows(Role.EDITOR),
+        }
+        for account in scope.accounts.values()
+    ]
+    return render(request, "campaigns/account_list.html", {"rows": rows, "nav_section": "accounts"})
 
 
 def _account_context(*, request, account) -> dict:
@@ -49,7 +69,7 @@ def _account_context(*, request, account) -> dict:
         "token_present": bool(token_env and os.environ.get(token_env, "").strip()),
         "imports": MetricImport.objects.filter(account=account).select_related("uploaded_by")[:10],
         "max_upload_mb": MAX_UPLOAD_BYTES // 1024 // 1024,
-        "nav_section": "campaigns",
+        "nav_section": "accounts",
     }
 
 
@@ -80,9 +100,9 @@ def account_sync(request, pk):
             c, m = summary.get("campaigns", {}), summary.get("metrics", {})
             messages.success(
                 request,
-                f"Synced {c.get('campaigns_seen', 0)} campaigns ({c.get('created', 0)} new, "
-                f"{c.get('drifted', 0)} changed on {platform_label(account)}) and {m.get('metric_rows', 0)} daily "
-                "metric rows.",
+                f"Synced {counted(c.get('campaigns_seen', 0), 'campaign')} ({c.get('created', 0)} new, "
+                f"{c.get('drifted', 0)} changed on {platform_label(account)}) and "
+                f"{counted(m.get('metric_rows', 0), 'daily metric row')}.",
             )
     elif result.status == TaskResultStatus.FAILED:
         messages.error(request, "Sync failed unexpectedly; the error was logged.")

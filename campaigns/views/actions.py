@@ -18,8 +18,10 @@ from django_htmx.http import trigger_client_event
 
 from .. import selectors, services
 from ..forms import ActionForm, ConfirmForm, IdsField, zone
-from ..models import Action, BudgetMode, Role, Source
+from ..models import Action, BudgetMode, Source
+from ..selectors_actions import money_by_currency, transition_preview
 from ..services import TRANSITIONS, Outcome
+from ..text import counted
 from .common import safe_next
 from .list import filtered_campaigns, list_context
 
@@ -35,34 +37,41 @@ def _daily_stop(campaign) -> tuple[str, object]:
     return "7-day average spend", services.average_daily_spend(campaign=campaign)
 
 
-def _confirm_context(request, *, action: str, campaigns: list, form: ConfirmForm, origin: str, list_qs: str, nxt: str):
-    shown = campaigns[:CONFIRM_LIST_LIMIT]
+def _confirm_context(
+    request, *, action: str, campaigns: list, preview, form: ConfirmForm, origin: str, list_qs: str, nxt: str
+):
+    """The confirmation's figures count only what will change (`preview.changing`), per currency; the rest of the
+    selection is listed as unchanged, with why."""
+    shown = preview.changing[:CONFIRM_LIST_LIMIT]
     rows = []
-    currencies = {c.account.currency for c in campaigns}
-    total_stop = 0
     for campaign in shown:
         row = {"campaign": campaign}
         if action == Action.PAUSE:
             row["stop_basis"], row["stop_amount"] = _daily_stop(campaign)
-            total_stop += row["stop_amount"] or 0
         if action == Action.END:
             row["unused"] = campaign.budget_remaining
         rows.append(row)
     timezones = {c.account.timezone for c in campaigns}
+    changing = len(preview.changing)
     return {
         "action": action,
         "verb": Action(action).label,
         "campaigns": campaigns,
+        "preview": preview,
+        "changing_count": changing,
+        "selected_count": preview.selected,
         "rows": rows,
-        "more": max(len(campaigns) - len(shown), 0),
+        "more": max(changing - len(shown), 0),
+        "unchanged": preview.unchanged[:CONFIRM_LIST_LIMIT],
+        "unchanged_more": max(len(preview.unchanged) - CONFIRM_LIST_LIMIT, 0),
         "form": form,
         "origin": origin,
         "list_qs": list_qs,
         "next": nxt,
-        "currency": currencies.pop() if len(currencies) == 1 else "",
-        "total_stop": total_stop,
-        "total_spend": sum((c.total_spend for c in campaigns), 0),
-        "total_unused": sum((r.get("unused") or 0 for r in rows), 0),
+        # Money per currency, never added across currencies.
+        "stops": money_by_currency((r["campaign"].account.currency, r.get("stop_amount")) for r in rows),
+        "spend": money_by_currency((c.account.currency, c.total_spend) for c in preview.changing),
+        "unused": money_by_currency((c.account.currency, c.budget_remaining) for c in preview.changing),
         "timezone": form.tz.key,
         "mixed_timezones": len(timezones) > 1,
         "dialog_id": f"confirm-{action}",
@@ -123,9 +132,10 @@ def _transition_message(request, *, result, action: str, origin: str, list_qs: s
     return html  # render_to_string returns SafeString (every value escaped by the template); messages keep it safe
 
 
-def _action_done(request, *, origin: str, list_qs: str, nxt: str):
+def _action_done(request, *, origin: str, list_qs: str, nxt: str, focus_id: int | None = None):
     """The answer after a successful action: the refreshed table region and the messages (htmx, from the
-    list), or a redirect."""
+    list), or a redirect. From the list, focus goes back to the (first) changed row, not the top of the page:
+    `campaignRowFocus` after the swap settles (app.js), or the row's `#campaign-<id>` anchor without JS."""
     if request.htmx and origin == "list":
         context = list_context(request, QueryDict(list_qs or ""))
         body = render_to_string("campaigns/campaign_list.html#table-region", context, request=request)
@@ -134,7 +144,11 @@ def _action_done(request, *, origin: str, list_qs: str, nxt: str):
         response["HX-Retarget"] = "#table-region"
         response["HX-Reswap"] = "outerHTML"
         response["HX-Push-Url"] = context["list_url"]
+        if focus_id is not None:
+            trigger_client_event(response, "campaignRowFocus", {"id": focus_id}, after="settle")
         return trigger_client_event(response, "campaignStatusChanged", {})
+    if origin == "list" and focus_id is not None and "#" not in nxt:
+        nxt = f"{nxt}#campaign-{focus_id}"
     response = redirect(nxt)
     if request.htmx:
         response = HttpResponse(status=204)
@@ -173,19 +187,19 @@ def campaign_bulk_action(request):
         )
 
     tz = _zone_for(campaigns)
-    if not data["confirmed"]:
-        confirm = ConfirmForm(action=action, campaigns=campaigns, tz=tz)
-        context = _confirm_context(
-            request, action=action, campaigns=campaigns, form=confirm, origin=origin, list_qs=list_qs, nxt=nxt
-        )
-        return _render_confirm(request, context)
-
-    confirm = ConfirmForm(request.POST, action=action, campaigns=campaigns, tz=tz)
-    if not confirm.is_valid():
-        context = _confirm_context(
-            request, action=action, campaigns=campaigns, form=confirm, origin=origin, list_qs=list_qs, nxt=nxt
-        )
-        return _render_confirm(request, context, status=400)
+    back = {"origin": origin, "list_qs": list_qs, "nxt": nxt}
+    preview = transition_preview(campaigns=campaigns, action=action, roles=roles)
+    # The typed confirmation and the platform option are about the campaigns that will change.
+    confirm = ConfirmForm(
+        request.POST if data["confirmed"] else None,
+        action=action,
+        campaigns=preview.changing,
+        tz=tz,
+        selected=len(campaigns),
+    )
+    if not data["confirmed"] or not confirm.is_valid():
+        context = _confirm_context(request, action=action, campaigns=campaigns, preview=preview, form=confirm, **back)
+        return _render_confirm(request, context, status=400 if data["confirmed"] else 200)
     cleaned = confirm.cleaned_data
     if action == Action.END and cleaned.get("end_at"):
         _schedule_many(request, campaigns=campaigns, cleaned=cleaned, tz=tz)
@@ -218,7 +232,8 @@ def campaign_bulk_action(request):
         _transition_message(request, result=result, action=action, origin=origin, list_qs=list_qs, nxt=nxt),
         extra_tags="transition",
     )
-    return _action_done(request, origin=origin, list_qs=list_qs, nxt=nxt)
+    changed = result.changed_ids
+    return _action_done(request, origin=origin, list_qs=list_qs, nxt=nxt, focus_id=changed[0] if changed else None)
 
 
 def _schedule_many(request, *, campaigns, cleaned, tz) -> None:
@@ -241,7 +256,7 @@ def _schedule_many(request, *, campaigns, cleaned, tz) -> None:
     if scheduled:
         messages.success(
             request,
-            f"Scheduled the end of {len(scheduled)} campaign{'' if len(scheduled) == 1 else 's'} "
+            f"Scheduled the end of {counted(len(scheduled), 'campaign')} "
             f"at {when} ({tz.key}): {', '.join(scheduled[:5])}{' …' if len(scheduled) > 5 else ''}.",
         )
     if problems:
@@ -250,25 +265,39 @@ def _schedule_many(request, *, campaigns, cleaned, tz) -> None:
 
 @login_required
 @require_GET
+def campaign_action_confirm(request):
+    """The confirmation of `?action=pause|resume|end` for `?ids=` (a dialog partial for htmx, a page otherwise):
+    what a list row's action menu links to, so it works without JavaScript. It posts to bulk_action, which checks
+    everything again."""
+    action = request.GET.get("action", "")
+    if action not in TRANSITIONS:
+        raise Http404("No such action.")
+    return _confirm_get(request, action=action)
+
+
+@login_required
+@require_GET
 def campaign_end_confirm(request):
     """The end confirmation for `?ids=` (a dialog partial for htmx, a page otherwise); it posts to bulk_action."""
+    return _confirm_get(request, action=Action.END)
+
+
+def _confirm_get(request, *, action: str):
     ids = IdsField().to_python(request.GET.getlist("ids"))
     campaigns = _selected_campaigns(request, ids=ids, all_matching=False, list_qs="")
     if not campaigns:
         raise Http404("No such campaign.")
+    needed = TRANSITIONS[action].role
+    doing = f"{Action(action).label.lower()} campaigns"
     for account_id in {c.account_id for c in campaigns}:
-        selectors.require_role(user=request.user, account_id=account_id, role=Role.MANAGER, doing="end campaigns")
+        selectors.require_role(user=request.user, account_id=account_id, role=needed, doing=doing)
+    origin = request.GET.get("origin", "")
+    list_qs = request.GET.get("list_qs", "") if origin == "list" else ""
     default_next = reverse("campaigns:detail", args=[campaigns[0].pk]) if len(campaigns) == 1 else ""
     nxt = safe_next(request, request.GET.get("next", ""), default_next or reverse("campaigns:list"))
     tz = _zone_for(campaigns)
-    form = ConfirmForm(action=Action.END, campaigns=campaigns, tz=tz)
-    context = _confirm_context(
-        request,
-        action=Action.END,
-        campaigns=campaigns,
-        form=form,
-        origin=request.GET.get("origin", ""),
-        list_qs="",
-        nxt=nxt,
-    )
+    preview = transition_preview(campaigns=campaigns, action=action, roles=selectors.roles_for_user(user=request.user))
+    form = ConfirmForm(action=action, campaigns=preview.changing, tz=tz, selected=len(campaigns))
+    back = {"origin": origin, "list_qs": list_qs, "nxt": nxt}
+    context = _confirm_context(request, action=action, campaigns=campaigns, preview=preview, form=form, **back)
     return _render_confirm(request, context)

@@ -5,7 +5,6 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,67 +12,49 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import ics, selectors, services
-from ..forms import zone
-from ..models import AdAccount, Role
-
-
-def _month_param(value: str | None) -> dt.date:
-    today = timezone.localdate()
-    try:
-        year, month = (int(part) for part in (value or "").split("-"))
-        return dt.date(year, month, 1)
-    except (TypeError, ValueError):
-        return today.replace(day=1)
-
-
-def _effective_end(campaign) -> dt.date | None:
-    if campaign.is_ended and campaign.ended_at:
-        ended = timezone.localtime(campaign.ended_at, zone(campaign.account.timezone)).date()
-        return min(ended, campaign.end_date) if campaign.end_date else ended
-    return campaign.end_date
+from .. import ics, selectors, selectors_calendar, services
+from ..models import AdAccount, Objective, Role, Status
 
 
 @login_required
 @require_GET
 def campaign_calendar(request):
-    first = _month_param(request.GET.get("month"))
-    weeks = pycalendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
-    grid_start, grid_end = weeks[0][0], weeks[-1][-1]
-    campaigns = list(
-        selectors.campaigns_in_month_for_user(user=request.user, first_day=grid_start, last_day=grid_end)[:500]
-    )
-    spans = [(c, c.start_date, _effective_end(c) or grid_end) for c in campaigns]
+    """A month of the user's campaigns as bars across their days (filters: account, status, objective), an agenda
+    of the same for narrow screens, and the ICS feeds a manager may publish. Three queries."""
     today = timezone.localdate()
-    grid = [
-        [
-            {
-                "date": day,
-                "in_month": day.month == first.month,
-                "today": day == today,
-                "events": [c for c, start, end in spans if start <= day <= end],
-            }
-            for day in week
-        ]
-        for week in weeks
-    ]
-    prev_month = (first - dt.timedelta(days=1)).replace(day=1)
+    first = selectors_calendar.month_param(request.GET.get("month"), today=today)
+    roles, accounts, _ = selectors.list_scope_for_user(user=request.user)
+    filters = selectors_calendar.CalendarFilters.from_query(request.GET, account_ids=set(roles))
+    weeks_dates = pycalendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
+    grid_start, grid_end = weeks_dates[0][0], weeks_dates[-1][-1]
+    campaigns, truncated = selectors_calendar.calendar_campaigns_for_user(
+        user=request.user, first_day=grid_start, last_day=grid_end, filters=filters
+    )
     next_month = (first + dt.timedelta(days=32)).replace(day=1)
-    roles = selectors.roles_for_user(user=request.user)
-    managed = AdAccount.objects.filter(pk__in=[pk for pk, r in roles.items() if r.allows(Role.MANAGER)])
-    month_campaigns = [(c, _effective_end(c)) for c, start, end in spans if end >= first]
+    in_month = [
+        c for c in campaigns if c.start_date < next_month and (selectors_calendar.effective_end(c) or grid_end) >= first
+    ]
+    managed_ids = [pk for pk, role in roles.items() if role.allows(Role.MANAGER)]
     return render(
         request,
         "campaigns/campaign_calendar.html",
         {
             "month": first,
-            "weeks": grid,
-            "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-            "prev_month": prev_month,
+            "weeks": selectors_calendar.month_grid(month=first, campaigns=campaigns, today=today),
+            "weekdays": selectors_calendar.WEEKDAYS,
+            "prev_month": (first - dt.timedelta(days=1)).replace(day=1),
             "next_month": next_month,
             "this_month": today.replace(day=1),
-            "managed_accounts": managed,
-            "month_campaigns": month_campaigns,
+            "filters": filters,
+            "filter_query": filters.query(),
+            "accounts": accounts,
+            "statuses": Status.choices,
+            "objectives": Objective.choices,
+            "truncated": truncated,
+            "limit": selectors_calendar.CALENDAR_LIMIT,
+            "agenda": selectors_calendar.agenda(month=first, campaigns=in_month),
+            "month_count": len(in_month),
+            "managed_accounts": list(AdAccount.objects.filter(pk__in=managed_ids).order_by("name")),
         },
     )
 
@@ -107,15 +88,18 @@ def campaign_ics_token(request):
 @require_GET
 def campaign_ics(request, token):
     """The account's campaigns as an iCalendar feed. No login: the secret URL is the key (only its hash is
-    stored; revoking or rotating it turns the old URL into a 404)."""
+    stored; revoking or rotating it turns the old URL into a 404). A campaign ended early is `STATUS:CANCELLED`;
+    `SEQUENCE` counts its recorded changes, so calendar apps replace their copy when it changes."""
     account = selectors.account_for_ics_token(token=token)
     if account is None:
         raise Http404("No such calendar.")
-    campaigns = account.campaigns.select_related("account").filter(~Q(start_date=None)).order_by("start_date")
+    campaigns = selectors_calendar.ics_campaigns(account=account)
     events = []
-    for campaign in campaigns[:2000]:
-        end = _effective_end(campaign) or campaign.start_date
+    for campaign in campaigns:
+        end = selectors_calendar.effective_end(campaign) or campaign.start_date
         status = campaign.display_status
+        early = selectors_calendar.ended_early(campaign)
+        planned = f" Planned until {campaign.end_date:%Y-%m-%d}." if early and campaign.end_date else ""
         events.append(
             {
                 "uid": f"campaign-{campaign.pk}@closeout",
@@ -123,9 +107,12 @@ def campaign_ics(request, token):
                 "end": end,
                 "summary": f"{campaign.name} ({status})",
                 "description": f"Status: {status}. Objective: {campaign.get_objective_display()}. "
-                f"Budget: {campaign.budget_amount} {account.currency} {campaign.get_budget_mode_display().lower()}.",
+                f"Budget: {campaign.budget_amount} {account.currency} {campaign.get_budget_mode_display().lower()}."
+                + (f" Ended early on {end:%Y-%m-%d}.{planned}" if early else ""),
                 "url": request.build_absolute_uri(reverse("campaigns:detail", args=[campaign.pk])),
                 "updated": campaign.updated_at,
+                "cancelled": early,
+                "sequence": campaign.ics_sequence,
             }
         )
     body = ics.calendar_feed(name=f"{account.name} campaigns", events=events)

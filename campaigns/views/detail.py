@@ -7,8 +7,9 @@ from django.views.decorators.http import require_GET
 
 from .. import charts, selectors, selectors_winddown, services
 from ..forms import ScheduleForm, zone
-from ..models import Role, ScheduledAction, ScheduledState
+from ..models import BudgetMode, Role, ScheduledAction, ScheduledState
 from ..tables import scheduled_badge_text
+from ..text import counted
 
 
 def detail_context(request, campaign, *, schedule_form=None) -> dict:
@@ -19,7 +20,8 @@ def detail_context(request, campaign, *, schedule_form=None) -> dict:
     history = list(selectors.campaign_history(campaign=campaign)[:200])
     series = selectors.campaign_daily_series(campaign=campaign)
     days = [m.date for m in series]
-    bands = charts.ranges_to_indexes(days, selectors.campaign_pause_periods(history=history, tz=tz))
+    pauses = selectors.campaign_pause_periods(history=history, tz=tz)
+    bands = charts.ranges_to_indexes(days, pauses)
     chart = charts.line_chart(
         labels=charts.date_labels(days),
         series={"Video views": [m.video_views for m in series], "Spend": [m.spend for m in series]},
@@ -51,6 +53,9 @@ def detail_context(request, campaign, *, schedule_form=None) -> dict:
         "chart": chart,
         "chart_rows": list(zip(days, [m.video_views for m in series], [m.spend for m in series], strict=True)),
         "has_pause_periods": bool(bands),
+        "pause_note": _pause_note(pauses=pauses, bands=bands, days=days),
+        "chart_has_data": any(m.video_views or m.spend for m in series),
+        "budget_note": _budget_note(campaign),
         "pending": pending,
         "pending_text": scheduled_badge_text(pending) if pending else "",
         "schedule_form": schedule_form,
@@ -60,6 +65,33 @@ def detail_context(request, campaign, *, schedule_form=None) -> dict:
             "cost_per_result": campaign.target_cost_per_result,
         },
     }
+
+
+def _pause_note(*, pauses: list, bands: list, days: list) -> str:
+    """What the chart says about pauses. A pause after the last day with metrics shades nothing, and must not read
+    as "never paused" (issue 16)."""
+    if bands:
+        return "Shaded: days the campaign was paused."
+    if not pauses:
+        return "The campaign has not been paused."
+    start, end = pauses[-1]
+    if end is None:
+        return f"Paused since {start:%-d %b %Y}: after the last day with metrics, so nothing is shaded yet."
+    return f"Last paused {start:%-d %b} – {end:%-d %b %Y}, outside the days charted."
+
+
+def _budget_note(campaign) -> str:
+    """What "budget remaining" is out of: the lifetime budget, or the daily budget over the planned days."""
+    currency = campaign.account.currency
+    if campaign.budget_mode == BudgetMode.LIFETIME:
+        return f"of {campaign.budget_amount:,.2f} {currency} lifetime budget"
+    if campaign.lifetime_budget is None:
+        return f"{campaign.budget_amount:,.2f} {currency} a day, no end date"
+    days = (campaign.end_date - campaign.start_date).days + 1
+    return (
+        f"of {campaign.lifetime_budget:,.2f} {currency} planned "
+        f"({campaign.budget_amount:,.2f} a day × {counted(days, 'day')})"
+    )
 
 
 @login_required

@@ -13,6 +13,7 @@ from .. import services
 from ..imports import ImportFileError
 from ..models import ImportState, MetricImport, Role
 from ..selectors import account_get_for_user, require_role, role_for
+from ..text import counted
 
 
 @login_required
@@ -57,7 +58,7 @@ def import_preview(request, pk, import_pk):
             "errors": summary.get("errors", []),
             "can_edit": role is not None and role.allows(Role.EDITOR),
             "is_preview": metric_import.state == ImportState.PREVIEW,
-            "nav_section": "campaigns",
+            "nav_section": "accounts",
         },
     )
 
@@ -79,7 +80,7 @@ def _import_finish(request, pk, import_pk, *, commit: bool):
         messages.success(
             request,
             f"Imported “{metric_import.filename}”: {result['created']} new and {result['updated']} updated daily "
-            f"rows, {result['campaigns_created']} campaigns created.",
+            f"rows, {counted(result['campaigns_created'], 'campaign')} created.",
         )
     else:
         messages.info(request, f"Discarded “{metric_import.filename}”. Nothing was imported.")

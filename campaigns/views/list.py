@@ -49,7 +49,17 @@ def list_context(request, params: QueryDict) -> dict:
     per_page = int_param(params, "per_page", PER_PAGE_CHOICES[0])
     if per_page not in PER_PAGE_CHOICES:
         per_page = PER_PAGE_CHOICES[0]
-    table = CampaignTable(rows, params=params, accounts=account_info, totals=summary["totals"], htmx="#table-region")
+    list_qs = params.urlencode()
+    list_url = reverse("campaigns:list") + (f"?{list_qs}" if list_qs else "")
+    table = CampaignTable(
+        rows,
+        params=params,
+        accounts=account_info,
+        totals=summary["totals"],
+        htmx="#table-region",
+        roles=roles,
+        next_url=list_url,
+    )
     table.caption = "Campaigns"
     sort = [key for key in params.getlist("sort") if key]
     if sort:
@@ -61,7 +71,6 @@ def list_context(request, params: QueryDict) -> dict:
     table.paginate(paginator_class=KnownCountPaginator, per_page=per_page, page=page, count=summary["count"])
 
     best = best_role(roles)
-    list_qs = params.urlencode()
     return {
         "table": table,
         "filter": filterset,
@@ -72,7 +81,7 @@ def list_context(request, params: QueryDict) -> dict:
         "per_page": per_page,
         "per_page_choices": PER_PAGE_CHOICES,
         "list_qs": list_qs,
-        "list_url": reverse("campaigns:list") + (f"?{list_qs}" if list_qs else ""),
+        "list_url": list_url,
         # The selection bar offers what the user's best role may do; the service re-checks every campaign.
         "allowed_actions": [a for a, rule in TRANSITIONS.items() if best and best.allows(rule.role)],
         "can_create": best is not None and best.allows(Role.MANAGER),

@@ -14,6 +14,7 @@ from .. import services
 from ..models import Membership
 from ..selectors import campaign_get_for_user
 from ..selectors_winddown import notifications_for_user, notifications_unread_count
+from ..text import counted
 from .common import safe_next
 
 LIST_TEMPLATE = "notifications/notification_list.html"
@@ -72,7 +73,7 @@ def notification_read(request, pk):
 @require_POST
 def notification_read_all(request):
     changed = services.notifications_mark_read(user=request.user)
-    return _read_response(request, changed, f"Marked {changed} notification{'' if changed == 1 else 's'} as read.")
+    return _read_response(request, changed, f"Marked {counted(changed, 'notification')} as read.")
 
 
 @login_required
@@ -103,7 +104,15 @@ def _watch(request, pk, watching: bool):
         response = TemplateResponse(
             request,
             "campaigns/includes/watch_button.html",
-            {"campaign": campaign, "is_watching": watching, "watch_next": request.htmx.current_url_abs_path or ""},
+            {
+                "campaign": campaign,
+                "is_watching": watching,
+                "watch_next": request.htmx.current_url_abs_path or "",
+                # Small in the preferences' list of watched campaigns, full size beside the campaign page's buttons.
+                "watch_small": (request.htmx.current_url_abs_path or "").startswith(
+                    reverse("campaigns:notification_preferences")
+                ),
+            },
         )
         return trigger_client_event(response, "watchChanged", {"campaign": campaign.pk, "watching": watching})
     messages.success(

@@ -60,8 +60,10 @@
     if (matching && !allOnPage) matching.checked = false;
     if (matchingLabel) matchingLabel.hidden = !allOnPage;
     const n = matching && matching.checked ? Number(form.dataset.matching) : checked.length;
-    if (count) count.textContent = n + " selected";
-    if (bar) bar.hidden = n === 0;
+    if (count) count.textContent = n ? n + " selected" : "Select campaigns, then:";
+    // The bar stays in place (it sits before the table: showing it would push the rows down); its buttons wait
+    // for a selection.
+    if (bar) bar.querySelectorAll("button[name=action]").forEach(function (button) { button.disabled = n === 0; });
   }
 
   function initSelection(root) {
@@ -164,5 +166,53 @@
     box.querySelector("progress").value = percent;
     box.querySelector("[data-upload-status]").textContent =
       percent < 100 ? "Uploading… " + percent + "%" : "Uploaded. Reading the file and checking every row…";
+  });
+})();
+
+/* --- list row menus, focus after an action, nav counts (issue 16) --- */
+(function () {
+  "use strict";
+
+  // Row menus are <details data-row-menu>: they work without JS. With it, one is open at a time, Esc closes it
+  // (focus back on its button), and a click elsewhere closes it.
+  function closeMenus(except) {
+    document.querySelectorAll("details[data-row-menu][open]").forEach(function (menu) {
+      if (menu !== except) menu.open = false;
+    });
+  }
+  document.addEventListener("toggle", function (event) {
+    const menu = event.target;
+    if (menu.matches && menu.matches("details[data-row-menu]") && menu.open) closeMenus(menu);
+  }, true);
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest || !event.target.closest("details[data-row-menu]")) closeMenus(null);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    const menu = event.target.closest && event.target.closest("details[data-row-menu][open]");
+    if (!menu) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  });
+
+  // After a confirmed action the list is swapped in again; the server names the changed row
+  // (HX-Trigger-After-Settle: campaignRowFocus) and focus goes to it, not to the top of the page.
+  document.addEventListener("campaignRowFocus", function (event) {
+    const id = event.detail && event.detail.id;
+    const row = id && document.getElementById("campaign-" + id);
+    if (!row) return;
+    const link = row.querySelector("th a") || row;
+    link.focus();
+  });
+})();
+
+/* --- errors said at the top of the page get the focus (issue 16) --- */
+(function () {
+  "use strict";
+  // A server-rendered error summary (e.g. the schedule form's, which sits below the fold) is focused on load, so
+  // keyboard and screen-reader users start at what went wrong; `autofocus` does the same where it is honoured.
+  document.addEventListener("DOMContentLoaded", function () {
+    const summary = document.querySelector("[data-focus-on-load]");
+    if (summary) summary.focus();
   });
 })();

@@ -23,6 +23,11 @@
     },
   };
 
+  function hasData(config) {
+    const datasets = (config.data && config.data.datasets) || [];
+    return datasets.some(function (set) { return (set.data || []).some(function (v) { return Number(v) !== 0; }); });
+  }
+
   function draw(root) {
     if (typeof window.Chart === "undefined") return;
     root.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
@@ -30,6 +35,16 @@
       const source = document.getElementById(canvas.dataset.chart);
       if (!source) return;
       const config = JSON.parse(source.textContent);
+      if (!hasData(config)) {
+        // No figure above zero: Chart.js would draw empty 0–1 axes. Say so instead; the numbers table stays.
+        const note = document.createElement("p");
+        note.className = "chart-empty";
+        note.textContent = canvas.dataset.emptyText || "Nothing to chart yet: every value is 0.";
+        canvas.hidden = true;
+        canvas.dataset.drawn = "1";
+        canvas.insertAdjacentElement("afterend", note);
+        return;
+      }
       config.options = config.options || {};
       config.options.responsive = true;
       config.options.maintainAspectRatio = false;

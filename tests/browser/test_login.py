@@ -10,6 +10,8 @@ def test_member_logs_in_and_sees_their_campaigns_only(login_page, live_server, a
 
     page = login_page(viewer)
 
+    assert page.url == f"{live_server.url}/"  # the home page is where a login lands (issue 16)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Campaigns").click()
     assert page.url.startswith(f"{live_server.url}/campaigns/")
     assert page.get_by_role("link", name="Spring Glow").is_visible()
     assert page.get_by_text("Secret Other Launch").count() == 0

@@ -115,7 +115,7 @@ def test_import_csv_preview_then_commit(login_page, live_server, account, editor
 
     page.get_by_role("button", name="Import 3 daily rows").click()
 
-    expect(page.locator("#messages")).to_contain_text("3 new and 0 updated daily rows, 1 campaigns created")
+    expect(page.locator("#messages")).to_contain_text("3 new and 0 updated daily rows, 1 campaign created")
     spring = Campaign.objects.get(account=account, name="Spring Glow")
     assert str(spring.total_spend) == "1314.60"
     assert Campaign.objects.filter(account=account, name="Autumn Drop").exists()

@@ -90,6 +90,7 @@ def test_manager_shares_report_and_stakeholder_gives_feedback(
         panel.screenshot(path=str(SCREENSHOTS / "share-panel.png"))
 
     # Revoke (htmx) → the link stops working.
+    panel.get_by_text("Revoke…").click()  # revoking asks first (issue 16)
     panel.get_by_role("button", name="Revoke link for Brand team at Acme").click()
     page.get_by_text("is revoked: the link no longer works").wait_for()
     public.reload()

@@ -96,3 +96,61 @@ def test_seed_demo_is_idempotent_and_audits_its_ends():
     ended = Campaign.objects.filter(status=Status.ENDED)
     assert StatusChange.objects.filter(action=Action.END, campaign__in=ended).count() == ended.count()
     assert all(c.total_spend > 0 for c in ended)
+
+
+# --- issue 16: the admin's End asks for an explicit reason on a confirmation page ---
+
+
+def test_admin_end_confirmation_preselects_no_reason_and_states_what_ends(login, staff, account):
+    from decimal import Decimal
+
+    from campaigns.models import BudgetMode
+
+    running = CampaignFactory(
+        account=account,
+        name="Running",
+        budget_mode=BudgetMode.LIFETIME,
+        budget_amount=Decimal("1000"),
+        total_spend=Decimal("250"),
+    )
+    over = CampaignFactory(account=account, name="Over", status=Status.ENDED)
+
+    page = login(staff).post(CHANGELIST, {"action": "end_campaigns", "_selected_action": [running.pk, over.pk]})
+
+    html = page.content.decode()
+    assert '<option value="" selected>Choose a reason…</option>' in html
+    assert "selected>Change in marketing strategy" not in html
+    assert "1 campaign will end" in html and "spent 250.00 USD" in html and "about 750.00 USD" in html
+    assert "1 campaign will not change" in html and "Over (Acme Beauty): already ended" in html
+    assert 'value="End 1 campaign"' in html
+    assert 'name="idempotency_key"' in html
+    assert Campaign.objects.get(pk=running.pk).status == Status.ACTIVE
+
+
+def test_admin_end_without_a_reason_ends_nothing(login, staff, campaign):
+    response = login(staff).post(
+        CHANGELIST, {"action": "end_campaigns", "_selected_action": [campaign.pk], "apply": "1", "reason_code": ""}
+    )
+
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+    assert Campaign.objects.get(pk=campaign.pk).status == Status.ACTIVE
+    assert not StatusChange.objects.exists()
+
+
+def test_admin_end_double_submit_with_its_key_ends_once(login, staff, campaign):
+    data = {
+        "action": "end_campaigns",
+        "_selected_action": [campaign.pk],
+        "apply": "1",
+        "reason_code": EndReason.OBJECTIVES_MET,
+        "idempotency_key": "admin-key-1",
+    }
+    client = login(staff)
+
+    client.post(CHANGELIST, data)
+    again = client.post(CHANGELIST, data, follow=True)
+
+    assert "1 already in that state" in again.content.decode()
+    change = StatusChange.objects.get(campaign=campaign)
+    assert (change.source, change.idempotency_key, change.actor) == (Source.ADMIN, "admin-key-1", staff)

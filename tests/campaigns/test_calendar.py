@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from campaigns import ics
 from campaigns.models import AdAccount, Status
-from tests.factories import CampaignFactory
+from tests.factories import AccountFactory, CampaignFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +155,143 @@ def test_ics_escapes_text_and_folds_long_lines():
     assert "SUMMARY:Sale\\; 50%\\, now\\\\later\\nnew line " in unfolded
     assert "DTEND;VALUE=DATE:20300103" in unfolded
     assert body.endswith("END:VCALENDAR\r\n")
+
+
+# --- issue 16, point 8: the calendar at agency scale, the ICS feed that calendar apps keep up to date ---
+
+
+def _feed(client, account):
+    token = "feed-token"
+    AdAccount.objects.filter(pk=account.pk).update(ics_token_hash=hashlib.sha256(token.encode()).hexdigest())
+    from icalendar import Calendar
+
+    body = client.get(f"/campaigns/ics/{token}.ics").content
+    return {str(e["UID"]): e for e in Calendar.from_ical(body).walk("VEVENT")}
+
+
+def test_calendar_draws_each_campaign_once_per_week_as_a_bar_across_its_days(login, viewer, account):
+    # March 2030: Monday-first weeks start 25 Feb, 4 Mar, 11 Mar, …
+    CampaignFactory(account=account, name="Long run", start_date=dt.date(2030, 3, 6), end_date=dt.date(2030, 3, 13))
+
+    response = login(viewer).get(CAL, {"month": "2030-03"})
+
+    weeks = response.context["weeks"]
+    bars = [(w.first, c["bar"]) for w in weeks for lane in w.lanes for c in lane if "bar" in c]
+    assert [(first, bar.start, bar.span, bar.continues_before, bar.continues_after) for first, bar in bars] == [
+        (dt.date(2030, 3, 4), 2, 5, False, True),
+        (dt.date(2030, 3, 11), 0, 3, True, False),
+    ]
+    html = response.content.decode()
+    assert html.count('Long run<span class="visually-hidden">, Active') == 2  # two bars (and one agenda line)
+    assert 'colspan="5"' in html and 'data-continues="after"' in html and 'data-continues="before"' in html
+
+
+def test_calendar_packs_lanes_and_counts_what_does_not_fit(login, viewer, account, settings):
+    from campaigns import selectors_calendar
+
+    for i in range(selectors_calendar.MAX_LANES + 3):
+        CampaignFactory(account=account, name=f"Parallel {i:02}", start_date=dt.date(2030, 3, 4), end_date=None)
+    CampaignFactory(account=account, name="Early", start_date=dt.date(2030, 3, 4), end_date=dt.date(2030, 3, 5))
+    CampaignFactory(account=account, name="Late", start_date=dt.date(2030, 3, 7), end_date=dt.date(2030, 3, 8))
+
+    response = login(viewer).get(CAL, {"month": "2030-03"})
+
+    week = next(w for w in response.context["weeks"] if w.first == dt.date(2030, 3, 4))
+    assert len(week.lanes) == selectors_calendar.MAX_LANES
+    # 17 bars: the 12 lanes go to open-ended ones (longest first); 3 of them, Early and Late are counted.
+    assert week.hidden == 5
+    assert all(sum(c.get("gap", 0) or c["bar"].span for c in lane) == 7 for lane in week.lanes)
+    assert "+5 more this week" in response.content.decode()
+
+
+def test_calendar_filters_by_account_status_and_objective(login, viewer, account):
+    other = AccountFactory(name="Second brand")
+    MembershipFactory(user=viewer, account=other)
+    march = {"start_date": dt.date(2030, 3, 3), "end_date": None}
+    CampaignFactory(account=account, name="Acme live", **march)
+    CampaignFactory(account=account, name="Acme paused", status=Status.PAUSED, **march)
+    CampaignFactory(account=other, name="Second reach", objective="reach", **march)
+    client = login(viewer)
+
+    def names(**params):
+        response = client.get(CAL, {"month": "2030-03", **params})
+        return sorted(i["campaign"].name for g in response.context["agenda"] for i in g["items"])
+
+    assert names() == ["Acme live", "Acme paused", "Second reach"]
+    assert names(account=other.pk) == ["Second reach"]
+    assert names(status="paused") == ["Acme paused"]
+    assert names(objective="reach") == ["Second reach"]
+    assert names(account=999999, status="bogus") == ["Acme live", "Acme paused", "Second reach"]
+    html = client.get(CAL, {"month": "2030-03", "status": "paused"}).content.decode()
+    assert '?month=2030-04&amp;status=paused"' in html and "Clear filters" in html
+
+
+def test_calendar_agenda_lists_each_campaign_once_by_the_week_it_starts(login, viewer, account):
+    CampaignFactory(account=account, name="Carried over", start_date=dt.date(2030, 2, 20), end_date=None)
+    CampaignFactory(account=account, name="Mid month", start_date=dt.date(2030, 3, 13), end_date=dt.date(2030, 4, 2))
+
+    agenda = login(viewer).get(CAL, {"month": "2030-03"}).context["agenda"]
+
+    assert [(g["title"], [i["campaign"].name for i in g["items"]]) for g in agenda] == [
+        ("Running from before 1 March", ["Carried over"]),
+        ("Starting the week of 11 March", ["Mid month"]),
+    ]
+
+
+def test_calendar_queries_do_not_grow_with_campaigns(login, manager, account, django_assert_num_queries):
+    client = login(manager)
+    CampaignFactory.create_batch(3, account=account)
+    with django_assert_num_queries(6):  # session, user, scope, campaigns, managed accounts, unread bell
+        client.get(CAL)
+    CampaignFactory.create_batch(30, account=account)
+    with django_assert_num_queries(6):
+        client.get(CAL)
+
+
+def test_ics_marks_a_campaign_ended_early_cancelled(client, account):
+    running = CampaignFactory(account=account, name="Running", end_date=dt.date(2030, 3, 31))
+    early = CampaignFactory(
+        account=account,
+        name="Cut short",
+        status=Status.ENDED,
+        start_date=dt.date(2030, 3, 1),
+        end_date=dt.date(2030, 3, 31),
+        ended_at=dt.datetime(2030, 3, 5, 12, tzinfo=dt.UTC),
+    )
+
+    events = _feed(client, account)
+
+    assert str(events[f"campaign-{running.pk}@closeout"]["STATUS"]) == "CONFIRMED"
+    cancelled = events[f"campaign-{early.pk}@closeout"]
+    assert str(cancelled["STATUS"]) == "CANCELLED"
+    assert cancelled.decoded("DTEND") == dt.date(2030, 3, 6)  # exclusive: the last day was 5 March
+    assert "Ended early on 2030-03-05. Planned until 2030-03-31." in str(cancelled["DESCRIPTION"])
+
+
+def test_ics_sequence_grows_with_every_change(client, account, manager):
+    from campaigns import services
+    from campaigns.models import Action, EndReason, Source
+
+    campaign = CampaignFactory(account=account, name="Tracked")
+    uid = f"campaign-{campaign.pk}@closeout"
+
+    def sequence():
+        return int(_feed(client, account)[uid]["SEQUENCE"])
+
+    seen = [sequence()]
+    for action, extra in (("pause", {}), ("resume", {}), ("end", {"reason_code": EndReason.OBJECTIVES_MET})):
+        services.campaign_transition(campaign=campaign, action=Action(action), actor=manager, source=Source.UI, **extra)
+        seen.append(sequence())
+    services.campaign_edit(campaign=campaign, actor=manager, values={"audience": "Everyone"})
+    seen.append(sequence())
+
+    assert seen == sorted(seen) and len(set(seen)) == len(seen), seen
+
+
+def test_ics_feed_round_trips_through_the_icalendar_parser(client, account):
+    CampaignFactory(account=account, name="Sale; 50%, now\\later", start_date=dt.date(2030, 1, 1), end_date=None)
+
+    [event] = _feed(client, account).values()
+
+    assert str(event["SUMMARY"]) == "Sale; 50%, now\\later (Active)"
+    assert event.decoded("DTSTART") == dt.date(2030, 1, 1)

@@ -87,7 +87,7 @@ def test_csv_preview_lists_what_will_change_and_commit_imports(account, spring, 
 
     done = commit(client, account, metric_import)
 
-    assert "Imported “export.csv”: 3 new and 0 updated daily rows, 1 campaigns created." in done.content.decode()
+    assert "Imported “export.csv”: 3 new and 0 updated daily rows, 1 campaign created." in done.content.decode()
     spring.refresh_from_db()
     assert spring.total_spend == Decimal("1244.50")
     assert spring.total_impressions == 13000

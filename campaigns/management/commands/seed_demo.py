@@ -31,6 +31,7 @@ from campaigns.models import (
     Status,
     StatusChange,
 )
+from campaigns.text import counted
 
 DEMO_PASSWORD = "closeout-demo"  # noqa: S105 — printed by `make run`; demo data only
 DEMO_USERS = [
@@ -107,7 +108,7 @@ class Command(BaseCommand):
             if not account.campaigns.exists():
                 names = NAMES[index * 15 : index * 15 + 15]
                 created += self._campaigns(account, names, users, rng)
-        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} campaigns created)."))
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({counted(created, 'campaign')} created)."))
         self.stdout.write(f"Log in as manager, editor or viewer (password {DEMO_PASSWORD}); admin for /admin/.")
 
     def _users(self):

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from campaigns.models import AdAccount, Connector
 from campaigns.platforms import pull, push
+from campaigns.text import counted
 
 
 class Command(BaseCommand):
@@ -44,8 +45,9 @@ class Command(BaseCommand):
             else:
                 c, m = summary["campaigns"], summary["metrics"]
                 self.stdout.write(
-                    f"{item.name}: {c['campaigns_seen']} campaigns ({c['created']} new, {c['drifted']} drifted), "
-                    f"{m['metric_rows']} metric rows ({m['created']} new, {m['updated']} updated)."
+                    f"{item.name}: {counted(c['campaigns_seen'], 'campaign')} ({c['created']} new, "
+                    f"{c['drifted']} drifted), {counted(m['metric_rows'], 'metric row')} ({m['created']} new, "
+                    f"{m['updated']} updated)."
                 )
         if failures:
             raise CommandError(f"{failures} account(s) failed to sync.")
