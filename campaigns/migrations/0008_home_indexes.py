@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0006_campaign_search_table'),
+        ('campaigns', '0007_workers_heartbeat_periodic'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
