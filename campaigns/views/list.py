@@ -49,7 +49,14 @@ def list_context(request, params: QueryDict) -> dict:
     per_page = int_param(params, "per_page", PER_PAGE_CHOICES[0])
     if per_page not in PER_PAGE_CHOICES:
         per_page = PER_PAGE_CHOICES[0]
-    table = CampaignTable(rows, params=params, accounts=account_info, totals=summary["totals"], htmx="#table-region")
+    table = CampaignTable(
+        rows,
+        params=params,
+        accounts=account_info,
+        totals=summary["totals"],
+        account_totals=summary["account_totals"],
+        htmx="#table-region",
+    )
     table.caption = "Campaigns"
     sort = [key for key in params.getlist("sort") if key]
     if sort:
