@@ -3,6 +3,7 @@ otherwise), then the change through `services.campaigns_transition`, reported pe
 
 import logging
 import uuid
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,6 +21,7 @@ from .. import selectors, services
 from ..forms import ActionForm, ConfirmForm, IdsField, zone
 from ..models import Action, BudgetMode, Role, Source
 from ..services import TRANSITIONS, Outcome
+from ..timezones import today_in
 from .common import safe_next
 from .list import filtered_campaigns, list_context
 
@@ -29,7 +31,10 @@ CONFIRM_LIST_LIMIT = 50  # campaigns named one by one on a confirmation; the res
 
 
 def _daily_stop(campaign) -> tuple[str, object]:
-    """What a pause stops per day: the daily budget, or the average daily spend of the last 7 days."""
+    """What a pause stops per day: the daily budget, or the average daily spend of the last 7 days; nothing for a
+    campaign that has not started (it is not delivering yet)."""
+    if campaign.starts_later(today_in(campaign.account)):
+        return "not started yet", Decimal("0")
     if campaign.budget_mode == BudgetMode.DAILY:
         return "daily budget", campaign.budget_amount
     return "7-day average spend", services.average_daily_spend(campaign=campaign)
