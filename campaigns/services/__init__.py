@@ -27,6 +27,7 @@ from .notifications import (
     notify_sync_failed,
     platform_notify_managers,
     winddown_overdue_notify,
+    winddown_team_notify,
 )
 from .schedules import (
     SCHEDULE_TARGET,
@@ -61,6 +62,7 @@ from .winddown import (
     winddown_platform_confirmed,
     winddown_step_complete,
     winddown_step_reopen,
+    winddown_team_told,
 )
 
 __all__ = [
@@ -123,4 +125,6 @@ __all__ = [
     "winddown_platform_confirmed",
     "winddown_step_complete",
     "winddown_step_reopen",
+    "winddown_team_notify",
+    "winddown_team_told",
 ]
