@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-import reports.tasks
+import reports.receivers
 from campaigns import services, signals
 from campaigns.models import (
     Action,
@@ -81,7 +81,7 @@ def break_subscriber(monkeypatch, which):
     target = {
         "notifications": (effects, "status_change_notifications_enqueue"),
         "push": (push, "platform_push_enqueue"),
-        "report": (reports.tasks, "close_reports_build"),
+        "report": (reports.receivers, "close_reports_queue"),
     }[which]
     monkeypatch.setattr(*target, Broken())
 
