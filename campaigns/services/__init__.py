@@ -27,7 +27,6 @@ from .notifications import (
     notify_sync_failed,
     platform_notify_managers,
     winddown_overdue_notify,
-    winddown_team_notify,
 )
 from .schedules import (
     SCHEDULE_TARGET,
@@ -64,6 +63,7 @@ from .winddown import (
     winddown_step_reopen,
     winddown_team_told,
 )
+from .winddown_team import winddown_team_notify
 
 __all__ = [
     "END_REASON_PUBLIC",

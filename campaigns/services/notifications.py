@@ -27,19 +27,12 @@ from ..models import (
     Status,
     StatusChange,
     WindDownStep,
-    WindDownStepKind,
     membership_follows,
 )
 from ..platforms.registry import platform_label
 from . import effects
-from .errors import CampaignError
 from .transitions import TRANSITIONS
-from .winddown import (
-    WINDDOWN_OVERDUE_DAYS,
-    winddown_require_editor,
-    winddown_step_complete,
-    winddown_team_notified_record,
-)
+from .winddown import WINDDOWN_OVERDUE_DAYS, winddown_team_notified_record
 
 NOTIFICATION_EMAIL_MAX_ATTEMPTS = 5
 
@@ -180,7 +173,8 @@ def _campaign_lines(campaigns: list[Campaign]) -> str:
     return "\n".join(f"• {c.name} ({c.account.name})" for c in campaigns)
 
 
-def _user_label(user) -> str:
+def user_label(user) -> str:
+    """How a notification names a person: their full name, else their username; "Closeout" for nobody."""
     if user is None:
         return "Closeout"
     return user.get_full_name() or user.get_username()
@@ -217,7 +211,7 @@ def notifications_for_status_changes(*, change_ids: Iterable[int]) -> list[int]:
     action = Action(first.action)
     verb = TRANSITIONS[action].verb.lower()
     scheduled = first.source == Source.SCHEDULE
-    who = "A schedule" if scheduled else _user_label(first.actor) if first.actor else Source(first.source).label
+    who = "A schedule" if scheduled else user_label(first.actor) if first.actor else Source(first.source).label
 
     def render(pks: list[int]):
         items = [by_campaign[pk] for pk in pks]
@@ -262,58 +256,6 @@ def notifications_for_status_changes(*, change_ids: Iterable[int]) -> list[int]:
     return ids
 
 
-def winddown_team_notify(*, campaign: Campaign, actor: AbstractBaseUser) -> int:
-    """The wind-down's "Nobody was told — notify the team", one click: tell the account's editors and managers
-    (and the campaign's owner, watchers and followers), never the person clicking, that the campaign ended and its
-    checklist is open; then complete "team notified" (done by `actor`, audited). Returns how many people were
-    told. Safe to repeat (one notification per person and end).
-
-    Raises NotPermitted below the editor role; CampaignError when the campaign has no checklist, or when nobody
-    but `actor` could be told (then the step stays open)."""
-    winddown_require_editor(actor=actor, campaign=campaign, doing="notify the team")
-    campaign = Campaign.objects.select_related("account").get(pk=campaign.pk)
-    if not WindDownStep.objects.filter(campaign=campaign, kind=WindDownStepKind.TEAM_NOTIFIED).exists():
-        raise CampaignError("This campaign has no wind-down checklist yet.")
-    team = Membership.objects.filter(
-        account_id=campaign.account_id, role__in=[Role.EDITOR, Role.MANAGER], user__is_active=True
-    ).values_list("user_id", flat=True)
-    recipients = notification_recipients(
-        campaign_ids=[campaign.pk], exclude_user_id=actor.pk, include_user_ids=list(team)
-    )
-    if not recipients:
-        raise CampaignError(
-            "Nobody else in this account can be told: you are its only editor or manager. "
-            "Tell the team another way, then mark this step done with a note."
-        )
-    end = StatusChange.objects.filter(campaign=campaign, action=Action.END).order_by("-created_at", "-pk").first()
-    who = _user_label(actor)
-
-    def render(pks):
-        when = f" at {timezones.moment_text(end.created_at, campaign.account)}" if end else ""
-        reason = f"\nReason: {EndReason(end.reason_code).label}" if end and end.reason_code else ""
-        body = (
-            f"“{campaign.name}” ({campaign.account.name}) ended{when}.{reason}\n\n"
-            f"{who} asks you to help with its wind-down: take content down, tell the audience, follow up budget."
-        )
-        return f"{who}: “{campaign.name}” has ended", body, reverse("campaigns:winddown", args=[campaign.pk])
-
-    notifications_create(
-        campaign_ids=[campaign.pk],
-        kind=NotificationKind.STATUS_CHANGED,
-        dedupe_key=f"team-notify:{campaign.pk}:{end.pk if end else 0}",
-        render=render,
-        recipients=recipients,
-    )
-    winddown_step_complete(
-        campaign=campaign,
-        kind=WindDownStepKind.TEAM_NOTIFIED,
-        actor=actor,
-        automatic=False,
-        data={"notifications": len(recipients), "nobody_told": False},
-    )
-    return len(recipients)
-
-
 def _schedule_when(scheduled: ScheduledAction) -> str:
     return timezones.moment_text(scheduled.run_at, scheduled.campaign.account)
 
@@ -328,7 +270,7 @@ def notify_schedules_created(*, scheduled_ids: Iterable[int], actor_id: int | No
     if not by_campaign:
         return []
     first = next(iter(by_campaign.values()))
-    who = _user_label(first.created_by)
+    who = user_label(first.created_by)
     verb = first.get_action_display().lower()
     reason = f"Reason: {first.get_reason_code_display()}" if first.reason_code else ""
 
