@@ -10,16 +10,15 @@ from django.utils import timezone
 from .models import Action, AdAccount, Campaign, ContentItem, EndReason
 from .platforms import platform_label
 from .services import ReasonRequired, end_reason_validate
+from .timezones import zone_named
 
 DATETIME_LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 ACTION_CHOICES = [(Action.PAUSE.value, "Pause"), (Action.RESUME.value, "Resume"), (Action.END.value, "End")]
 
 
 def zone(name: str):
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
+    """The IANA zone `name`, UTC when unknown (`timezones.zone_named`)."""
+    return zone_named(name) or zoneinfo.ZoneInfo("UTC")
 
 
 MAX_ID = 2**63 - 1  # larger ids cannot be in the database; SQLite raises OverflowError on them in `pk__in`
@@ -229,10 +228,34 @@ class CampaignForm(forms.ModelForm):
         start, end = cleaned.get("start_date"), cleaned.get("end_date")
         if start and end and end < start:
             self.add_error("end_date", "The end date must be on or after the start date.")
+        self._check_ranges(cleaned)
         return cleaned
+
+    def _check_ranges(self, cleaned) -> None:
+        """What the model's check constraints also hold (issue 16), said next to the field. Fields the platform
+        manages (disabled) are the platform's business and not checked here."""
+        for name, (low, low_inclusive, high, message) in CAMPAIGN_RANGES.items():
+            value = cleaned.get(name)
+            if value is None or self.fields[name].disabled:
+                continue
+            too_low = value < low if low_inclusive else value <= low
+            if too_low or (high is not None and value > high):
+                self.add_error(name, message)
 
     def edited_values(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.Meta.fields if not self.fields[name].disabled}
+
+
+# field: (lowest, lowest allowed?, highest or None, message). The same bounds as Campaign's check constraints.
+CAMPAIGN_RANGES = {
+    "budget_amount": (0, False, None, "The budget must be more than 0."),
+    "target_views": (0, False, None, "A target must be more than 0 (leave it empty for no target)."),
+    "target_reach": (0, False, None, "A target must be more than 0 (leave it empty for no target)."),
+    "target_clicks": (0, False, None, "A target must be more than 0 (leave it empty for no target)."),
+    "target_followers": (0, False, None, "A target must be more than 0 (leave it empty for no target)."),
+    "target_engagement_rate": (0, True, 100, "An engagement rate is a percentage from 0 to 100."),
+    "target_cost_per_result": (0, True, None, "A cost per result cannot be negative."),
+}
 
 
 ContentItemFormSet = inlineformset_factory(

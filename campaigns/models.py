@@ -76,12 +76,40 @@ class Membership(models.Model):
         default=False, help_text="Notify me of every status change in this account, not only watched campaigns."
     )
     notify_email = models.BooleanField(default=True, help_text="Also send my notifications by email.")
+    # Whom a status change tells by default (issue 16): None follows the role (`NOTIFY_DEFAULTS`); True or False
+    # is the member's own choice on the preferences page.
+    notify_ends = models.BooleanField(
+        null=True, blank=True, help_text="Tell me about every end in this account (empty: my role's default)."
+    )
+    notify_pauses = models.BooleanField(
+        null=True, blank=True, help_text="Tell me about every pause and resume here (empty: my role's default)."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "account"], name="membership_unique_user_account")]
 
     def __str__(self) -> str:
         return f"{self.user} · {self.account} ({self.role})"
+
+    def follows(self, kind: str) -> bool:
+        """Whether this member hears about every status change of `kind` ("ends" or "pauses") in the account
+        (`membership_follows`)."""
+        return membership_follows(
+            kind, role=self.role, notify_all=self.notify_all, chosen=getattr(self, f"notify_{kind}")
+        )
+
+
+# Who hears about every status change of a kind in their account unless they chose otherwise: an end tells every
+# editor and manager (the wind-down needs them), a pause or resume the managers (besides owner and watchers).
+NOTIFY_DEFAULT_ROLE = {"ends": Role.EDITOR, "pauses": Role.MANAGER}
+
+
+def membership_follows(kind: str, *, role: str, notify_all: bool, chosen: bool | None) -> bool:
+    """A member's answer to "tell me about every <kind> in this account": every change if `notify_all`, else their
+    own choice (`chosen`, the membership's `notify_<kind>`), else their role's default (`NOTIFY_DEFAULT_ROLE`)."""
+    if notify_all:
+        return True
+    return Role(role).allows(NOTIFY_DEFAULT_ROLE[kind]) if chosen is None else chosen
 
 
 class Status(models.TextChoices):
@@ -227,6 +255,10 @@ class Campaign(models.Model):
     # Wind-down checklist progress (steps done of WINDDOWN_STEP_COUNT); null until the campaign has ended.
     winddown_done = models.PositiveSmallIntegerField(null=True, blank=True)
 
+    # Created by an import from a row naming a campaign Closeout did not know: its budget and plan are unknown
+    # (budget 0 is allowed only then) until a manager fills them in (issue 16).
+    needs_details = models.BooleanField(default=False)
+
     class Meta:
         ordering = ["-id"]
         constraints = [
@@ -236,6 +268,33 @@ class Campaign(models.Model):
                 name="campaign_unique_platform_id_per_account",
             ),
             models.CheckConstraint(condition=Q(budget_amount__gte=0), name="campaign_budget_not_negative"),
+            # --- campaign data validated (issue 16) ---
+            # A budget is more than nothing, except while an imported campaign waits for its details, or when the
+            # platform owns the campaign (a platform id) and sets no budget at campaign level (TikTok's
+            # BUDGET_MODE_INFINITE reads 0).
+            models.CheckConstraint(
+                condition=Q(budget_amount__gt=0) | Q(needs_details=True) | ~Q(platform_id=""),
+                name="campaign_budget_positive",
+                violation_error_message="The budget must be more than 0.",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_engagement_rate__gte=0, target_engagement_rate__lte=100),
+                name="campaign_target_engagement_rate_percent",
+                violation_error_message="An engagement rate target is a percentage from 0 to 100.",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_cost_per_result__gte=0),
+                name="campaign_target_cost_per_result_not_negative",
+                violation_error_message="A cost per result target cannot be negative.",
+            ),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{field}__gt": 0}),
+                    name=f"campaign_{field}_positive",
+                    violation_error_message="A target must be more than 0.",
+                )
+                for field in ("target_views", "target_reach", "target_clicks", "target_followers")
+            ),
         ]
         indexes = [
             models.Index(fields=["account", "status"], name="campaign_account_status"),
@@ -309,6 +368,15 @@ class Campaign(models.Model):
         if self.sync_state == SyncState.FAILED:
             return f"{self.get_status_display()} · sync failed"
         return self.get_status_display()
+
+    def starts_later(self, today) -> bool:
+        """Active, but its start date (a day of the account's calendar) is still ahead of `today`: scheduled to
+        start, not delivering yet."""
+        return self.status == Status.ACTIVE and self.start_date is not None and self.start_date > today
+
+    def is_delivering(self, today) -> bool:
+        """Active and started: what a pause would stop."""
+        return self.status == Status.ACTIVE and not self.starts_later(today)
 
     @property
     def result_metric(self) -> str:
@@ -617,6 +685,13 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def account_zone(self) -> str | None:
+        """The time zone of the account this notification is about, when its campaigns (prefetched, see
+        `selectors_winddown.notifications_for_user`) share one; None otherwise (shown in the viewer's zone)."""
+        zones = {campaign.account.timezone for campaign in self.campaigns.all()}
+        return zones.pop() if len(zones) == 1 else None
 
 
 class ImportState(models.TextChoices):

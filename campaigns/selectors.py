@@ -91,19 +91,21 @@ def campaign_history(*, campaign: Campaign) -> QuerySet[StatusChange]:
 # --- campaign list, detail, calendar (issue 3) ---
 
 
-def list_scope_for_user(*, user: User) -> tuple[dict[int, Role], list[tuple[int, str]], dict[int, tuple[str, str]]]:
+def list_scope_for_user(
+    *, user: User
+) -> tuple[dict[int, Role], list[tuple[int, str]], dict[int, tuple[str, str, str]]]:
     """For the list page, in one query: the user's {account_id: role}, their accounts as (id, name) choices by
-    name, and {account_id: (name, currency)} for the rows. The list scopes its campaigns by these ids (no JOIN of
-    memberships), the filter form offers these accounts without a query of its own, and rows take their
-    account's name and currency from here instead of joining (and building) an AdAccount per row."""
+    name, and {account_id: (name, currency, time zone)} for the rows. The list scopes its campaigns by these ids
+    (no JOIN of memberships), the filter form offers these accounts without a query of its own, and rows take their
+    account's name, currency and zone from here instead of joining (and building) an AdAccount per row."""
     if not user.is_authenticated:
         return {}, [], {}
     rows = Membership.objects.filter(user=user).order_by("account__name", "account_id")
-    rows = list(rows.values_list("account_id", "role", "account__name", "account__currency"))
+    rows = list(rows.values_list("account_id", "role", "account__name", "account__currency", "account__timezone"))
     return (
-        {account_id: Role(role) for account_id, role, _, _ in rows},
-        [(pk, name) for pk, _, name, _ in rows],
-        {pk: (name, currency) for pk, _, name, currency in rows},
+        {account_id: Role(role) for account_id, role, *_ in rows},
+        [(pk, name) for pk, _, name, *_ in rows],
+        {pk: (name, currency, zone) for pk, _, name, currency, zone in rows},
     )
 
 
@@ -126,6 +128,7 @@ LIST_ROW_FIELDS = (
     "status_changed_at",
     "status_changed_by_id",
     "account_id",
+    "needs_details",
 )
 
 

@@ -14,7 +14,7 @@ from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
 from django.http import QueryDict
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -22,7 +22,10 @@ from django_tables2.data import TableData
 from django_tables2.rows import BoundRows
 from django_tables2.templatetags.django_tables2 import table_page_range
 
-from .models import WINDDOWN_STEP_COUNT, Action, BudgetMode, Campaign, Objective, Role, SyncState
+from . import timezones
+from .listing.summary import totals_by_currency
+from .models import WINDDOWN_STEP_COUNT, Action, BudgetMode, Campaign, Objective, Role, Status, SyncState
+from .money import money_cell
 from .selectors import budget_remaining_expression, campaign_list_rows_extras
 from .services import TRANSITIONS, available_actions
 
@@ -166,6 +169,7 @@ class CampaignTable(tables.Table):
         htmx: str = "",
         roles: dict[int, Role] | None = None,
         next_url: str = "",
+        account_totals: dict | None = None,
         **kwargs,
     ):
         # Someone who may not change any campaign gets no checkboxes and no action menus (they would do nothing).
@@ -176,6 +180,8 @@ class CampaignTable(tables.Table):
         # {account_id: (name, currency)} of the user's accounts: rows read these instead of a joined AdAccount.
         self.accounts = accounts
         self.totals = totals  # the footer's figures, from the list's summary
+        # The same per account ({account_id: figures}, from the summary): the footer adds them up per currency.
+        self.account_totals = account_totals
         self.htmx = htmx  # the element sort and page links replace ("": plain links)
         # {account_id: Role}: each row offers `available_actions` for its status and this role (None: every row
         # gets a checkbox and no menu, as before roles were known here).
@@ -224,17 +230,42 @@ class CampaignTable(tables.Table):
             cells.append(f'<th scope="col" {column.attrs["th"].as_html()}{sort}>{header}</th>')
         return mark_safe(f"<thead><tr>{''.join(cells)}</tr></thead>")  # noqa: S308  # nosec B308 B703
 
+    def _footer_rows(self) -> list[tuple[str, dict]]:
+        """[(currency, figures)]: one footer row per currency of the listed campaigns, never a sum across
+        currencies. Without per-account totals (a table built by hand), one row of `totals` with no currency."""
+        if self.account_totals is None:
+            return [("", self.totals)]
+        currency_of = {pk: info[1] for pk, info in self.accounts.items()}
+        rows = totals_by_currency(self.account_totals, currency_of)
+        if rows:
+            return rows
+        currencies = sorted(set(currency_of.values()))
+        return [(currencies[0] if len(currencies) == 1 else "", {"n": 0, "spend": 0, "video_views": 0, "follows": 0})]
+
     def foot_html(self) -> SafeString:
-        figures = {
-            "name": "Total",
-            "total_spend": f"{self.totals.get('spend') or 0:,.2f}",
-            "total_video_views": f"{self.totals.get('video_views') or 0:,}",
-            "total_follows": f"{self.totals.get('follows') or 0:,}",
-        }
-        cells = "".join(
-            f"<td {column.attrs['tf'].as_html()}>{figures.get(column.name, '')}</td>" for column in self.columns
-        )
-        return mark_safe(f"<tfoot><tr>{cells}</tr></tfoot>")  # noqa: S308  # nosec B308 B703
+        """The totals row: one per currency ("Total in EUR", "Total in USD") when the campaigns listed are in
+        several, each summing only its own accounts' campaigns."""
+        rows = self._footer_rows()
+        lines = []
+        for currency, totals in rows:
+            code = esc(currency)
+            label = "Total" if len(rows) == 1 else f"Total in {code}"
+            if len(rows) > 1:
+                n = totals.get("n", 0)
+                label += f'<br><span class="muted small">{n:,} campaign{"" if n == 1 else "s"}</span>'
+            spend = totals.get("spend") or 0
+            figures = {
+                "name": label,
+                "total_spend": money_cell(spend, code) if code else f"{spend:,.2f}",
+                "total_video_views": f"{totals.get('video_views') or 0:,}",
+                "total_follows": f"{totals.get('follows') or 0:,}",
+            }
+            cells = "".join(
+                f"<td {column.attrs['tf'].as_html()}>{figures.get(column.name, '')}</td>" for column in self.columns
+            )
+            lines.append(f'<tr data-currency="{code}">{cells}</tr>')
+        # Currency codes are escaped; the rest are numbers and fixed words.
+        return mark_safe(f"<tfoot>{''.join(lines)}</tfoot>")  # noqa: S308  # nosec B308 B703
 
     def pages_html(self) -> SafeString:
         """The page links, as the template writes them."""
@@ -270,13 +301,15 @@ class CampaignTable(tables.Table):
         if not records:
             return SafeString("")
         campaign_list_rows_extras(campaigns=records)
-        accounts = {pk: (esc(name), esc(currency)) for pk, (name, currency) in self.accounts.items()}
+        # (name, currency[, zone]) per account, from the scope query; each account's zone and today read once.
+        accounts = {pk: (esc(info[0]), esc(info[1])) for pk, info in self.accounts.items()}
+        zones = {pk: timezones.zone_of(info[2] if len(info) > 2 else None) for pk, info in self.accounts.items()}
+        todays = {pk: timezones.today_in(zone) for pk, zone in zones.items()}
         columns = [(column.name, column.attrs["td"].as_html()) for column in self.columns]
         detail = reverse("campaigns:detail", args=[0]).rsplit("0", 1)
         objectives = dict(Objective.choices)
         modes = {key: label.lower() for key, label in BudgetMode.choices}
         steps = WINDDOWN_STEP_COUNT
-        tz = timezone.get_current_timezone()
         menu = _RowMenu(roles=self.roles, list_qs=self.params.urlencode(), next_url=self.next_url)
         parts = []
         for i, r in enumerate(records):
@@ -286,13 +319,9 @@ class CampaignTable(tables.Table):
             changed = "—"
             if r.status_changed_at is not None:
                 who = "system" if r.changed_by_name is None else esc(r.changed_by_name)
-                local = r.status_changed_at.astimezone(tz)
-                # Date, then time and who on a second line: the column stays narrow enough for 1366 px (issue 16).
-                changed = (
-                    f'<time datetime="{r.status_changed_at.isoformat()}">{local:%Y-%m-%d}'
-                    f'<br><span class="muted small">{local:%H:%M}</span></time>'
-                    f'<span class="muted small"> · <span class="visually-hidden">by </span>{who}</span>'
-                )
+                # The time in the account's zone, then who on a second line: narrow enough for 1366 px (issue 16).
+                when = timezones.moment_html(r.status_changed_at, zones.get(r.account_id))
+                changed = f'{when}<br><span class="muted small"><span class="visually-hidden">by </span>{who}</span>'
             actions = menu.actions(r)
             cells = {
                 "select": (
@@ -302,13 +331,15 @@ class CampaignTable(tables.Table):
                     else ""
                 ),
                 "name": f'<a href="{detail[0]}{r.pk}{detail[1]}">{name}</a>',
-                "status": status_badges(r, r.pending_action),
+                "status": status_badges(
+                    r, r.pending_action, today=todays.get(r.account_id), zone=zones.get(r.account_id)
+                ),
                 "objective": esc(objectives.get(r.objective, r.objective)),
                 "account": account,
                 "budget": f"{r.budget_amount:,.2f}&nbsp;{currency}<br>"
                 f"<span class='muted small'>{esc(modes.get(r.budget_mode, r.budget_mode))}</span>",
-                "total_spend": f"{r.total_spend:,.2f}",
-                "remaining": "—" if remaining is None else f"{remaining:,.2f}",
+                "total_spend": money_cell(r.total_spend, currency),
+                "remaining": money_cell(remaining, currency),
                 "total_video_views": f"{r.total_video_views or 0:,}",
                 "total_follows": f"{r.total_follows or 0:,}",
                 "start_date": _date(r.start_date),
@@ -378,19 +409,38 @@ def _date(value) -> str:
 _SYNC_BADGE_KINDS = frozenset({SyncState.PENDING, SyncState.FAILED})
 
 
-def status_badge(campaign) -> str:
+def status_badge(campaign, *, today=None) -> str:
     """The campaign's status badge, escaped HTML: `Campaign.display_status` ("Paused", "Pausing…",
-    "Paused · sync failed") coloured `badge-<status>`, or `badge-<sync state>` while the platform lags.
+    "Paused · sync failed") coloured `badge-<status>`, or `badge-<sync state>` while the platform lags; an active
+    campaign whose start date is still ahead reads "Starts 5 Dec" (`badge-starts`: scheduled to start, not
+    delivering). `today` is the account's today (`timezones.today_in`); looked up from `campaign.account` if not
+    given.
 
     The one definition of this markup: the list's rows call it directly (fast: plain string formatting), and
     templates through the `status_badge` / `status_badges` tags of `campaign_tags`."""
     kind = campaign.sync_state if campaign.sync_state in _SYNC_BADGE_KINDS else campaign.status
+    if kind == Status.ACTIVE:
+        today = today or timezones.today_in(campaign.account)
+        if campaign.starts_later(today):
+            start = campaign.start_date
+            day = f"{start.day} {start:%b}" + ("" if start.year == today.year else f" {start.year}")
+            return (
+                f'<span class="badge badge-starts" title="Scheduled to start on {start.isoformat()}">'
+                f"Starts {day}</span>"
+            )
     return f'<span class="badge badge-{esc(kind)}">{esc(campaign.display_status)}</span>'
 
 
-def status_badges(campaign, scheduled=None) -> SafeString:
-    """The status cell: status (or sync state) badge, "still delivering", and a pending schedule's badge."""
-    html = status_badge(campaign)
+def status_badges(campaign, scheduled=None, *, today=None, zone=None) -> SafeString:
+    """The status cell: status (or sync state) badge, "needs details" (an imported campaign a manager has not
+    completed), "still delivering", and a pending schedule's badge (its time in the account's zone, `zone`; looked
+    up from `campaign.account` if not given)."""
+    html = status_badge(campaign, today=today)
+    if getattr(campaign, "needs_details", False):
+        html += (
+            ' <span class="badge badge-warn" title="Created by an import: its budget and plan are not known yet; '
+            'a manager fills them in">needs details</span>'
+        )
     if campaign.still_delivering_since:
         html += (
             ' <span class="badge badge-warn" title="Metrics show delivery since '
@@ -399,9 +449,9 @@ def status_badges(campaign, scheduled=None) -> SafeString:
     html = mark_safe(html)  # noqa: S308  # nosec B308 B703  (escaped above)
     if scheduled:
         html += format_html(
-            ' <span class="badge badge-scheduled" title="{} at {} UTC">{}</span>',
+            ' <span class="badge badge-scheduled" title="{} at {}">{}</span>',
             scheduled.get_action_display(),
-            dateformat.format(timezone.localtime(scheduled.run_at), "Y-m-d H:i"),
+            timezones.moment_text(scheduled.run_at, zone if zone is not None else campaign.account),
             scheduled_badge_text(scheduled),
         )
     return html

@@ -50,11 +50,12 @@ class CloseReportAdmin(ReadOnlyAdmin):
 class ReportPdfAdmin(ReadOnlyAdmin):
     """Rendered PDFs of the frozen reports. Deleting one is safe: the next download renders it again."""
 
-    list_display = ["report", "version", "size", "rendered_at"]
+    list_display = ["report", "audience", "version", "size", "rendered_at"]
+    list_filter = ["audience"]
     list_select_related = ["report"]
     search_fields = ["report__campaign_name"]
     exclude = ["content"]
-    readonly_fields = ["report", "version", "size", "rendered_at"]
+    readonly_fields = ["report", "audience", "version", "size", "rendered_at"]
 
     def get_queryset(self, request):
         # The files stay in the database: the list shows their size, measured there.

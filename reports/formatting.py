@@ -1,8 +1,11 @@
 """How a frozen figure is written for people: one function per unit, "—" for a missing value. Pure; used by the
-presenters, the tables, the comparison and the PDF (through `reports.metrics.Metric.format`)."""
+presenters, the tables, the comparison and the PDF (through `reports.metrics.Metric.format`). Moments follow the
+app's one time-zone rule (`campaigns.timezones`), in the account zone the snapshot names."""
 
 import datetime as dt
 from decimal import Decimal
+
+from campaigns.timezones import moment_date_text, moment_text
 
 DASH = "—"
 
@@ -47,7 +50,16 @@ def fmt_date(iso: str | None) -> str:
     return dt.date.fromisoformat(iso[:10]).strftime("%-d %b %Y")
 
 
-def fmt_datetime(iso: str | None) -> str:
+def fmt_datetime(iso: str | None, zone=None) -> str:
+    """A frozen moment (ISO 8601) in the account's zone `zone` (a name; UTC when unknown) by the app's one rule
+    (`campaigns.timezones.moment_text`), the year always written: "17:15 CET, 22 Mar 2025"."""
     if not iso:
         return DASH
-    return dt.datetime.fromisoformat(iso).strftime("%-d %b %Y, %H:%M UTC")
+    return moment_text(dt.datetime.fromisoformat(iso), zone, year=True)
+
+
+def fmt_day_of(iso: str | None, zone=None) -> str:
+    """The day of a frozen moment in the account's zone: "22 Mar 2025"."""
+    if not iso:
+        return DASH
+    return moment_date_text(dt.datetime.fromisoformat(iso), zone)

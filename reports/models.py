@@ -53,24 +53,35 @@ class CloseReport(models.Model):
         return f"Report: {self.campaign_name}"
 
 
-class ReportPdf(models.Model):
-    """A report's PDF, rendered once: the snapshot never changes. A background task renders it after the snapshot
-    (`reports.tasks.report_pdfs_render`), so the first download does not wait for WeasyPrint (6–10 s for a
-    year-long campaign); a download before that renders and stores it itself. Stored in the database, so every web
-    and worker host shares it. `version` names the snapshot format and PDF layout it was rendered with
-    (`reports.pdf.pdf_version`); a file of another version is rendered again."""
+class PdfAudience(models.TextChoices):
+    """Who a stored PDF is for: what it may show follows what that audience's page shows (issue 16)."""
 
-    report = models.OneToOneField(CloseReport, on_delete=models.CASCADE, primary_key=True, related_name="stored_pdf")
-    version = models.CharField(max_length=20)
+    TEAM = "team", "The team (who ended it, the end note, lessons, benchmark, feedback)"
+    PUBLIC = "public", "A share link without team notes"
+    PUBLIC_NOTES = "public_notes", "A share link with team notes (who ended it, the end note, lessons)"
+
+
+class ReportPdf(models.Model):
+    """A report's PDF for one audience (`PdfAudience`), rendered once and stored. A background task renders the
+    team's and the share links' after the snapshot (`reports.tasks.report_pdfs_render`), so the first download
+    does not wait for WeasyPrint (6–10 s for a year-long campaign); a download before that, or after what the PDF
+    shows changed (lessons, feedback, the benchmark), renders and stores it itself. Stored in the database, so
+    every web and worker host shares it. `version` names the snapshot format, the PDF layout and a digest of what
+    the file shows (`reports.services.pdf_store`); a file of another version is rendered again."""
+
+    report = models.ForeignKey(CloseReport, on_delete=models.CASCADE, related_name="stored_pdfs")
+    audience = models.CharField(max_length=20, choices=PdfAudience.choices, default=PdfAudience.TEAM)
+    version = models.CharField(max_length=64)
     content = models.BinaryField()
     rendered_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "report PDF"
         verbose_name_plural = "report PDFs"
+        constraints = [models.UniqueConstraint(fields=["report", "audience"], name="reportpdf_one_per_audience")]
 
     def __str__(self) -> str:
-        return f"PDF of report {self.report_id} (v{self.version})"
+        return f"PDF of report {self.report_id} for {self.audience} (v{self.version})"
 
 
 class LessonRevision(models.Model):

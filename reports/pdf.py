@@ -1,11 +1,16 @@
 """The report as a PDF for compliance: WeasyPrint over an HTML template, charts drawn on the server with
 matplotlib (WeasyPrint runs no JavaScript). Charts are SVG with text as paths, so they need no fonts.
 
-One PDF is rendered per report and served to the team and to every share link alike (`services.pdf_store`), so
-it leaves out the internal details (who ended or paused the campaign, the end note): a PDF travels further than
-the link it came from. Its tables list the metrics named below, headed as `reports.metrics` defines them."""
+A PDF is rendered per audience (`models.PdfAudience`, stored by `services.pdf_store`) and shows what that
+audience's page shows: the team's names who ended and paused the campaign, the end note, and adds the lessons
+learned, the benchmark against the account's other ended campaigns and the feedback (never a comment a manager
+hid); a share link's leaves out the internal details unless the link shows team notes (then with the lessons).
+Its first lines say which figures it shows (`pdf_scope`). Its tables list the metrics named below, headed as
+`reports.metrics` defines them; money columns name their currency. Pure: everything it shows is passed in."""
 
 import base64
+import dataclasses
+import datetime as dt
 import io
 from decimal import Decimal
 
@@ -13,8 +18,11 @@ from django.template.loader import render_to_string
 
 from campaigns.charts import PALETTE
 from campaigns.models import COUNT_METRIC_FIELDS
+from campaigns.timezones import moment_date_text, moment_text, zone_label, zone_of
 
 from . import metrics
+from .formatting import MONEY, fmt_money
+from .models import PdfAudience
 from .presenters import chart_series, report_body
 
 # The metric columns of the PDF's content and daily (or monthly) tables.
@@ -121,7 +129,7 @@ def chart_images(snapshot: dict) -> list[dict]:
 # WeasyPrint lays out a table cell in a few milliseconds; beyond this many days the PDF lists months, not days
 # (the full daily series is in the CSV export).
 PDF_DAILY_ROWS_MAX = 62
-PDF_VERSION = 1  # bump when the PDF's layout changes: stored PDFs of another version are rendered again
+PDF_VERSION = 2  # bump when the PDF's layout changes: stored PDFs of another version are rendered again
 
 
 def _monthly(daily: list[dict]) -> list[dict]:
@@ -134,38 +142,151 @@ def _monthly(daily: list[dict]) -> list[dict]:
     return list(months.values())
 
 
-def _headings(keys) -> list[str]:
-    return [metrics.metric(key).heading for key in keys]
+def _headings(keys, currency: str = "") -> list[str]:
+    """Column headings; a money metric's names its currency ("Spend (EUR)")."""
+    out = []
+    for key in keys:
+        m = metrics.metric(key)
+        out.append(f"{m.heading} ({currency})" if currency and m.unit == MONEY else m.heading)
+    return out
 
 
-def report_pdf_html(*, snapshot: dict, images: list[dict]) -> str:
-    """The PDF's HTML (what WeasyPrint lays out), without internal details."""
-    body = report_body(snapshot=snapshot, internal_details=False)
+@dataclasses.dataclass(frozen=True)
+class PdfExtras:
+    """What a PDF shows besides the frozen snapshot, read for its audience by `services.pdf_store`.
+
+    `lessons`: the current LessonRevision (or None) when the audience sees lessons (`show_lessons`);
+    `comparison`: `presenters.comparison(...)` for the team; `feedback`: `services.feedback_summary(...,
+    include_hidden=False)` for the team."""
+
+    audience: str = PdfAudience.PUBLIC
+    show_lessons: bool = False
+    lessons: object | None = None
+    comparison: dict | None = None
+    feedback: dict | None = None
+
+    @property
+    def internal_details(self) -> bool:
+        return self.audience in (PdfAudience.TEAM, PdfAudience.PUBLIC_NOTES)
+
+
+def pdf_scope(*, body: dict, extras: PdfExtras) -> list[str]:
+    """The PDF's first lines: which figures it shows, in what money and time, and what else it holds for its
+    audience (and what it leaves out)."""
+    snapshot, campaign = body["snapshot"], body["campaign"]
+    zone = zone_of(campaign.get("timezone"))
+    ended_at = dt.datetime.fromisoformat(snapshot["ended"]["at"])
+    lines = [
+        f"The figures frozen at {body['generated_display']}, after the campaign ended: "
+        + (
+            f"{body['days']} day{'' if body['days'] == 1 else 's'} of metrics, {body['first_day']} – "
+            f"{body['last_day']}."
+            if body["days"]
+            else "no metrics were reported."
+        )
+        + " Metrics reported after that are not included (the report page shows them as “since close”).",
+        f"Money in {campaign['currency']}; times in {zone_label(zone, ended_at)}.",
+    ]
+    if extras.audience == PdfAudience.TEAM:
+        others = extras.comparison["others"] if extras.comparison else 0
+        answers = extras.feedback["total"] if extras.feedback else 0
+        lines.append(
+            "For the team: who ended and paused it and the end note; the lessons learned; how it compares with the "
+            f"account’s {others} other ended campaign{'' if others == 1 else 's'}; feedback from {answers} "
+            f"{'person' if answers == 1 else 'people'} (comments a manager hid are left out)."
+        )
+    elif extras.audience == PdfAudience.PUBLIC_NOTES:
+        lines.append(
+            "Shared with the team’s notes: who ended and paused it, the end note and the lessons learned; "
+            "without the benchmark or the feedback."
+        )
+    else:
+        lines.append(
+            "Shared outside the team: without who ended or paused it, the end note, the lessons learned, the "
+            "benchmark or the feedback."
+        )
+    return lines
+
+
+def _lessons(lessons, zone) -> dict | None:
+    if lessons is None or lessons.is_empty:
+        return None
+    author = lessons.author.get_full_name() or lessons.author.get_username() if lessons.author else "a former member"
+    return {
+        "what_worked": lessons.what_worked,
+        "what_to_change": lessons.what_to_change,
+        "next_steps": lessons.next_steps,
+        "edited": f"Last edited by {author} at {moment_text(lessons.created_at, zone, year=True)}.",
+    }
+
+
+def _feedback(summary: dict | None, zone) -> dict | None:
+    """The feedback summary with its comments written out; hidden comments are not in it (the caller asked
+    without them) and are skipped here too, whatever was passed."""
+    if summary is None:
+        return None
+    comments = [
+        {
+            "who": f"{f.name or 'Anonymous'} · {f.get_role_display()} · {f.rating}/5 · "
+            + ("would take part again" if f.would_take_part_again else "would not take part again")
+            + f" · {moment_date_text(f.created_at, zone)}",
+            "parts": [
+                (label, text)
+                for label, text in (
+                    ("What worked", f.what_worked),
+                    ("To improve", f.what_to_improve),
+                    ("Comment", f.comment),
+                )
+                if text
+            ],
+        }
+        for f in summary["comments"]
+        if f.hidden_at is None
+    ]
+    return {"roles": summary["roles"], "total": summary["total"], "comments": comments}
+
+
+def report_pdf_html(*, snapshot: dict, images: list[dict], extras: PdfExtras | None = None) -> str:
+    """The PDF's HTML (what WeasyPrint lays out) for `extras.audience` (by default a share link's: no internal
+    details, lessons, benchmark or feedback)."""
+    extras = extras or PdfExtras()
+    body = report_body(snapshot=snapshot, internal_details=extras.internal_details)
+    zone = zone_of(snapshot["campaign"].get("timezone"))
+    currency = snapshot["campaign"]["currency"]
     daily = snapshot["daily"]
     monthly = len(daily) > PDF_DAILY_ROWS_MAX
     content_rows = [
         [row.record["title"], row.record["kind_label"], *(row.get_cell(key) for key in CONTENT_METRICS)]
         for row in body["content_table"].rows
     ]
-    period_rows = [[d["date"], *(d[key] for key in PERIOD_METRICS)] for d in (_monthly(daily) if monthly else daily)]
+    period_rows = [
+        [d["date"], *(fmt_money(d[key]) if key == "spend" else d[key] for key in PERIOD_METRICS)]
+        for d in (_monthly(daily) if monthly else daily)
+    ]
     return render_to_string(
         "reports/report_pdf.html",
         {
             "body": body,
             "images": images,
-            "content_headings": _headings(CONTENT_METRICS),
+            "scope": pdf_scope(body=body, extras=extras),
+            "content_headings": _headings(CONTENT_METRICS),  # its money cells name their currency
             "content_rows": content_rows,
-            "period_headings": _headings(PERIOD_METRICS),
+            "period_headings": _headings(PERIOD_METRICS, currency),
             "period_rows": period_rows,
             "monthly": monthly,
+            "show_lessons": extras.show_lessons,
+            "lessons": _lessons(extras.lessons, zone) if extras.show_lessons else None,
+            "comparison": extras.comparison,
+            "feedback": _feedback(extras.feedback, zone),
         },
     )
 
 
-def report_pdf(*, snapshot: dict) -> bytes:
+def report_pdf(*, snapshot: dict, extras: PdfExtras | None = None) -> bytes:
     from weasyprint import HTML  # imported lazily: WeasyPrint is slow to import and only the PDF needs it
 
-    return HTML(string=report_pdf_html(snapshot=snapshot, images=chart_images(snapshot))).write_pdf()
+    html = report_pdf_html(snapshot=snapshot, images=chart_images(snapshot), extras=extras)
+    return HTML(string=html).write_pdf()
 
 
 def pdf_version(report) -> str:

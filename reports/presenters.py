@@ -13,7 +13,7 @@ from campaigns import charts
 from campaigns.models import COUNT_METRIC_FIELDS, ContentKind, ContentState
 
 from . import metrics
-from .formatting import DASH, dec, fmt_date, fmt_datetime, fmt_int, fmt_money, fmt_pct, fmt_value
+from .formatting import DASH, dec, fmt_date, fmt_datetime, fmt_day_of, fmt_int, fmt_money, fmt_pct, fmt_value
 from .metrics import CENT, MILLI, ratio
 from .tables import ContentTable
 
@@ -275,13 +275,19 @@ def content_rows(snapshot: dict) -> list[dict]:
     ]
 
 
+def _zone(snapshot: dict) -> str | None:
+    """The account's time zone frozen in the snapshot: every moment of a report is written in it."""
+    return snapshot["campaign"].get("timezone")
+
+
 def _pauses(snapshot: dict, *, internal_details: bool) -> list[dict]:
+    zone = _zone(snapshot)
     return [
         {
             **p,
             "by": p["by"] if internal_details else None,
-            "start_display": fmt_datetime(p["start"]),
-            "end_display": (fmt_datetime(p["end"]) + (" (ended)" if p.get("ended_by_close") else ""))
+            "start_display": fmt_datetime(p["start"], zone),
+            "end_display": (fmt_datetime(p["end"], zone) + (" (ended)" if p.get("ended_by_close") else ""))
             if p["end"]
             else "not resumed",
         }
@@ -290,7 +296,12 @@ def _pauses(snapshot: dict, *, internal_details: bool) -> list[dict]:
 
 
 def _ended(snapshot: dict, *, internal_details: bool) -> dict:
-    ended = {**snapshot["ended"], "at_display": fmt_datetime(snapshot["ended"]["at"])}
+    at = snapshot["ended"]["at"]
+    ended = {
+        **snapshot["ended"],
+        "at_display": fmt_datetime(at, _zone(snapshot)),
+        "date_display": fmt_day_of(at, _zone(snapshot)),
+    }
     if not internal_details:
         ended |= {"by": None, "note": ""}
     return ended
@@ -323,7 +334,7 @@ def report_body(*, snapshot: dict, request=None, internal_details: bool = True) 
         "campaign": snapshot["campaign"],
         "ended": _ended(snapshot, internal_details=internal_details),
         "start_display": fmt_date(snapshot["campaign"]["start_date"]),
-        "generated_display": fmt_datetime(snapshot["generated_at"]),
+        "generated_display": fmt_datetime(snapshot["generated_at"], _zone(snapshot)),
         "kpis": _kpis(snapshot),
         "charts": _charts(snapshot, series),
         "targets": _targets(snapshot),

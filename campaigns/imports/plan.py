@@ -335,9 +335,12 @@ def _total_bases(*, metric_rows: dict, existing: dict, existing_ids: list[int]) 
     return bases
 
 
-def plan_apply(*, plan: ImportPlan) -> dict:
+def plan_apply(*, plan: ImportPlan, owner=None) -> dict:
     """Create the plan's new campaigns and content items; return the daily metric rows for
-    `daily_metrics_upsert`. Call inside a transaction (services.metric_import_commit does)."""
+    `daily_metrics_upsert`. Call inside a transaction (services.metric_import_commit does).
+
+    A new campaign is known only by its name (and platform id): it is created with no budget, marked
+    `needs_details` and owned by `owner` (the importer), so the list and its page ask a manager to fill it in."""
     account = plan.account
     refs: dict[str, int] = {}
     if plan.new_campaigns:
@@ -349,6 +352,8 @@ def plan_apply(*, plan: ImportPlan) -> dict:
                     platform_id=spec["platform_id"],
                     start_date=spec["start_date"],
                     end_date=None,
+                    needs_details=True,
+                    owner=owner,
                 )
                 for spec in plan.new_campaigns.values()
             ],

@@ -61,7 +61,9 @@ from .winddown import (
     winddown_platform_confirmed,
     winddown_step_complete,
     winddown_step_reopen,
+    winddown_team_told,
 )
+from .winddown_team import winddown_team_notify
 
 __all__ = [
     "END_REASON_PUBLIC",
@@ -123,4 +125,6 @@ __all__ = [
     "winddown_platform_confirmed",
     "winddown_step_complete",
     "winddown_step_reopen",
+    "winddown_team_notify",
+    "winddown_team_told",
 ]

@@ -39,8 +39,9 @@ def campaign_create(*, account, actor: AbstractBaseUser, values: dict, content_f
 
 def campaign_edit(*, campaign: Campaign, actor: AbstractBaseUser, values: dict, content_formset=None) -> list[str]:
     """Apply edited fields (never the status: that moves only through `campaigns_transition`) and content items,
-    and record one EDIT history entry listing each changed field as [old, new]. Returns the changed field names;
-    an edit that changes nothing writes nothing."""
+    and record one EDIT history entry listing each changed field as [old, new]. A campaign that `needs_details`
+    (created by an import) stops asking for them once it has a budget. Returns the changed field names; an edit
+    that changes nothing writes nothing."""
     forbidden = {"status", "sync_state", "ended_at", "end_reason", "account", "account_id"} & set(values)
     if forbidden:
         raise CampaignError(f"These fields cannot be edited here: {', '.join(sorted(forbidden))}.")
@@ -53,6 +54,10 @@ def campaign_edit(*, campaign: Campaign, actor: AbstractBaseUser, values: dict, 
         }
         for name in changed:
             setattr(locked, name, values[name])
+        if locked.needs_details and locked.budget_amount > 0:
+            # An imported campaign got its details from a manager: it no longer asks for them.
+            locked.needs_details = False
+            changed["needs_details"] = [True, False]
         if changed:
             locked.save(update_fields=[*changed, "updated_at"])
         content = _content_formset_save(campaign=locked, formset=content_formset)
@@ -65,7 +70,7 @@ def campaign_edit(*, campaign: Campaign, actor: AbstractBaseUser, values: dict, 
                 details={"changed": changed, **content},
             )
     for name in changed:
-        setattr(campaign, name, values[name])
+        setattr(campaign, name, values[name] if name in values else getattr(locked, name))
     return list(changed) + (["content_items"] if content else [])
 
 

@@ -72,7 +72,8 @@ def metric_import_commit(*, metric_import: MetricImport, actor) -> dict:
                 f"The file has {len(plan.errors)} row error{'s' if len(plan.errors) != 1 else ''}; "
                 "fix them and upload it again. Nothing was imported."
             )
-        result = imports.plan_apply(plan=plan)
+        owner = actor if actor is not None and actor.is_authenticated else None
+        result = imports.plan_apply(plan=plan, owner=owner)
         created, updated = daily_metrics_upsert(rows=result["rows"])
         now = timezone.now()
         summary = {**locked.summary, "result": {"created": created, "updated": updated, **result["counts"]}}

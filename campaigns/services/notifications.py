@@ -8,7 +8,9 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from .. import timezones
 from ..models import (
+    NOTIFY_DEFAULT_ROLE,
     TRANSITION_ACTIONS,
     Action,
     AdAccount,
@@ -25,13 +27,13 @@ from ..models import (
     Status,
     StatusChange,
     WindDownStep,
-    WindDownStepKind,
+    membership_follows,
 )
 from ..platforms.registry import platform_label
 from ..text import counted
 from . import effects
 from .transitions import TRANSITIONS
-from .winddown import WINDDOWN_OVERDUE_DAYS, _winddown_steps_complete_bulk
+from .winddown import WINDDOWN_OVERDUE_DAYS, winddown_team_notified_record
 
 NOTIFICATION_EMAIL_MAX_ATTEMPTS = 5
 
@@ -44,22 +46,28 @@ def notification_recipients(
     exclude_user_id: int | None = None,
     include_managers: bool = False,
     include_user_ids: Iterable[int] = (),
+    audience: str | None = None,
 ) -> dict:
     """{user_id: [campaign_id, ...]}: who hears about each campaign. The owner, the users watching it and the
     members of its account who opted in to every status change, plus (when asked) the account's managers and
     the users in `include_user_ids`; always only current members of the account, never the person who acted.
-    Three queries whatever the number of campaigns."""
+
+    `audience` names a kind of status change ("ends", "pauses": pauses and resumes): its default audience is told
+    too, the members who follow that kind by their own choice or by their role (`models.membership_follows`: an
+    end tells every editor and manager, a pause the managers). Three queries whatever the number of campaigns."""
 
     ids = sorted({int(pk) for pk in campaign_ids})
     campaigns = list(Campaign.objects.filter(pk__in=ids).values_list("pk", "account_id", "owner_id"))
     account_ids = {account_id for _, account_id, _ in campaigns}
     members: dict[int, set[int]] = {}
     notify_all: dict[int, set[int]] = {}
-    for user_id, account_id, wants_all, role in Membership.objects.filter(
+    for user_id, account_id, wants_all, role, ends, pauses in Membership.objects.filter(
         account_id__in=account_ids, user__is_active=True
-    ).values_list("user_id", "account_id", "notify_all", "role"):
+    ).values_list("user_id", "account_id", "notify_all", "role", "notify_ends", "notify_pauses"):
         members.setdefault(account_id, set()).add(user_id)
-        if wants_all or (include_managers and role == Role.MANAGER):
+        chosen = {"ends": ends, "pauses": pauses}.get(audience)
+        follows = audience is not None and membership_follows(audience, role=role, notify_all=wants_all, chosen=chosen)
+        if wants_all or follows or (include_managers and role == Role.MANAGER):
             notify_all.setdefault(account_id, set()).add(user_id)
     also = {int(pk) for pk in include_user_ids}
     watchers: dict[int, set[int]] = {}
@@ -83,6 +91,7 @@ def notifications_create(
     exclude_user_id: int | None = None,
     include_managers: bool = False,
     include_user_ids: Iterable[int] = (),
+    recipients: dict | None = None,
 ) -> list[int]:
     """Create one notification per recipient about the campaigns that concern them (grouped: a bulk action
     over 50 campaigns is one notification per person, listing them).
@@ -90,14 +99,16 @@ def notifications_create(
     `render(campaign_ids) -> (title, body, url)` writes the text for one recipient's share of the campaigns.
     `dedupe_key` is unique per recipient, so running the same event twice creates nothing new. Emails are
     queued after commit for recipients whose membership asks for email. `include_managers` and
-    `include_user_ids` widen the recipients (see `notification_recipients`). Returns the new notification ids."""
+    `include_user_ids` widen the recipients (see `notification_recipients`); `recipients`, when given, is that
+    answer already computed. Returns the new notification ids."""
 
-    recipients = notification_recipients(
-        campaign_ids=campaign_ids,
-        exclude_user_id=exclude_user_id,
-        include_managers=include_managers,
-        include_user_ids=include_user_ids,
-    )
+    if recipients is None:
+        recipients = notification_recipients(
+            campaign_ids=campaign_ids,
+            exclude_user_id=exclude_user_id,
+            include_managers=include_managers,
+            include_user_ids=include_user_ids,
+        )
     if not recipients:
         return []
     already = set(
@@ -163,7 +174,8 @@ def _campaign_lines(campaigns: list[Campaign]) -> str:
     return "\n".join(f"• {c.name} ({c.account.name})" for c in campaigns)
 
 
-def _user_label(user) -> str:
+def user_label(user) -> str:
+    """How a notification names a person: their full name, else their username; "Closeout" for nobody."""
     if user is None:
         return "Closeout"
     return user.get_full_name() or user.get_username()
@@ -175,10 +187,21 @@ def _batch_by_campaign(rows) -> dict:
     return {row.campaign_id: row for row in rows.select_related("campaign__account").order_by("pk")}
 
 
+def _when(moment, campaigns: list[Campaign]) -> str:
+    """A moment of these campaigns written for people (`timezones.moment_text`): in their account's zone, or in
+    UTC when they span accounts whose zones read differently."""
+    texts = {timezones.moment_text(moment, c.account) for c in campaigns}
+    return texts.pop() if len(texts) == 1 else timezones.moment_text(moment, timezones.UTC)
+
+
 def notifications_for_status_changes(*, change_ids: Iterable[int]) -> list[int]:
     """Tell each recipient about status changes (one batch = one call of `campaigns_transition`), grouped into
-    one notification per recipient. Changes made by a schedule read "scheduled … executed". After an end,
-    the "team notified" wind-down step completes for those campaigns. Idempotent (dedupe key = first change)."""
+    one notification per recipient. Besides owner, watchers and followers, each kind of change tells its default
+    audience (`notification_recipients(audience=…)`: an end every editor and manager, a pause or resume the
+    managers, as each member's preferences say). Changes made by a schedule read "scheduled … executed".
+    After an end, the "team notified" wind-down step completes for each campaign someone other than the actor
+    was told about; for the others it stays open, marked "nobody was told" (`winddown_team_notified_record`).
+    Idempotent (dedupe key = first change)."""
 
     by_campaign = _batch_by_campaign(
         StatusChange.objects.filter(pk__in=list(change_ids), action__in=TRANSITION_ACTIONS).select_related("actor")
@@ -189,7 +212,7 @@ def notifications_for_status_changes(*, change_ids: Iterable[int]) -> list[int]:
     action = Action(first.action)
     verb = TRANSITIONS[action].verb.lower()
     scheduled = first.source == Source.SCHEDULE
-    who = "A schedule" if scheduled else _user_label(first.actor) if first.actor else Source(first.source).label
+    who = "A schedule" if scheduled else user_label(first.actor) if first.actor else Source(first.source).label
 
     def render(pks: list[int]):
         items = [by_campaign[pk] for pk in pks]
@@ -201,9 +224,8 @@ def notifications_for_status_changes(*, change_ids: Iterable[int]) -> list[int]:
         else:
             title = f"{who} {verb} {len(items)} campaigns"
             url = reverse("campaigns:winddown_list" if action == Action.END else "campaigns:list")
-        when = timezone.localtime(first.created_at)
         these = "this campaign" if len(items) == 1 else "these campaigns"
-        lines = [f"{who} {verb} {these} at {when:%Y-%m-%d %H:%M %Z}:"]
+        lines = [f"{who} {verb} {these} at {_when(first.created_at, campaigns)}:"]
         lines.append(_campaign_lines(campaigns))
         if action == Action.END:
             lines.append(f"\nReason: {EndReason(first.reason_code).label if first.reason_code else '—'}")
@@ -212,26 +234,31 @@ def notifications_for_status_changes(*, change_ids: Iterable[int]) -> list[int]:
             lines.append("\nThe wind-down checklist is open: take content down, tell your audience, follow up budget.")
         return title, "\n".join(lines), url
 
+    recipients = notification_recipients(
+        campaign_ids=by_campaign,
+        exclude_user_id=first.actor_id,
+        audience="ends" if action == Action.END else "pauses",
+    )
     ids = notifications_create(
         campaign_ids=by_campaign,
         kind=NotificationKind.SCHEDULE_EXECUTED if scheduled else NotificationKind.STATUS_CHANGED,
         dedupe_key=f"changes:{first.pk}",
         render=render,
-        exclude_user_id=first.actor_id,
+        recipients=recipients,
     )
     if action == Action.END:
-        _winddown_steps_complete_bulk(
-            campaign_ids=list(by_campaign),
-            kind=WindDownStepKind.TEAM_NOTIFIED,
-            source=first.source,
-            data={"notifications": len(ids)},
-            audit=False,  # the END row in the history already records this moment; another row would repeat it
-        )
+        # Told = among the recipients (never the actor), whether this run or an earlier run of the same event wrote
+        # their notification: a retried task must not turn a told team into "nobody was told".
+        told = dict.fromkeys(by_campaign, 0)
+        for pks in recipients.values():
+            for pk in pks:
+                told[pk] += 1
+        winddown_team_notified_record(told=told, source=first.source)
     return ids
 
 
 def _schedule_when(scheduled: ScheduledAction) -> str:
-    return f"{timezone.localtime(scheduled.run_at):%Y-%m-%d %H:%M %Z}"
+    return timezones.moment_text(scheduled.run_at, scheduled.campaign.account)
 
 
 def notify_schedules_created(*, scheduled_ids: Iterable[int], actor_id: int | None) -> list[int]:
@@ -244,7 +271,7 @@ def notify_schedules_created(*, scheduled_ids: Iterable[int], actor_id: int | No
     if not by_campaign:
         return []
     first = next(iter(by_campaign.values()))
-    who = _user_label(first.created_by)
+    who = user_label(first.created_by)
     verb = first.get_action_display().lower()
     reason = f"Reason: {first.get_reason_code_display()}" if first.reason_code else ""
 
@@ -367,7 +394,8 @@ def winddown_overdue_notify(*, now=None) -> int:
             for pk in pks:
                 c = open_by_campaign[pk][0].campaign
                 names = ", ".join(s.get_kind_display().lower() for s in open_by_campaign[pk])
-                lines.append(f"• {c.name} ({c.account.name}), ended {timezone.localtime(c.ended_at):%-d %b}: {names}")
+                ended = timezones.moment_date_text(c.ended_at, c.account)
+                lines.append(f"• {c.name} ({c.account.name}), ended {ended}: {names}")
             n = sum(len(open_by_campaign[pk]) for pk in pks)
             title = (
                 f"Wind-down overdue: “{open_by_campaign[pks[0]][0].campaign.name}”"
@@ -403,12 +431,20 @@ def notifications_mark_read(*, user: AbstractBaseUser, notification_ids: Iterabl
 
 
 def notification_preferences_update(*, user: AbstractBaseUser, preferences: dict[int, dict[str, bool]]) -> int:
-    """Save {account_id: {"notify_all": bool, "notify_email": bool}} for the user's own memberships only."""
+    """Save {account_id: {"notify_all", "notify_email", "notify_ends", "notify_pauses": bool}} for the user's own
+    memberships only. An "ends"/"pauses" answer equal to the member's role default is stored as the default (None),
+    so it follows a later change of role; a key left out keeps what is stored."""
     memberships = list(Membership.objects.filter(user=user, account_id__in=list(preferences)))
     for m in memberships:
-        m.notify_all = bool(preferences[m.account_id].get("notify_all"))
-        m.notify_email = bool(preferences[m.account_id].get("notify_email"))
-    Membership.objects.bulk_update(memberships, ["notify_all", "notify_email"])
+        wanted = preferences[m.account_id]
+        m.notify_all = bool(wanted.get("notify_all"))
+        m.notify_email = bool(wanted.get("notify_email"))
+        for kind in NOTIFY_DEFAULT_ROLE:
+            if f"notify_{kind}" in wanted:
+                chosen = bool(wanted[f"notify_{kind}"])
+                default = membership_follows(kind, role=m.role, notify_all=False, chosen=None)
+                setattr(m, f"notify_{kind}", None if chosen == default else chosen)
+    Membership.objects.bulk_update(memberships, ["notify_all", "notify_email", "notify_ends", "notify_pauses"])
     return len(memberships)
 
 

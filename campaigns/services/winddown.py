@@ -111,6 +111,11 @@ def _winddown_require(*, actor, campaign: Campaign, role: Role, doing: str) -> N
         raise NotPermitted(f"You need the {Role(role).label.lower()} role in this account to {doing}.")
 
 
+def winddown_require_editor(*, actor, campaign: Campaign, doing: str) -> None:
+    """Raise NotPermitted unless `actor` works the wind-down of this campaign's account (editor or manager)."""
+    _winddown_require(actor=actor, campaign=campaign, role=Role.EDITOR, doing=doing)
+
+
 def _winddown_step_write(
     *,
     campaign: Campaign,
@@ -243,6 +248,22 @@ def winddown_content_confirm(*, campaign: Campaign, actor: AbstractBaseUser):
     )
 
 
+def winddown_team_told(*, campaign: Campaign, actor: AbstractBaseUser, note: str):
+    """Record that the team was told outside Closeout (a meeting, a call): completes "team notified", done by
+    `actor`, with a note saying how. Raises CampaignError without a note, NotPermitted below the editor role."""
+    note = note.strip()
+    if not note:
+        raise CampaignError("Say how the team was told (for example “in Monday’s stand-up”).")
+    return winddown_step_complete(
+        campaign=campaign,
+        kind=WindDownStepKind.TEAM_NOTIFIED,
+        actor=actor,
+        automatic=False,
+        note=note[:500],
+        data={"told_elsewhere": True, "nobody_told": False},
+    )
+
+
 def winddown_announcement_draft(*, campaign: Campaign) -> str:
     """A public announcement drafted from the campaign: its name, end date, the reason in public words, thanks."""
     ended = timezone.localtime(campaign.ended_at).date() if campaign.ended_at else timezone.localdate()
@@ -294,10 +315,17 @@ def winddown_budget_record(*, campaign: Campaign, actor: AbstractBaseUser, outco
 
 
 def _winddown_steps_complete_bulk(
-    *, campaign_ids: Iterable[int], kind: str, source: str, data: dict | None = None, audit: bool = True
+    *,
+    campaign_ids: Iterable[int],
+    kind: str,
+    source: str,
+    data: dict | None = None,
+    audit: bool = True,
+    data_of: dict[int, dict] | None = None,
 ):
     """Complete one kind of step automatically for many campaigns: constant queries. Returns campaign ids changed.
-    With `audit`, each completion also gets a history row."""
+    `data` is merged into every step's data, `data_of` {campaign id: data} into that campaign's. With `audit`,
+    each completion also gets a history row."""
     ids = sorted({int(pk) for pk in campaign_ids})
     if not ids:
         return []
@@ -316,10 +344,10 @@ def _winddown_steps_complete_bulk(
         WindDownStep.objects.filter(pk__in=[pk for pk, _ in open_steps]).update(
             done_at=now, done_by=None, automatic=True
         )
-        if data:
+        if data or data_of:
             steps = list(WindDownStep.objects.filter(pk__in=[pk for pk, _ in open_steps]))
             for step in steps:
-                step.data = {**step.data, **data}
+                step.data = {**step.data, **(data or {}), **(data_of or {}).get(step.campaign_id, {})}
             WindDownStep.objects.bulk_update(steps, ["data"])
         _winddown_done_refresh(campaign_ids=changed)
         if not audit:
@@ -352,4 +380,31 @@ def winddown_platform_confirmed(*, campaign_ids: Iterable[int]) -> list[int]:
     )
     return _winddown_steps_complete_bulk(
         campaign_ids=ids, kind=WindDownStepKind.PLATFORM_CONFIRMED, source=Source.PLATFORM
+    )
+
+
+def winddown_team_notified_record(*, told: dict[int, int], source: str) -> list[int]:
+    """After an end's notifications (`notifications_for_status_changes`): `told` is {campaign id: how many people
+    other than the actor were told}. "Team notified" completes (automatically) only where that is at least one;
+    where nobody was told it stays open, marked `nobody_told`, and the checklist offers "notify the team"
+    (`winddown_team_notify`). Quiet for steps already done (a retried task). Not audited: the END row already
+    records this moment. Returns the campaign ids completed."""
+    reached = {pk: n for pk, n in told.items() if n > 0}
+    nobody = sorted(pk for pk, n in told.items() if n <= 0)
+    if nobody:
+        with transaction.atomic():
+            steps = list(
+                WindDownStep.objects.select_for_update()
+                .filter(campaign_id__in=nobody, kind=WindDownStepKind.TEAM_NOTIFIED, done_at__isnull=True)
+                .order_by("campaign_id")
+            )
+            for step in steps:
+                step.data = {**step.data, "notifications": 0, "nobody_told": True}
+            WindDownStep.objects.bulk_update(steps, ["data"])
+    return _winddown_steps_complete_bulk(
+        campaign_ids=list(reached),
+        kind=WindDownStepKind.TEAM_NOTIFIED,
+        source=source,
+        data_of={pk: {"notifications": n, "nobody_told": False} for pk, n in reached.items()},
+        audit=False,
     )

@@ -3,6 +3,7 @@ otherwise), then the change through `services.campaigns_transition`, reported pe
 
 import logging
 import uuid
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,6 +23,7 @@ from ..models import Action, BudgetMode, Source
 from ..selectors_actions import money_by_currency, transition_preview
 from ..services import TRANSITIONS, Outcome
 from ..text import counted
+from ..timezones import today_in
 from .common import safe_next
 from .list import filtered_campaigns, list_context
 
@@ -31,7 +33,10 @@ CONFIRM_LIST_LIMIT = 50  # campaigns named one by one on a confirmation; the res
 
 
 def _daily_stop(campaign) -> tuple[str, object]:
-    """What a pause stops per day: the daily budget, or the average daily spend of the last 7 days."""
+    """What a pause stops per day: the daily budget, or the average daily spend of the last 7 days; nothing for a
+    campaign that has not started (it is not delivering yet)."""
+    if campaign.starts_later(today_in(campaign.account)):
+        return "not started yet", Decimal("0")
     if campaign.budget_mode == BudgetMode.DAILY:
         return "daily budget", campaign.budget_amount
     return "7-day average spend", services.average_daily_spend(campaign=campaign)

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from .. import charts, selectors, selectors_winddown, services
+from .. import charts, history_text, selectors, selectors_winddown, services
 from ..forms import ScheduleForm, zone
 from ..models import BudgetMode, Role, ScheduledAction, ScheduledState
 from ..tables import scheduled_badge_text
@@ -49,6 +49,7 @@ def detail_context(request, campaign, *, schedule_form=None) -> dict:
         "can_manage": is_manager,
         "tz": tz.key,
         "history": history[:50],
+        "history_rows": history_text.history_rows(history[:50], campaign=campaign),
         "content_items": list(campaign.content_items.all()),
         "chart": chart,
         "chart_rows": list(zip(days, [m.video_views for m in series], [m.spend for m in series], strict=True)),

@@ -56,6 +56,7 @@ def list_context(request, params: QueryDict) -> dict:
         params=params,
         accounts=account_info,
         totals=summary["totals"],
+        account_totals=summary["account_totals"],
         htmx="#table-region",
         roles=roles,
         next_url=list_url,

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from .. import services
-from ..models import Membership
+from ..models import NOTIFY_DEFAULT_ROLE, Membership, membership_follows
 from ..selectors import campaign_get_for_user
 from ..selectors_winddown import notifications_for_user, notifications_unread_count
 from ..text import counted
@@ -76,16 +76,31 @@ def notification_read_all(request):
     return _read_response(request, changed, f"Marked {counted(changed, 'notification')} as read.")
 
 
+PREFERENCES = ("notify_all", "notify_email", "notify_ends", "notify_pauses")
+
+
+def _preference_rows(memberships) -> list[dict]:
+    """Per membership: what each "every end" / "every pause" box shows (the member's choice, else the role's
+    default) and whether that is the role's default."""
+    rows = []
+    for m in memberships:
+        row = {"m": m}
+        for kind in NOTIFY_DEFAULT_ROLE:
+            chosen = getattr(m, f"notify_{kind}")
+            default = membership_follows(kind, role=m.role, notify_all=False, chosen=None)
+            row[kind] = default if chosen is None else chosen
+            row[f"{kind}_default"] = default
+        rows.append(row)
+    return rows
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def notification_preferences(request):
     memberships = list(Membership.objects.filter(user=request.user).select_related("account").order_by("account__name"))
     if request.method == "POST":
         prefs = {
-            m.account_id: {
-                "notify_all": request.POST.get(f"notify_all_{m.account_id}") == "on",
-                "notify_email": request.POST.get(f"notify_email_{m.account_id}") == "on",
-            }
+            m.account_id: {name: request.POST.get(f"{name}_{m.account_id}") == "on" for name in PREFERENCES}
             for m in memberships
         }
         services.notification_preferences_update(user=request.user, preferences=prefs)
@@ -93,7 +108,9 @@ def notification_preferences(request):
         return redirect("campaigns:notification_preferences")
     watched = request.user.watches.select_related("campaign__account").order_by("campaign__name")
     return render(
-        request, "notifications/notification_preferences.html", {"memberships": memberships, "watched": watched}
+        request,
+        "notifications/notification_preferences.html",
+        {"memberships": memberships, "rows": _preference_rows(memberships), "watched": watched},
     )
 
 

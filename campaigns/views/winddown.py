@@ -115,6 +115,10 @@ def winddown_step(request, pk, kind):
     try:
         if op == "reopen":
             services.winddown_step_reopen(campaign=campaign, kind=kind, actor=request.user)
+        elif kind == WindDownStepKind.TEAM_NOTIFIED and op == "notify":
+            services.winddown_team_notify(campaign=campaign, actor=request.user)
+        elif kind == WindDownStepKind.TEAM_NOTIFIED:
+            services.winddown_team_told(campaign=campaign, actor=request.user, note=post.get("note", ""))
         elif kind == WindDownStepKind.CONTENT_REMOVED:
             services.winddown_content_confirm(campaign=campaign, actor=request.user)
         elif kind == WindDownStepKind.AUDIENCE_INFORMED:

@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "campaigns.middleware.ViewerTimezoneMiddleware",  # the browser's time zone, for times shown on hover
     "axes.middleware.AxesMiddleware",
 ]
 

@@ -2,7 +2,7 @@
 `from reports import services` / `services.reports_create(...)`.
 
 - snapshots: freezing a campaign's close report (`reports_create`, `snapshot_build`)
-- pdf_store: the stored PDF of a report
+- pdf_store: the stored PDFs of a report, one per audience
 - lessons: lessons learned and their revisions
 - sharing: share links, their secrets and unlock cookies, counting their views
 - feedback: feedback through links or from members, and feedback requests
@@ -24,7 +24,7 @@ from .feedback import (
     invitation_text,
 )
 from .lessons import LESSON_FIELDS, lessons_save
-from .pdf_store import report_pdf_bytes, report_pdfs_render
+from .pdf_store import pdf_extras, report_pdf_bytes, report_pdfs_refresh_on_commit, report_pdfs_render
 from .sharing import (
     SHARE_SECRET_BYTES,
     SHARE_SECRET_MAX_LENGTH,
@@ -64,7 +64,9 @@ __all__ = [
     "invitation_text",
     "lessons_save",
     "report_create",
+    "pdf_extras",
     "report_pdf_bytes",
+    "report_pdfs_refresh_on_commit",
     "report_pdfs_render",
     "reports_create",
     "share_link_create",

@@ -10,6 +10,7 @@ from campaigns.models import Source, WindDownStepKind
 
 from ..models import CloseReport, LessonRevision
 from .errors import ReportError
+from .pdf_store import report_pdfs_refresh_on_commit
 
 LESSON_FIELDS = ("what_worked", "what_to_change", "next_steps")
 
@@ -45,6 +46,7 @@ def lessons_save(
                 "copy your text and edit again."
             )
         revision = LessonRevision.objects.create(report=report, author=author, **values)
+        report_pdfs_refresh_on_commit(report=report)  # the team's PDF holds the lessons
         if all(values.values()):
             # (A campaign ended before checklists existed has none to tick.)
             with contextlib.suppress(campaign_services.CampaignError):

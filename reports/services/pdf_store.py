@@ -1,33 +1,96 @@
-"""The report's PDF, rendered once and stored (`ReportPdf`): the snapshot never changes, and WeasyPrint takes
-1–10 s a report. One file serves every audience (the team's download and every share link), so it holds no
-internal details (see `reports.pdf`)."""
+"""The report's PDFs, rendered and stored (`ReportPdf`), one per audience (`PdfAudience`): the team's (who ended
+it, the end note, the lessons learned, the benchmark, the feedback without hidden comments) and a share link's
+(without internal details, or with them and the lessons when the link shows team notes). WeasyPrint takes 1–10 s
+a report, so a stored file is served again for as long as what it shows is unchanged: its `version` is the
+snapshot format, the layout (`pdf.pdf_version`) and a digest of the PDF's text (`pdf.report_pdf_html` without
+the charts, which the snapshot alone decides). New lessons, feedback, moderation or another ended campaign of the
+account change the digest of the team's file, and the next download renders it again."""
 
+import hashlib
 from collections.abc import Iterable
 
-from .. import pdf
-from ..models import CloseReport, ReportPdf
+from django.conf import settings
+from django.db import transaction
+
+from .. import pdf, presenters, selectors, tasks
+from ..models import CloseReport, PdfAudience, ReportPdf
+from .feedback import feedback_summary
+
+# Rendered in the background after the snapshot: the team's download and a plain share link's.
+PRERENDERED = (PdfAudience.TEAM, PdfAudience.PUBLIC)
 
 
-def report_pdf_bytes(*, report: CloseReport) -> bytes:
-    """The report's PDF: the stored file (ReportPdf), or, before the background task has rendered it, rendered
+def pdf_extras(*, report: CloseReport, audience: str) -> pdf.PdfExtras:
+    """What the `audience`'s PDF shows besides the snapshot, read now: lessons (team, share links with team
+    notes), the benchmark and the feedback without hidden comments (team)."""
+    audience = PdfAudience(audience)
+    lessons = None
+    if audience in (PdfAudience.TEAM, PdfAudience.PUBLIC_NOTES):
+        lessons = selectors.lessons_for_report(report=report, history=0)[0]
+    if audience != PdfAudience.TEAM:
+        return pdf.PdfExtras(
+            audience=audience, show_lessons=lessons is not None or audience != PdfAudience.PUBLIC, lessons=lessons
+        )
+    currency = report.snapshot["campaign"]["currency"]
+    return pdf.PdfExtras(
+        audience=audience,
+        show_lessons=True,
+        lessons=lessons,
+        comparison=presenters.comparison(figures=selectors.report_comparison(report=report), currency=currency),
+        feedback=feedback_summary(report=report, include_hidden=False),
+    )
+
+
+def _version(report: CloseReport, extras: pdf.PdfExtras) -> str:
+    """What a stored file must have been rendered from: the layout version and a digest of the PDF's text."""
+    text = pdf.report_pdf_html(snapshot=report.snapshot, images=[], extras=extras)
+    return f"{pdf.pdf_version(report)}:{hashlib.sha256(text.encode()).hexdigest()[:24]}"
+
+
+def report_pdf_bytes(*, report: CloseReport, audience: str = PdfAudience.TEAM) -> bytes:
+    """The report's PDF for `audience`: the stored file if it shows what the PDF would show now, else rendered
     now and stored. Two concurrent first downloads both render; the second write wins with the same content."""
-    stored = ReportPdf.objects.filter(report=report, version=pdf.pdf_version(report)).values_list("content", flat=True)
+    extras = pdf_extras(report=report, audience=audience)
+    version = _version(report, extras)
+    stored = ReportPdf.objects.filter(report=report, audience=audience, version=version).values_list(
+        "content", flat=True
+    )
     content = stored.first()
-    return bytes(content) if content is not None else _report_pdf_store(report)
+    return bytes(content) if content is not None else _report_pdf_store(report, extras, version)
 
 
-def _report_pdf_store(report: CloseReport) -> bytes:
-    content = pdf.report_pdf(snapshot=report.snapshot)
-    ReportPdf.objects.update_or_create(report=report, defaults={"version": pdf.pdf_version(report), "content": content})
+def _report_pdf_store(report: CloseReport, extras: pdf.PdfExtras, version: str) -> bytes:
+    content = pdf.report_pdf(snapshot=report.snapshot, extras=extras)
+    ReportPdf.objects.update_or_create(
+        report=report, audience=extras.audience, defaults={"version": version, "content": content}
+    )
     return content
 
 
-def report_pdfs_render(*, report_ids: Iterable[int]) -> int:
-    """Render and store the PDFs of these reports that have none of the current version (the background task
-    after a snapshot). Returns how many it rendered; safe to run twice."""
+def report_pdfs_render(*, report_ids: Iterable[int], audiences: Iterable[str] = PRERENDERED) -> int:
+    """Render and store the PDFs of these reports, for these audiences, that are missing or no longer show what
+    they would show now (the background task after a snapshot, and after lessons are saved). Returns how many it
+    rendered; safe to run twice."""
     reports = list(CloseReport.objects.filter(pk__in=list(report_ids)).order_by("pk"))
-    stored = dict(ReportPdf.objects.filter(report__in=reports).values_list("report_id", "version"))
-    missing = [report for report in reports if stored.get(report.pk) != pdf.pdf_version(report)]
-    for report in missing:
-        _report_pdf_store(report)
-    return len(missing)
+    stored = {
+        (report_id, audience): version
+        for report_id, audience, version in ReportPdf.objects.filter(report__in=reports).values_list(
+            "report_id", "audience", "version"
+        )
+    }
+    rendered = 0
+    for report in reports:
+        for audience in audiences:
+            extras = pdf_extras(report=report, audience=audience)
+            version = _version(report, extras)
+            if stored.get((report.pk, audience)) != version:
+                _report_pdf_store(report, extras, version)
+                rendered += 1
+    return rendered
+
+
+def report_pdfs_refresh_on_commit(*, report: CloseReport) -> None:
+    """After what the team's PDF shows changed (lessons saved): re-render it in the background once the change
+    commits (REPORT_PDF_PRERENDER), so the next download is instant again."""
+    if settings.REPORT_PDF_PRERENDER:
+        transaction.on_commit(lambda: tasks.report_pdfs_render.enqueue(report_ids=[report.pk]), robust=True)

@@ -10,7 +10,7 @@ from campaigns.selectors import campaign_get_for_user
 
 from .. import exports, presenters, selectors, services
 from ..forms import FeedbackForm, FeedbackRequestForm, ShareLinkForm
-from ..models import CloseReport
+from ..models import CloseReport, PdfAudience
 
 
 def report_or_404(request, campaign_id) -> tuple[Campaign, CloseReport]:
@@ -77,7 +77,8 @@ def csv_download(campaign_name: str, suffix: str, header, rows) -> StreamingHttp
     return response
 
 
-def pdf_download(report: CloseReport) -> HttpResponse:
-    response = HttpResponse(services.report_pdf_bytes(report=report), content_type="application/pdf")
+def pdf_download(report: CloseReport, audience: str = PdfAudience.TEAM) -> HttpResponse:
+    """The report's PDF for `audience` (the team's by default; a share link asks for its own)."""
+    response = HttpResponse(services.report_pdf_bytes(report=report, audience=audience), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{_filename(report.campaign_name, "report", "pdf")}"'
     return response

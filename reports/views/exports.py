@@ -31,7 +31,8 @@ def export_content_csv(request, campaign_id):
 @require_GET
 def export_metrics_csv(request, campaign_id):
     campaign = campaign_get_for_user(user=request.user, pk=campaign_id)
-    header, rows = exports.raw_metric_rows(campaign_id=campaign.pk)
+    account = campaign.account
+    header, rows = exports.raw_metric_rows(campaign_id=campaign.pk, currency=account.currency, zone=account)
     return csv_download(campaign.name, "all-metric-rows", header, rows)
 
 

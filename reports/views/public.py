@@ -26,6 +26,7 @@ from django_ratelimit.core import is_ratelimited
 
 from .. import exports, public_cache, selectors, services
 from ..forms import FeedbackForm
+from ..models import PdfAudience
 from .common import csv_download, pdf_download
 
 UNLOCK_COOKIE = "closeout_share"
@@ -223,4 +224,5 @@ def share_pdf(request, secret):
     link, refusal = _download_guard(request, secret)
     if refusal:
         return refusal
-    return _public_headers(pdf_download(link.report))
+    audience = PdfAudience.PUBLIC_NOTES if link.show_team_notes else PdfAudience.PUBLIC
+    return _public_headers(pdf_download(link.report, audience))

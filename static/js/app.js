@@ -215,4 +215,19 @@
     const summary = document.querySelector("[data-focus-on-load]");
     if (summary) summary.focus();
   });
+/* --- The viewer's time zone (issue 16) --- */
+/* Pages write times in the account's zone; the server adds the viewer's own time on hover when it knows the
+   viewer's zone, which is the browser's, sent in this cookie (campaigns/timezones.py). Without JS: no cookie,
+   account zone only. */
+(function () {
+  "use strict";
+  var zone;
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
+  if (!zone) { return; }
+  // IANA names ("America/New_York") are valid cookie values as they are.
+  var cookie = "closeout_tz=" + zone;
+  if (!/^[A-Za-z0-9_+\-\/]{1,64}$/.test(zone)) { return; }
+  if (document.cookie.split("; ").indexOf(cookie) === -1) {
+    document.cookie = cookie + "; path=/; max-age=31536000; samesite=lax";
+  }
 })();

@@ -361,7 +361,7 @@ def test_created_schedule_tells_the_team_not_the_scheduler(
     [n] = Notification.objects.filter(kind=NotificationKind.SCHEDULE_CREATED)
     assert n.recipient == team["owner"]
     assert n.title == "mona-manager scheduled: pause “Spring Glow”"
-    assert "(Acme Beauty) at 2099-01-15 08:00 UTC." in n.body
+    assert "(Acme Beauty) at 09:00 CET, 15 Jan 2099." in n.body  # the account's zone (issue 16; was UTC)
     assert [m.to[0] for m in mail.outbox] == [team["owner"].email]
 
 

@@ -108,14 +108,16 @@ def test_pause_does_not_create_checklist(campaign, editor):
 # Automatic steps ----------------------------------------------------------------------------------------------
 
 
-def test_end_notifications_complete_team_notified_step(campaign, manager, django_capture_on_commit_callbacks):
+def test_end_notifications_complete_team_notified_step(campaign, manager, editor, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         end(campaign, manager)
     assert done_kinds(campaign) == {WindDownStepKind.CALENDAR_UPDATED, WindDownStepKind.TEAM_NOTIFIED}
     campaign.refresh_from_db()
     assert campaign.winddown_done == 2
     step = WindDownStep.objects.get(campaign=campaign, kind=WindDownStepKind.TEAM_NOTIFIED)
-    assert step.automatic and step.data == {"notifications": 0}  # nobody but the manager, who acted
+    # The editor heard by default (issue 16). Before, this step was "done" with {"notifications": 0}: nobody
+    # but the manager, who acted, was in the account (now: tests/campaigns/test_team_notified.py).
+    assert step.automatic and step.data == {"notifications": 1, "nobody_told": False}
 
 
 def test_platform_confirmation_completes_step_only_when_synced(account, manager):

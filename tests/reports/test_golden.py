@@ -1,7 +1,8 @@
 """Frozen reports render exactly as they did: fixed snapshots (built from in-memory campaigns, no database) and
 what the report page body, the CSV exports and the PDF's HTML made of them, stored in golden/<case>.json before
-the metrics moved to `reports.metrics` (the PDF's since it stopped naming who ended the campaign). A diff here is
-a change every old report would show."""
+the metrics moved to `reports.metrics` (the PDF's since it stopped naming who ended the campaign; all of them again
+for issue 16: moments in the account's time zone, money columns with their currency, the PDF's "what this PDF
+shows"). A diff here is a change every old report would show."""
 
 import difflib
 import json

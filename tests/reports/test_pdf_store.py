@@ -1,5 +1,8 @@
 """The report PDF is rendered once and stored (ReportPdf): in the background right after the snapshot when
-REPORT_PDF_PRERENDER is on, else on the first download; every later download, on any host, serves the stored file."""
+REPORT_PDF_PRERENDER is on, else on the first download; every later download, on any host, serves the stored file.
+
+Issue 16 (#14 §5 followed through): one file per audience, the team's (who ended it, lessons, benchmark, feedback)
+and a share link's; these tests used to expect one file for all audiences (tests/reports/test_pdf_audiences.py)."""
 
 import io
 
@@ -8,7 +11,7 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from reports import pdf, services
-from reports.models import ReportPdf
+from reports.models import PdfAudience, ReportPdf
 from tests.reports.conftest import campaign_end, metrics_generate
 
 pytestmark = pytest.mark.django_db
@@ -18,9 +21,9 @@ def _count_renders(monkeypatch) -> list:
     calls = []
     real = pdf.report_pdf
 
-    def counting(*, snapshot):
-        calls.append(snapshot)
-        return real(snapshot=snapshot)
+    def counting(*, snapshot, extras=None):
+        calls.append(extras.audience if extras else None)
+        return real(snapshot=snapshot, extras=extras)
 
     monkeypatch.setattr(pdf, "report_pdf", counting)
     return calls
@@ -39,14 +42,14 @@ def test_pdf_is_rendered_after_the_snapshot_and_downloads_serve_it(
     with django_capture_on_commit_callbacks(execute=True):
         campaign_end(campaign, manager)
     report = campaign.close_report
-    stored = ReportPdf.objects.get(report=report)
-    assert stored.version == pdf.pdf_version(report)
-    assert len(renders) == 1  # by the task that followed the snapshot
+    stored = ReportPdf.objects.get(report=report, audience=PdfAudience.TEAM)
+    assert stored.version.startswith(pdf.pdf_version(report))
+    assert sorted(renders) == sorted([PdfAudience.TEAM, PdfAudience.PUBLIC])  # by the task after the snapshot
 
     client = login(manager)
     first = client.get(reverse("reports:export_pdf", args=[campaign.pk]))
     second = client.get(reverse("reports:export_pdf", args=[campaign.pk]))
-    assert len(renders) == 1  # both downloads served the stored file
+    assert len(renders) == 2  # both downloads served the stored file
     assert first.content == second.content == bytes(stored.content)
     assert campaign.name in _text(first.content)
 
@@ -70,8 +73,11 @@ def test_a_pdf_of_another_layout_version_is_rendered_again(ended_report, monkeyp
     content = services.report_pdf_bytes(report=report)
     assert content.startswith(b"%PDF") and content != b"%PDF-stale"
     assert len(renders) == 1
-    assert ReportPdf.objects.get(report=report).version == pdf.pdf_version(report)
-    assert services.report_pdfs_render(report_ids=[report.pk]) == 0  # already current: nothing to do
+    assert ReportPdf.objects.get(report=report, audience=PdfAudience.TEAM).version.startswith(pdf.pdf_version(report))
+    # Already current: nothing to do for the team's file (the share links' is rendered once, then current too).
+    assert services.report_pdfs_render(report_ids=[report.pk], audiences=[PdfAudience.TEAM]) == 0
+    assert services.report_pdfs_render(report_ids=[report.pk]) == 1
+    assert services.report_pdfs_render(report_ids=[report.pk]) == 0
 
 
 def test_shared_link_download_serves_the_stored_pdf(ended_report, manager, monkeypatch):
@@ -83,7 +89,7 @@ def test_shared_link_download_serves_the_stored_pdf(ended_report, manager, monke
     _, secret = services.share_link_create(report=report, actor=manager, label="Client")
     response = Client().get(reverse("share:pdf", args=[secret]))
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
-    assert response.content == bytes(ReportPdf.objects.get(report=report).content)
+    assert response.content == bytes(ReportPdf.objects.get(report=report, audience=PdfAudience.PUBLIC).content)
     assert renders == []
 
 
@@ -101,6 +107,6 @@ def test_admin_lists_stored_pdfs_without_loading_them(ended_report, client, staf
     listing = [q["sql"] for q in queries.captured_queries if "reports_reportpdf" in q["sql"] and "LENGTH" in q["sql"]]
     assert listing and all('"reports_reportpdf"."content",' not in sql for sql in listing)
     # Deleting a stored PDF is allowed: the next download renders it again.
-    pk = report.pk
+    pk = ReportPdf.objects.filter(report=report).values_list("pk", flat=True).first()
     assert client.post(reverse("admin:reports_reportpdf_delete", args=[pk]), {"post": "yes"}).status_code == 302
     assert not ReportPdf.objects.filter(pk=pk).exists()

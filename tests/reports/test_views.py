@@ -257,7 +257,7 @@ def _csv(response):
 def test_daily_csv_is_the_frozen_series(ended_report, login, viewer):
     campaign, report = ended_report
     rows = _csv(login(viewer).get(reverse("reports:export_daily", args=[campaign.pk])))
-    assert rows[0][:3] == ["date", "spend", "impressions"]
+    assert rows[0][:3] == ["date", "spend_usd", "impressions"]  # money columns name their currency (issue 16)
     assert len(rows) == 1 + 14
     assert sum(Decimal(r[1]) for r in rows[1:]) == report.spend
 
