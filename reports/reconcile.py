@@ -4,11 +4,13 @@ run by the task workers): ended campaigns without their close report, and report
 import datetime as dt
 
 from django.conf import settings
+from django.db.models import Count
 
 from campaigns.models import Campaign, Status
 from campaigns.worker import reconcile
 
-from .models import CloseReport
+from .models import CloseReport, ReportPdf
+from .services.pdf_store import PRERENDERED
 from .tasks import close_reports_build, report_pdfs_render
 
 # Younger than this, the report's (or PDF's) task may simply be waiting in the queue.
@@ -26,13 +28,23 @@ def reports_missing_check(*, now) -> int:
 
 
 def report_pdfs_missing_check(*, now) -> int:
-    """With REPORT_PDF_PRERENDER: reports older than REPORT_GRACE without a stored PDF, that no
-    `report_pdfs_render` run holds. (Without it the first download renders the PDF.)"""
+    """With REPORT_PDF_PRERENDER: reports older than REPORT_GRACE missing one of the PDFs the task prerenders
+    (one per audience in `PRERENDERED`), that no `report_pdfs_render` run holds. (Without it the first download
+    renders the PDF.)"""
     if not settings.REPORT_PDF_PRERENDER:
         return 0
-    ids = CloseReport.objects.filter(created_at__lte=now - REPORT_GRACE, stored_pdf__isnull=True).values_list(
-        "pk", flat=True
-    )[:AT_MOST]
+    complete = (
+        ReportPdf.objects.filter(audience__in=PRERENDERED)
+        .values("report_id")
+        .annotate(n=Count("audience"))
+        .filter(n=len(PRERENDERED))
+        .values("report_id")
+    )
+    ids = (
+        CloseReport.objects.filter(created_at__lte=now - REPORT_GRACE)
+        .exclude(pk__in=complete)
+        .values_list("pk", flat=True)[:AT_MOST]
+    )
     return reconcile.task_enqueue_missing(task=report_pdfs_render, ids=ids, kwarg="report_ids", batch=10)
 
 
