@@ -121,9 +121,8 @@ class CampaignTable(tables.Table):
     select = SelectColumn(attrs={"th": {"class": "select-col"}, "td": {"class": "select-col"}})
     name = tables.Column()
     status = tables.Column(verbose_name="Status", order_by=("status", "sync_state"), empty_values=())
-    objective = tables.Column(
-        attrs={"th": {"class": "hide-narrow hide-medium"}, "td": {"class": "hide-narrow hide-medium"}}
-    )
+    # Hidden below 1,500 px: its footer cell too, or the totals would sit one column to the right.
+    objective = tables.Column(attrs={part: {"class": "hide-narrow hide-medium"} for part in ("th", "td", "tf")})
     account = tables.Column(order_by=("account__name",))
     budget = tables.Column(verbose_name="Budget", accessor="budget_amount", attrs=NUM, empty_values=())
     total_spend = tables.Column(verbose_name="Spend", attrs=NUM)
@@ -336,7 +335,7 @@ class CampaignTable(tables.Table):
                 ),
                 "objective": esc(objectives.get(r.objective, r.objective)),
                 "account": account,
-                "budget": f"{r.budget_amount:,.2f}&nbsp;{currency}<br>"
+                "budget": f"{money_cell(r.budget_amount, currency)}<br>"
                 f"<span class='muted small'>{esc(modes.get(r.budget_mode, r.budget_mode))}</span>",
                 "total_spend": money_cell(r.total_spend, currency),
                 "remaining": money_cell(remaining, currency),

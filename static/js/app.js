@@ -215,6 +215,8 @@
     const summary = document.querySelector("[data-focus-on-load]");
     if (summary) summary.focus();
   });
+})();
+
 /* --- The viewer's time zone (issue 16) --- */
 /* Pages write times in the account's zone; the server adds the viewer's own time on hover when it knows the
    viewer's zone, which is the browser's, sent in this cookie (campaigns/timezones.py). Without JS: no cookie,

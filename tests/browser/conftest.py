@@ -95,3 +95,17 @@ def screenshot(tmp_path):
         return path
 
     return _shot
+
+
+@pytest.fixture(autouse=True)
+def no_script_errors(request):
+    """Every browser test fails on an uncaught script error in its page: a broken app.js (say, a bad merge) turns
+    every enhanced control dead while the server-rendered page still looks right."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page = request.getfixturevalue("page")
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield
+    assert errors == [], f"uncaught script errors in the page: {errors}"

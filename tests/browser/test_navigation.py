@@ -180,6 +180,10 @@ def test_list_fits_at_1366_and_has_no_contrast_problem(login_page, live_server, 
     assert overflow <= 0, f"the table is {overflow}px wider than its box"
     expect(page.locator("#campaign-table thead")).to_contain_text("Last change")
     assert page.locator("#campaign-table thead th").last.bounding_box()["x"] + 10 < 1366
+    # The totals sit under their own columns (a hidden column's footer cell is hidden too).
+    spend_head = page.locator("#campaign-table thead th", has_text="Spend").bounding_box()
+    spend_total = page.locator("#campaign-table tfoot td", has_text="EUR").bounding_box()
+    assert abs(spend_head["x"] + spend_head["width"] - spend_total["x"] - spend_total["width"]) < 2
     page.locator(f"#campaign-{Campaign.objects.filter(status=Status.ACTIVE).first().pk} [data-select-row]").check()
     assert axe(page) == []  # including a selected row and the bar
     screenshot(page, "campaign-list-agency")
