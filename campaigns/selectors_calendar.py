@@ -48,13 +48,19 @@ class CalendarFilters:
         return "".join(f"&{key}={value}" for key, value in parts if value)
 
 
+MONTH_YEARS = range(1900, 3000)
+
+
 def month_param(value: str | None, *, today: dt.date) -> dt.date:
-    """The first day of "YYYY-MM", or of this month when it is not one."""
+    """The first day of "YYYY-MM", or of this month when it is not one or lies outside MONTH_YEARS (the grid and
+    the previous/next links would step past the first or last date Python can hold: year 1, 9999)."""
     try:
         year, month = (int(part) for part in (value or "").split("-"))
-        return dt.date(year, month, 1)
+        if year in MONTH_YEARS:
+            return dt.date(year, month, 1)
     except (TypeError, ValueError):
-        return today.replace(day=1)
+        pass
+    return today.replace(day=1)
 
 
 def effective_end(campaign: Campaign) -> dt.date | None:

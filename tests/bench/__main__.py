@@ -14,6 +14,11 @@ def main(argv: list[str]) -> None:
     if len(argv) < 2 or argv[1] not in ("generate", "run"):
         sys.exit(USAGE)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    if argv[1] == "generate":
+        # Not manage.py, so the settings take this for a web process with its 20 s statement limit; loading millions
+        # of rows is a command's work (the worker's limits: config/settings/base.py).
+        os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", os.environ.get("DATABASE_WORKER_STATEMENT_TIMEOUT", "0"))
+        os.environ.setdefault("DATABASE_LOCK_TIMEOUT", os.environ.get("DATABASE_WORKER_LOCK_TIMEOUT", "60"))
     django.setup()
     # The commands import models, so only after setup.
     from tests.bench import generate, run  # noqa: PLC0415

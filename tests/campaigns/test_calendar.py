@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+from django.utils import timezone
 from django.contrib.messages import get_messages
 from django.contrib.sessions.models import Session
 from django.urls import reverse
@@ -34,11 +35,13 @@ def test_calendar_shows_month_with_campaigns_coloured_by_status(login, viewer, a
     assert '?month=2030-02"' in html and '?month=2030-04"' in html
 
 
-@pytest.mark.parametrize("month", ["2030-13", "garbage", "", "-1-1", "99999-01"])
+@pytest.mark.parametrize("month", ["2030-13", "garbage", "", "-1-1", "99999-01", "0001-01", "9999-12", "1899-12"])
 def test_calendar_bad_month_shows_this_month(login, viewer, month):
     response = login(viewer).get(CAL, {"month": month})
 
     assert response.status_code == 200
+    this_month = timezone.localdate().replace(day=1)
+    assert response.context["month"] == this_month
 
 
 def test_calendar_ended_campaign_stops_at_its_end(login, viewer, account):

@@ -285,3 +285,19 @@ def test_sort_by_budget_remaining_matches_what_the_column_shows(login, viewer, a
     assert names(descending) == ["Daily lots left", "Lifetime some left", "Overspent", "No end date"]
     shown = [row.record.budget_remaining for row in rows(descending)]
     assert shown == [Decimal("950"), Decimal("200"), Decimal("0"), None]
+
+
+def test_list_totals_of_the_largest_figures_each_account_stores_do_not_overflow(login, viewer, account):
+    """Each account's totals may reach what its column holds (imports refuse more), and several such accounts
+    summed past 2^63 must still give a page: SQLite's SUM raises on integer overflow, so the cross-account sum is
+    never asked of the database."""
+    biggest = 9_223_372_036_854_775_807
+    second = AccountFactory(name="Second", currency=account.currency)
+    MembershipFactory(user=viewer, account=second)
+    for acc in (account, second):
+        CampaignFactory(account=acc, total_video_views=biggest, total_follows=biggest)
+
+    response = login(viewer).get(LIST)
+
+    assert response.status_code == 200
+    assert f"{2 * biggest:,}" in response.content.decode()
