@@ -4,10 +4,10 @@ import json
 import re
 
 import pytest
-from django.utils import timezone
 from django.contrib.messages import get_messages
 from django.contrib.sessions.models import Session
 from django.urls import reverse
+from django.utils import timezone
 
 from campaigns import ics
 from campaigns.models import AdAccount, Status
