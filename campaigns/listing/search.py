@@ -2,9 +2,10 @@
 
 The match is one rule on every database: the term anywhere in the name or the platform id, in any case
 (`campaign_search_q`, Django's `icontains`). How it is found differs: SQLite asks its FTS5 trigram index
-(listing/sql.py, migration 0003) for terms of three characters or more; PostgreSQL's `icontains` compiles to
-`UPPER(…) LIKE`, which its pg_trgm indexes answer (migration 0002). The search's counts and totals are in
-listing/summary.py."""
+(listing/sql.py, migration 0003) for terms of three characters or more; PostgreSQL asks the narrow search table
+(migration 0006: names and platform ids kept upper-cased by triggers, with pg_trgm indexes) with the `UPPER(…) LIKE`
+that `icontains` compiles to, so the wide campaign table carries no trigram index to update on every write
+(migration 0010). The search's counts and totals are in listing/summary.py, from the same table."""
 
 from django.db import connection
 from django.db.models import F, Func, IntegerField, Q, QuerySet
@@ -12,6 +13,17 @@ from django.db.models.expressions import RawSQL
 
 # The FTS5 index's rowids are the campaigns' ids (an external-content table over campaigns_campaign).
 SEARCH_MATCH_SQL = "SELECT rowid FROM campaigns_campaign_search WHERE campaigns_campaign_search MATCH %s"
+# PostgreSQL's search table; the pattern is `icontains`'s escaped "%term%", compared upper-cased.
+SEARCH_LIKE_SQL = (
+    "SELECT id FROM campaigns_campaign_search WHERE name_upper LIKE UPPER(%s) OR platform_id_upper LIKE UPPER(%s)"
+)
+
+
+def search_like_pattern(term: str) -> str:
+    """`term` as `icontains` matches it on PostgreSQL: its LIKE wildcards and backslash escaped, inside "%…%"."""
+    return f"%{connection.ops.prep_for_like_query(term)}%"
+
+
 FTS_TRIGRAM = 3  # the trigram tokenizer indexes no shorter term: those scan
 
 
@@ -29,6 +41,10 @@ def campaigns_matching(queryset: QuerySet, term: str) -> QuerySet:
         phrase = '"' + term.replace('"', '""') + '"'
         # A constant statement; the term is a bound parameter.
         return queryset.filter(pk__in=RawSQL(SEARCH_MATCH_SQL, [phrase]))  # noqa: S611  # nosec B611
+    if connection.vendor == "postgresql":
+        pattern = search_like_pattern(term)
+        # A constant statement; the pattern is a bound parameter.
+        return queryset.filter(pk__in=RawSQL(SEARCH_LIKE_SQL, [pattern, pattern]))  # noqa: S611  # nosec B611
     return queryset.filter(campaign_search_q(term))
 
 

@@ -15,6 +15,7 @@ from django.db import connection, models
 from django.db.models import Count, QuerySet, Sum
 
 from ..models import Campaign, CampaignListStat, Status
+from .search import search_like_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ def campaigns_list_summary_from_search(
 ) -> dict:
     """PostgreSQL: the same summary for "these accounts, these statuses, matching `term`", counted and summed over
     the narrow search table (`campaigns_campaign_search`, kept by triggers) instead of the wide campaign rows."""
-    pattern = f"%{connection.ops.prep_for_like_query(term)}%"
+    pattern = search_like_pattern(term)
     sql, params = _SEARCH_SUMMARY_SQL, [list(account_ids), pattern, pattern]
     if statuses:
         sql, params = sql + _SEARCH_SUMMARY_STATUSES_SQL, [*params, list(statuses)]

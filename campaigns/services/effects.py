@@ -49,7 +49,8 @@ def status_changes_recorded(*, action: str, campaign_ids: list[int], change_ids:
     roll the change back); errors after commit are logged, never raised."""
     if action == Action.END:
         # Atomic with the END on purpose (see the module docstring): never an ended campaign without checklist.
-        winddown_checklists_create(campaign_ids=campaign_ids, now=now)
+        # The END's UPDATE set winddown_done to what the new checklist holds (transitions).
+        winddown_checklists_create(campaign_ids=campaign_ids, now=now, done_counted=True)
     event_on_commit(
         signals.status_changed, action=str(action), campaign_ids=list(campaign_ids), change_ids=list(change_ids)
     )

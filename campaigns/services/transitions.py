@@ -29,6 +29,7 @@ from ..selectors import roles_for_user
 from ..text import counted
 from . import effects
 from .errors import NotPermitted, ReasonRequired, TransitionNotAllowed
+from .winddown import winddown_done_once_created
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,7 +214,12 @@ def campaigns_transition(
                 "updated_at": now,
             }
             if action == Action.END:
-                values |= {"ended_at": now, "end_reason": reason_code, "delete_on_platform": delete_on_platform}
+                values |= {
+                    "ended_at": now,
+                    "end_reason": reason_code,
+                    "delete_on_platform": delete_on_platform,
+                    "winddown_done": winddown_done_once_created(),  # the checklist below then changes no row
+                }
             from_filter = {"status__in": rule.from_statuses}
             updated = 0
             if local:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Subquery, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -49,9 +49,8 @@ class BudgetFollowup(enum.StrEnum):
     NOT_NEEDED = "not_needed"
 
 
-def _winddown_done_refresh(*, campaign_ids: Iterable[int]) -> None:
-    """Recount done steps into Campaign.winddown_done with one UPDATE (a correlated subquery)."""
-
+def _winddown_done_count():
+    """A campaign's done steps as they are stored (a correlated subquery over the campaign row)."""
     done = (
         WindDownStep.objects.filter(campaign_id=OuterRef("pk"), done_at__isnull=False)
         .order_by()
@@ -59,18 +58,34 @@ def _winddown_done_refresh(*, campaign_ids: Iterable[int]) -> None:
         .annotate(n=Count("id"))
         .values("n")
     )
-    Campaign.objects.filter(pk__in=list(campaign_ids)).update(
-        winddown_done=Coalesce(Subquery(done, output_field=IntegerField()), 0)
-    )
+    return Coalesce(Subquery(done, output_field=IntegerField()), 0)
 
 
-def winddown_checklists_create(*, campaign_ids: Iterable[int], now=None) -> int:
+def winddown_done_once_created():
+    """What `Campaign.winddown_done` will be once `winddown_checklists_create` has run: the steps done already,
+    plus the calendar step it adds done. The END's own UPDATE sets it (`transitions`), so the checklist's recount
+    finds nothing to change: on PostgreSQL a second UPDATE of 1,000 campaign rows (every index, both list
+    triggers) cost more than the END itself."""
+    calendar = WindDownStep.objects.filter(campaign_id=OuterRef("pk"), kind=WindDownStepKind.CALENDAR_UPDATED)
+    return _winddown_done_count() + Case(When(~Exists(calendar), then=1), default=0)
+
+
+def _winddown_done_refresh(*, campaign_ids: Iterable[int]) -> None:
+    """Recount done steps into Campaign.winddown_done with one UPDATE (a correlated subquery), writing only the
+    rows whose count is not already right."""
+    count = _winddown_done_count()
+    Campaign.objects.filter(pk__in=list(campaign_ids)).exclude(winddown_done=count).update(winddown_done=count)
+
+
+def winddown_checklists_create(*, campaign_ids: Iterable[int], now=None, done_counted: bool = False) -> int:
     """Create the seven wind-down steps for each campaign (idempotent: existing steps are kept).
 
     The in-transaction subscriber of a status change (`effects.status_changes_recorded`, inside the END
     transaction of `campaigns_transition`), so every path to "ended" (UI, admin, schedule, platform, command)
     gets a checklist atomically. Two queries whatever the number of campaigns.
     The calendar step is done at once: the calendar and the ICS feed read the live status.
+    `done_counted`: the caller's UPDATE of these campaigns already set `winddown_done` to
+    `winddown_done_once_created()` (the END does), so the recount is skipped.
     """
 
     ids = sorted({int(pk) for pk in campaign_ids})
@@ -101,7 +116,8 @@ def winddown_checklists_create(*, campaign_ids: Iterable[int], now=None) -> int:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [calendar, now, calendar, *ids])  # nosec B608
-    _winddown_done_refresh(campaign_ids=ids)
+    if not done_counted:
+        _winddown_done_refresh(campaign_ids=ids)
     return len(ids)
 
 

@@ -59,6 +59,20 @@ def rolled_back():
         pass
 
 
+# What a bulk transition writes. Each rolled-back repetition leaves its rows dead in these tables and their
+# indexes; PostgreSQL's autovacuum would clear them between real bulk actions, so the bench does before each one
+# (otherwise the fifth END of the same 1,000 campaigns reads four ENDs' dead checklist rows: 260 → 410 ms).
+WRITTEN_TABLES = ("campaigns_campaign", "campaigns_campaign_search", "campaigns_statuschange", "campaigns_winddownstep")
+
+
+def vacuum_written_tables() -> None:
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        for table in WRITTEN_TABLES:
+            cursor.execute(f"VACUUM {table}")  # constant table names
+
+
 @contextlib.contextmanager
 def admin_overridden(**attributes):
     """CampaignAdmin with these attributes for the duration (it is one shared instance per process)."""

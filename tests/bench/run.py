@@ -40,6 +40,7 @@ from .probes import (
     median_p95,
     resolve_or_unavailable,
     rolled_back,
+    vacuum_written_tables,
 )
 from .results import BASE_DIR, DOCS, docs_write, rows_markdown
 from .server import gunicorn_server, wrk_run
@@ -97,6 +98,7 @@ LOAD_SECONDS = 20  # wrk's connections and timeout: `server`
 LIST_VS_ADMIN_MAX = 0.5
 LIST_MAX_QUERIES = 8
 BULK_END_MAX_SECONDS_SQLITE = 1.0
+BULK_END_MAX_MS_POSTGRESQL = 250  # issue 19: was 613 ms with the same 8 queries
 SNAPSHOT_MAX_SECONDS = 2.0
 EXPORT_MAX_GROWTH_MB = 100
 LOAD_LIST_VS_ADMIN_MIN = 1.0
@@ -381,8 +383,12 @@ class Bench:
             constant = max(queries) == small
             all_audited = audited == len(active)
             if action == Action.END:
-                row.target = "constant queries, all audited" + (", < 1 s" if connection.vendor == "sqlite" else "")
-                fast = connection.vendor != "sqlite" or median / 1000 < BULK_END_MAX_SECONDS_SQLITE
+                if connection.vendor == "sqlite":
+                    row.target = "constant queries, all audited, < 1 s"
+                    fast = median / 1000 < BULK_END_MAX_SECONDS_SQLITE
+                else:
+                    row.target = f"constant queries, all audited, ≤ {BULK_END_MAX_MS_POSTGRESQL} ms"
+                    fast = median <= BULK_END_MAX_MS_POSTGRESQL
                 row.ok = constant and all_audited and fast
             else:
                 row.target = "constant queries, all audited"
@@ -404,6 +410,7 @@ class Bench:
     def transition_once(self, ids, action):
         """One bulk transition through the service, rolled back; also runs its on-commit callbacks inside."""
         kwargs = {"reason_code": EndReason.OBJECTIVES_MET} if action == Action.END else {}
+        vacuum_written_tables()
         with rolled_back():
             first_callback = len(connection.run_on_commit)
             with CaptureQueriesContext(connection) as ctx:

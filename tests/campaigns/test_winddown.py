@@ -98,6 +98,35 @@ def test_bulk_end_creates_checklists_in_constant_queries(account, manager, djang
     assert set(Campaign.objects.values_list("winddown_done", flat=True)) == {1}
 
 
+def test_end_counts_steps_done_before_it_and_writes_each_campaign_row_once(
+    account, manager, django_assert_max_num_queries
+):
+    """The END's own UPDATE sets winddown_done to what the checklist will hold (issue 19: a second UPDATE of every
+    ended campaign cost PostgreSQL more than the END itself): steps someone completed earlier count, and an
+    existing calendar step is not counted twice."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    fresh = CampaignFactory(account=account)
+    ahead = CampaignFactory(account=account)
+    now = timezone.now()
+    WindDownStep.objects.create(campaign=ahead, kind=WindDownStepKind.CONTENT_REMOVED, position=2, done_at=now)
+    WindDownStep.objects.create(campaign=ahead, kind=WindDownStepKind.CALENDAR_UPDATED, position=3, done_at=now)
+
+    with CaptureQueriesContext(connection) as queries:
+        services.campaigns_transition(
+            campaign_ids=[fresh.pk, ahead.pk], action=Action.END, actor=manager, source=Source.UI, **END
+        )
+
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "campaigns_campaign"')]
+    assert len(updates) == 1
+    assert dict(Campaign.objects.filter(pk__in=[fresh.pk, ahead.pk]).values_list("pk", "winddown_done")) == {
+        fresh.pk: 1,
+        ahead.pk: 2,
+    }
+    assert WindDownStep.objects.filter(campaign=ahead).count() == WINDDOWN_STEP_COUNT
+
+
 def test_pause_does_not_create_checklist(campaign, editor):
     services.campaign_transition(campaign=campaign, action=Action.PAUSE, actor=editor, source=Source.UI)
     assert not WindDownStep.objects.exists()
