@@ -373,10 +373,10 @@ def comparison(*, figures: dict, currency: str) -> dict:
 SINCE_CLOSE_FIELDS = ("spend", "impressions", "video_views", "likes", "comments", "shares", "follows", "clicks")
 
 
-def since_close(*, snapshot: dict, campaign) -> dict:
-    """Late attribution: the campaign's current maintained totals minus the frozen ones. No metric query."""
-    frozen = snapshot["totals"]
-    cur = snapshot["campaign"]["currency"]
+def since_close(*, frozen_totals: dict, currency: str, campaign) -> dict:
+    """Late attribution: the campaign's current maintained totals minus the frozen ones (the snapshot's
+    "totals"). No metric query."""
+    frozen, cur = frozen_totals, currency
     rows = []
     for field in SINCE_CLOSE_FIELDS:
         m = metrics.metric(field)

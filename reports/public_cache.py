@@ -1,7 +1,8 @@
 """What the public shared page depends on, and the cache keys and validators made from it (issue 9).
 
 A shared page is the same for every visitor of one link state, so it is cached whole (with a marker where each
-visitor's CSRF token goes), and the frozen report body inside it is cached per report and per rendering option.
+visitor's CSRF token goes), and the frozen report body inside it is cached per report and per rendering option;
+the team's report page takes its body from the same cache (`TEAM_OPTIONS`), warmed when the report is frozen.
 Neither key trusts anyone to remember it:
 
 - the page key and the ETag cover every field of the link except its view counters (`NOT_SHOWN`), so a new share
@@ -16,6 +17,7 @@ import hashlib
 import re
 
 from django.core.cache import cache
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
@@ -24,7 +26,7 @@ from .presenters import report_body
 from .tables import ContentTable
 
 BODY_CACHE_SECONDS = 60 * 60
-BODY_CACHE_VERSION = 3
+BODY_CACHE_VERSION = 4  # bump when reports/includes/report_body.html or what presenters give it changes
 PAGE_VERSION = "4"  # bump when the public templates change, so browsers (and the page cache) drop old copies
 # Stands in for the CSRF token in a cached page; replaced by the visitor's own token on every response.
 CSRF_MARKER = "csrf-token-placeholder-4b9d1c"
@@ -94,6 +96,15 @@ def body_html(request, report: CloseReport, options: dict) -> SafeString:
             cache.set(key, html, BODY_CACHE_SECONDS)
     # Rendered by the template engine above (every value escaped there); the cache may hand back a plain str.
     return mark_safe(html)  # noqa: S308  # nosec B308 B703
+
+
+TEAM_OPTIONS = {"internal_details": True}  # the team's own report page (`views.common.detail_context`)
+
+
+def body_warm(report: CloseReport) -> None:
+    """Render the team's report body into the cache once it is frozen (`tasks.close_reports_build`), so the first
+    visit of the report page reads a stored presentation too, not only the second."""
+    body_html(HttpRequest(), report, TEAM_OPTIONS)
 
 
 _KEEP_WHITESPACE = re.compile(r"(<(pre|textarea|script)\b.*?</\2\s*>)", re.IGNORECASE | re.DOTALL)

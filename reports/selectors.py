@@ -5,6 +5,7 @@ import statistics
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 
 from campaigns.models import Campaign
 from campaigns.selectors import accounts_for_user
@@ -23,8 +24,16 @@ def reports_for_user(*, user: User) -> QuerySet[CloseReport]:
     return CloseReport.objects.filter(account__memberships__user=user)
 
 
-def report_for_campaign(*, campaign: Campaign) -> CloseReport | None:
-    return CloseReport.objects.filter(campaign_id=campaign.pk).first()
+def report_for_campaign(*, campaign: Campaign, page: bool = False) -> CloseReport | None:
+    """The campaign's report. `page=True` for the report page: the snapshot (365 days × 50 items is ~2 MB of
+    JSON) is not loaded, only what the page reads around its cached body: `frozen_totals` and `frozen_currency`."""
+    reports = CloseReport.objects.filter(campaign_id=campaign.pk)
+    if page:
+        reports = reports.defer("snapshot").annotate(
+            frozen_totals=KeyTransform("totals", "snapshot"),
+            frozen_currency=KeyTextTransform("currency", KeyTransform("campaign", "snapshot")),
+        )
+    return reports.first()
 
 
 def lessons_for_report(*, report: CloseReport, history: int = 10) -> tuple[LessonRevision | None, list]:

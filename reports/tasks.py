@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.tasks import task
 
+from . import public_cache
 from .models import CloseReport
 
 # One task per this many ended campaigns: a bulk end of 1,000 queues a handful of builds, not 1,000.
@@ -29,11 +30,13 @@ def close_reports_queue(change_ids: list[int]) -> int:
 
 @task
 def close_reports_build(campaign_ids: list[int]) -> int:
-    """Freeze the close reports of these ended campaigns, then queue their PDFs (REPORT_PDF_PRERENDER). Safe to
-    run twice: existing reports are left alone."""
+    """Freeze the close reports of these ended campaigns, render each one's report body into the cache, then queue
+    their PDFs (REPORT_PDF_PRERENDER). Safe to run twice: existing reports are left alone."""
     from . import services
 
     built = services.reports_create(campaign_ids=campaign_ids)
+    for report in CloseReport.objects.filter(campaign_id__in=built).only("pk", "created_at", "snapshot_version"):
+        public_cache.body_warm(report)  # the report page's first visit then reads it from the cache
     if built and settings.REPORT_PDF_PRERENDER:
         report_ids = sorted(CloseReport.objects.filter(campaign_id__in=built).values_list("pk", flat=True))
         for start in range(0, len(report_ids), PDF_BATCH):

@@ -8,15 +8,16 @@ from django.utils.text import slugify
 from campaigns.models import Campaign, Role
 from campaigns.selectors import campaign_get_for_user
 
-from .. import exports, presenters, selectors, services
+from .. import exports, presenters, public_cache, selectors, services
 from ..forms import FeedbackForm, FeedbackRequestForm, ShareLinkForm
 from ..models import CloseReport, PdfAudience
 
 
-def report_or_404(request, campaign_id) -> tuple[Campaign, CloseReport]:
-    """The user's campaign and its report; 404 for someone else's campaign and for a campaign without one."""
+def report_or_404(request, campaign_id, *, page: bool = False) -> tuple[Campaign, CloseReport]:
+    """The user's campaign and its report; 404 for someone else's campaign and for a campaign without one.
+    `page=True` when the view may render the report page (`detail_context`): see `report_for_campaign`."""
     campaign = campaign_get_for_user(user=request.user, pk=campaign_id)
-    report = selectors.report_for_campaign(campaign=campaign)
+    report = selectors.report_for_campaign(campaign=campaign, page=page)
     if report is None:
         raise Http404("This campaign has no report yet.")
     return campaign, report
@@ -56,13 +57,16 @@ def sharing_context(*, request, report, role) -> dict:
 
 
 def detail_context(request, campaign, report, role) -> dict:
-    """The whole report page: the frozen body, late attribution, the comparison, lessons, sharing and feedback."""
-    currency = report.snapshot["campaign"]["currency"]
+    """The whole report page: the frozen body, late attribution, the comparison, lessons, sharing and feedback.
+    `report` comes from `selectors.report_for_campaign(page=True)`: the body is rendered once per report, sort and
+    options and then served from the cache (`public_cache.body_html`, the one the shared page uses), so the page
+    never decodes the whole snapshot."""
+    currency = report.frozen_currency
     return {
         **lessons_context(campaign=campaign, report=report, can_edit=can_edit(role)),
         "role": role,
-        "body": presenters.report_body(snapshot=report.snapshot, request=request),
-        "since_close": presenters.since_close(snapshot=report.snapshot, campaign=campaign),
+        "body_html": public_cache.body_html(request, report, public_cache.TEAM_OPTIONS),
+        "since_close": presenters.since_close(frozen_totals=report.frozen_totals, currency=currency, campaign=campaign),
         "comparison": presenters.comparison(figures=selectors.report_comparison(report=report), currency=currency),
     } | sharing_context(request=request, report=report, role=role)
 

@@ -18,7 +18,7 @@ from .lessons import lessons_form
 def report_detail(request, campaign_id):
     campaign = campaign_get_for_user(user=request.user, pk=campaign_id)
     role = role_for(user=request.user, account_id=campaign.account_id)
-    report = selectors.report_for_campaign(campaign=campaign)
+    report = selectors.report_for_campaign(campaign=campaign, page=True)
     if report is None:
         return render(
             request,

@@ -28,7 +28,7 @@ def lessons_form(lessons, data=None) -> LessonsForm:
 @login_required
 @require_GET
 def lessons_display(request, campaign_id):
-    campaign, report = report_or_404(request, campaign_id)
+    campaign, report = report_or_404(request, campaign_id, page=True)
     if not request.htmx:
         return redirect(reverse("reports:detail", args=[campaign.pk]) + "#lessons")
     role = role_for(user=request.user, account_id=campaign.account_id)
@@ -38,7 +38,7 @@ def lessons_display(request, campaign_id):
 @login_required
 @require_http_methods(["GET", "POST"])
 def lessons_edit(request, campaign_id):
-    campaign, report = report_or_404(request, campaign_id)
+    campaign, report = report_or_404(request, campaign_id, page=True)
     require_role(user=request.user, account_id=campaign.account_id, role=Role.EDITOR, doing="edit lessons learned")
     detail_url = reverse("reports:detail", args=[campaign.pk])
     if request.method == "GET":

@@ -23,7 +23,7 @@ from .common import detail_context, report_or_404, sharing_context
 
 
 def _report(request, campaign_id, *, role_needed: Role, doing: str):
-    campaign, report = report_or_404(request, campaign_id)
+    campaign, report = report_or_404(request, campaign_id, page=True)
     role = require_role(user=request.user, account_id=campaign.account_id, role=role_needed, doing=doing)
     return campaign, report, role
 

@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -9,6 +10,7 @@ from pypdf import PdfReader
 
 from campaigns.models import ContentItem, EndReason, Role, Status
 from campaigns.services import daily_metrics_upsert
+from reports import presenters
 from reports.models import CloseReport, LessonRevision
 from reports.services import reports_create
 from tests.factories import CampaignFactory, ContentItemFactory, MembershipFactory
@@ -38,6 +40,30 @@ def test_report_page_shows_frozen_figures(ended_report, login, viewer):
     assert "Objectives met" in html
     assert 'id="feedback"' in html
     assert "Edit lessons" not in html  # viewers read
+
+
+def test_report_page_reads_the_body_stored_when_the_report_was_frozen(
+    campaign, manager, login, cache_cleared, monkeypatch, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    """Issue 19: the frozen body is rendered once, when the report is built, and the page reads it from there
+    (365 × 50 took 132–148 ms to present on every view); the snapshot itself is never loaded by the page."""
+    _ended(campaign, manager, 20, django_capture_on_commit_callbacks, content=3)
+    rendered = []
+    monkeypatch.setattr(presenters, "report_body", lambda **kw: rendered.append(kw) or pytest.fail("rendered again"))
+    client = login(manager)
+    url = reverse("reports:detail", args=[campaign.pk])
+    client.get(url)
+    with django_assert_num_queries(11) as queries:  # the same 11 as test_report_page_query_count_is_constant
+        response = client.get(url)
+
+    html = response.content.decode()
+    assert rendered == []
+    assert f"{campaign.total_video_views:,}" in html and 'data-chart="chart-daily-data"' in html
+    assert "Ended by" in html or "by " in html.split("<dt>Ended</dt>")[1].split("</dd>")[0]  # the team's details
+    report_reads = [q["sql"] for q in queries.captured_queries if 'FROM "reports_closereport"' in q["sql"]]
+    # The column itself is never selected (only two keys of it are read, inside JSON functions).
+    selected = re.compile(r'"reports_closereport"\."snapshot"(, "|\s+FROM)')
+    assert report_reads and not any(selected.search(sql) for sql in report_reads)
 
 
 def test_report_page_zero_views_shows_dashes(campaign, manager, login, django_capture_on_commit_callbacks):
