@@ -2,7 +2,8 @@
 
 Periodic jobs: the lost-task sweep (every heartbeat), the reconciler, wind-down daily (07:00 UTC), the list
 totals' fold (every 5 minutes) and, when PLATFORM_SYNC_EVERY_MINUTES is set, the platform sync. Checks: emails
-neither sent nor given up on, pushes pending past their deadline, scheduled actions past due."""
+neither sent nor given up on, end notifications never made, pushes pending past their deadline, scheduled actions
+past due."""
 
 import datetime as dt
 
@@ -11,7 +12,18 @@ from django.core import checks as system_checks
 
 from .. import tasks
 from ..listing import tasks as listing_tasks
-from ..models import Campaign, EmailState, Notification, ScheduledAction, ScheduledState, SyncState
+from ..models import (
+    Action,
+    Campaign,
+    EmailState,
+    Notification,
+    ScheduledAction,
+    ScheduledState,
+    StatusChange,
+    SyncState,
+    WindDownStep,
+    WindDownStepKind,
+)
 from ..platforms.push import PUSH_STALE_MINUTES
 from ..services.notifications import NOTIFICATION_EMAIL_MAX_ATTEMPTS
 from . import periodic, reconcile, recovery
@@ -19,6 +31,8 @@ from . import periodic, reconcile, recovery
 # Work younger than this is the normal path's (its task was queued on commit and may simply wait in the queue).
 SCHEDULED_ACTION_GRACE = dt.timedelta(minutes=2)
 EMAIL_GRACE = dt.timedelta(minutes=10)
+END_NOTIFY_GRACE = dt.timedelta(minutes=2)
+END_NOTIFY_WITHIN = dt.timedelta(days=2)  # older ends are not announced late
 # At most this many items per check and reconcile: a backlog drains over a few periods, each run stays short.
 RECONCILE_AT_MOST = 1000
 
@@ -33,6 +47,27 @@ def emails_unsent_check(*, now) -> int:
     ).values_list("pk", flat=True)[:RECONCILE_AT_MOST]
     return reconcile.task_enqueue_missing(
         task=tasks.notification_emails_send, ids=ids, kwarg="notification_ids", batch=100
+    )
+
+
+def end_notifications_missing_check(*, now) -> int:
+    """Ends whose notifications were never made: the "team notified" step of an end is done, or marked
+    `nobody_told`, by `notifications_for_status_changes`; still blank END_NOTIFY_GRACE after the end, its
+    `notify_status_changes` task was lost (queuing it failed, or its worker died). Ends older than
+    END_NOTIFY_WITHIN are left alone: the checklist still offers "notify the team"."""
+    campaign_ids = (
+        WindDownStep.objects.filter(
+            kind=WindDownStepKind.TEAM_NOTIFIED,
+            done_at__isnull=True,
+            campaign__ended_at__lte=now - END_NOTIFY_GRACE,
+            campaign__ended_at__gt=now - END_NOTIFY_WITHIN,
+        )
+        .exclude(data__has_key="nobody_told")
+        .values("campaign_id")
+    )
+    ids = StatusChange.objects.filter(campaign_id__in=campaign_ids, action=Action.END).values_list("pk", flat=True)
+    return reconcile.task_enqueue_missing(
+        task=tasks.notify_status_changes, ids=ids[:RECONCILE_AT_MOST], kwarg="change_ids", batch=200
     )
 
 
@@ -74,6 +109,7 @@ def register() -> None:
     system_checks.register(worker_timings_check)
     for name, check in (
         ("campaigns.emails", emails_unsent_check),
+        ("campaigns.end_notifications", end_notifications_missing_check),
         ("campaigns.pushes", pushes_pending_check),
         ("campaigns.scheduled_actions", scheduled_actions_due_check),
     ):

@@ -109,6 +109,24 @@ def test_an_email_whose_retry_waits_in_the_queue_is_not_queued_again(db_tasks, m
     assert checks.emails_unsent_check(now=ago(seconds=0)) == 0
 
 
+def test_ends_whose_notifications_were_never_made_are_notified_once(db_tasks, account, manager, editor):
+    lost = CampaignFactory.create_batch(2, account=account)
+    just_ended, long_ago = CampaignFactory(account=account), CampaignFactory(account=account)
+    campaigns_end([*lost, just_ended, long_ago], manager)  # nothing after commit runs here: as if the task was lost
+    Campaign.objects.filter(pk__in=[c.pk for c in lost]).update(ended_at=ago(minutes=10))
+    Campaign.objects.filter(pk=long_ago.pk).update(ended_at=ago(days=3))
+    assert not Notification.objects.exists()
+
+    assert checks.end_notifications_missing_check(now=ago(seconds=0)) == 2
+    assert checks.end_notifications_missing_check(now=ago(seconds=0)) == 0  # a run already holds them
+    tasks_run_queued()
+
+    told = Notification.objects.filter(recipient=editor, kind=NotificationKind.STATUS_CHANGED)
+    assert told.count() == 1 and "2 campaigns" in told.get().title
+    assert set(told.get().campaigns.values_list("pk", flat=True)) == {c.pk for c in lost}
+    assert checks.end_notifications_missing_check(now=ago(seconds=0)) == 0  # the step is done now
+
+
 def test_pushes_pending_past_their_deadline_are_queued_once(db_tasks, account):
     stale, recent = CampaignFactory.create_batch(2, account=account, status=Status.PAUSED)
     Campaign.objects.filter(pk__in=[stale.pk, recent.pk]).update(sync_state=SyncState.PENDING)
@@ -145,6 +163,7 @@ def test_every_app_registers_its_checks_and_a_failing_one_does_not_stop_the_othe
 ):
     assert set(reconcile.reconcile_checks()) == {
         "campaigns.emails",
+        "campaigns.end_notifications",
         "campaigns.pushes",
         "campaigns.scheduled_actions",
         "reports.missing",
@@ -162,6 +181,7 @@ def test_every_app_registers_its_checks_and_a_failing_one_does_not_stop_the_othe
         found = reconcile.reconcile_run()
     assert found == {
         "campaigns.emails": -1,
+        "campaigns.end_notifications": 1,  # the same lost end: its notifications were never made either
         "campaigns.pushes": 0,
         "campaigns.scheduled_actions": 0,
         "reports.missing": 1,
