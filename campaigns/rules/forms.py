@@ -4,7 +4,23 @@ the service (and the admin) refuse the same rules."""
 from django import forms
 
 from ..models import Campaign, EndReason, Objective, Rule, RuleAction, RuleCondition, RuleScope
+from .conditions import CONDITION_FIELDS
 from .services import RULE_FIELDS, rule_problems
+
+
+def shown_when() -> dict[str, tuple[str, list[str]]]:
+    """{field: (the control it depends on, the values that make it apply)}."""
+    needing = {
+        field: [str(c) for c, fields in CONDITION_FIELDS.items() if field in fields]
+        for field in ("threshold", "days", "impressions")
+    }
+    return {
+        **{field: ("condition", conditions) for field, conditions in needing.items()},
+        "end_reason": ("action", [RuleAction.END.value]),
+        "end_note": ("action", [RuleAction.END.value]),
+        "objective": ("scope", [RuleScope.OBJECTIVE.value]),
+        "campaigns": ("scope", [RuleScope.CHOSEN.value]),
+    }
 
 
 class RuleForm(forms.ModelForm):
@@ -26,6 +42,7 @@ class RuleForm(forms.ModelForm):
     )
     action = forms.ChoiceField(
         choices=RuleAction.choices,
+        initial=RuleAction.NOTIFY,
         widget=forms.RadioSelect,
         label="Then",
         help_text="Start with “Notify only” to see how the rule behaves.",
@@ -34,7 +51,7 @@ class RuleForm(forms.ModelForm):
         choices=[("", "—"), *EndReason.choices], required=False, label="End reason", help_text="Only for “End”."
     )
     end_note = forms.CharField(required=False, max_length=500, label="End note")
-    scope = forms.ChoiceField(choices=RuleScope.choices, widget=forms.RadioSelect, label="For")
+    scope = forms.ChoiceField(choices=RuleScope.choices, initial=RuleScope.ALL, widget=forms.RadioSelect, label="For")
     objective = forms.ChoiceField(choices=[("", "—"), *Objective.choices], required=False, label="Objective")
     campaigns = forms.ModelMultipleChoiceField(
         queryset=Campaign.objects.none(),
@@ -53,6 +70,8 @@ class RuleForm(forms.ModelForm):
         model = Rule
         fields = [*RULE_FIELDS, "campaigns"]
 
+    field_order = [*RULE_FIELDS[: RULE_FIELDS.index("objective") + 1], "campaigns", "guard_impressions", "guard_days"]
+
     def __init__(self, *args, account, **kwargs):
         super().__init__(*args, **kwargs)
         self.account = account
@@ -60,6 +79,9 @@ class RuleForm(forms.ModelForm):
             Campaign.objects.filter(account=account).exclude(status="ended").order_by("name")
         )
         self.fields["name"].help_text = "Shown in the history: “Paused by rule <name>”."
+        # With JavaScript a field shows only when it applies (`data-shown-when`, static/js/app.js); without, all do.
+        for name, (control, values) in shown_when().items():
+            self.fields[name].shown_when = f"{control}:{','.join(values)}"
 
     def clean(self):
         cleaned = super().clean()

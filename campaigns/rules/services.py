@@ -2,6 +2,8 @@
 is checked (`rule_problems`) and audited in the rule log in the same transaction. Who may call them is the
 caller's check (managers on the pages, staff in the admin)."""
 
+from decimal import Decimal
+
 from django.db import transaction
 
 from ..models import (
@@ -89,7 +91,11 @@ def _campaigns_of_account(account_id: int, campaign_ids) -> list[int]:
 
 
 def _shown(value) -> str:
-    return "—" if value in (None, "") else str(value)
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    return str(value)
 
 
 def _actor(actor):
@@ -108,7 +114,7 @@ def rule_create(*, account, actor, values: dict, campaign_ids=()) -> Rule:
         rule.save()
         rule.campaigns.set(ids)
         RuleLogEntry.objects.create(
-            rule=rule, kind=RuleLogKind.CREATED, actor=_actor(actor), message=f"Created: {rule_sentence(rule)}"[:500]
+            rule=rule, kind=RuleLogKind.CREATED, actor=_actor(actor), message=rule_sentence(rule)[:500]
         )
     return rule
 
@@ -146,7 +152,7 @@ def rule_edit(*, rule: Rule, actor, values: dict, campaign_ids=()) -> list[str]:
             rule=locked,
             kind=RuleLogKind.EDITED,
             actor=_actor(actor),
-            message=f"Edited: {'; '.join(words)}"[:500],
+            message="; ".join(words)[:500],
             numbers={"changed": changed},
         )
     rule.refresh_from_db()

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
 
 from ..models import Role, Rule, RuleLogEntry
 from ..rules import conditions
@@ -80,6 +81,9 @@ def _rule_form_page(request, account, rule: Rule | None):
             preview = {"result": rule_preview(rule=unsaved, campaign_ids=form.campaign_ids()), **_describe(unsaved)}
     context = {"account": account, "form": form, "rule": rule, "preview": preview, "nav_section": "accounts"}
     if request.htmx and "preview" in request.POST:
+        if preview is None:  # the form has errors to show: the whole editor, not only the preview
+            response = render(request, "campaigns/rules/rule_form.html#rule-editor", context)
+            return retarget(reswap(response, "outerHTML"), "#rule-editor")
         return render(request, "campaigns/rules/rule_form.html#rule-preview", context)
     return render(request, "campaigns/rules/rule_form.html", context)
 

@@ -350,4 +350,4 @@ def test_enable_disable_and_edit_are_logged_with_the_actor(account, manager):
     kinds = list(RuleLogEntry.objects.filter(rule=rule).order_by("pk").values_list("kind", "actor_id"))
     assert kinds == [("created", manager.pk), ("disabled", manager.pk), ("edited", manager.pk)]
     edited = RuleLogEntry.objects.get(rule=rule, kind="edited")
-    assert edited.message == "Edited: Threshold: 90.00 → 95"
+    assert edited.message == "Threshold: 90 → 95"
