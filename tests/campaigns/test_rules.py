@@ -28,6 +28,7 @@ from campaigns.models import (
 from campaigns.rules import conditions, evaluate
 from campaigns.rules import services as rule_services
 from campaigns.worker import periodic
+from tests.campaigns.fake_tiktok import fake_tiktok_fixture, tiktok_account_fixture  # noqa: F401
 from tests.factories import CampaignFactory, DailyMetricFactory
 
 pytestmark = pytest.mark.django_db
@@ -322,11 +323,36 @@ def test_import_commit_evaluates_the_accounts_rules(
     assert StatusChange.objects.get(campaign=campaign, action="pause").source == Source.RULE
 
 
-def test_hourly_job_is_registered():
+def test_hourly_job_evaluates_every_accounts_rules(account, manager):
     job = periodic.periodic_jobs()["campaigns.rules_evaluate"]
     now = dt.datetime(2026, 11, 20, 10, tzinfo=dt.UTC)
-    assert job.task.name == "rules_evaluate_task"
     assert job.next_run(now) == now + dt.timedelta(hours=1)
+    late = CampaignFactory(account=account, name="Late", end_date=dt.date(2020, 1, 1), start_date=dt.date(2019, 1, 1))
+    rule_services.rule_create(
+        account=account,
+        actor=manager,
+        values={"name": "Past end", "condition": RuleCondition.END_DATE_PASSED, "action": "pause"},
+    )
+
+    job.task.enqueue(**job.kwargs)  # what the worker queues every hour (the immediate backend runs it now)
+
+    late.refresh_from_db()
+    assert late.status == Status.PAUSED
+
+
+def test_evaluation_queries_do_not_grow_with_the_number_of_campaigns(account, manager):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    rule = budget_rule(account, manager)
+    counts = []
+    for n in (2, 12):
+        for i in range(n):
+            lifetime_campaign(account, name=f"c{n}-{i}")
+        with CaptureQueriesContext(connection) as queries:
+            assert len(evaluate.rule_evaluate(rule_id=rule.pk, today=TODAY).acted) == n
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
 
 
 # The rule services: checked and audited ------------------------------------------------------------------------
@@ -351,3 +377,31 @@ def test_enable_disable_and_edit_are_logged_with_the_actor(account, manager):
     assert kinds == [("created", manager.pk), ("disabled", manager.pk), ("edited", manager.pk)]
     edited = RuleLogEntry.objects.get(rule=rule, kind="edited")
     assert edited.message == "Threshold: 90 → 95"
+
+
+def test_platform_pull_evaluates_rules_and_the_pause_is_pushed_to_tiktok(
+    tiktok_account, fake_tiktok, manager, django_capture_on_commit_callbacks
+):
+    from campaigns.platforms import pull
+    from campaigns.timezones import today_in
+
+    today = today_in(tiktok_account)
+    campaign = CampaignFactory(account=tiktok_account, name="Spring Glow", platform_id="1800000000000001")
+    fake_tiktok.add_campaign(campaign.platform_id, campaign.name, budget=100)
+    fake_tiktok.add_metrics(campaign.platform_id, today, spend="250.00", impressions="9000")
+    rule_services.rule_create(
+        account=tiktok_account,
+        actor=manager,
+        values={"name": "Overspend", "condition": RuleCondition.DAILY_OVERSPEND, "threshold": 2, "action": "pause"},
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pull.platform_pull_account(account=tiktok_account, days=3, today=today)
+
+    campaign.refresh_from_db()
+    assert campaign.status == Status.PAUSED
+    change = StatusChange.objects.get(campaign=campaign, action="pause")
+    assert change.source == Source.RULE and "2.5 × the daily budget" in change.details["rule_reason"]
+    pushed = [call["body"] for call in fake_tiktok.calls("/campaign/status/update/")]
+    assert pushed and pushed[-1]["operation_status"] == "DISABLE"
+    assert campaign.sync_state == "synced"
