@@ -36,7 +36,7 @@ from ..models import (
 from ..services.transitions import campaigns_transition
 from ..timezones import today_in
 from . import notify
-from .conditions import campaigns_tripped, day_text
+from .conditions import campaigns_tripped, condition_text, day_text
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,12 @@ def acted_message(rule: Rule, name: str, day: dt.date, text: str) -> str:
     """ "Paused “Glow Drop #12” on 12 Nov: spend 96 % of the lifetime budget (…)"."""
     verb = {RuleAction.NOTIFY: "Flagged", RuleAction.PAUSE: "Paused", RuleAction.END: "Ended"}[RuleAction(rule.action)]
     return f"{verb} “{name}” on {day_text(day)}: {text}"[:500]
+
+
+def end_note(rule: Rule) -> str:
+    """ "Ended by rule “Budget stop”: spend reaches 90 % of the lifetime budget. Budget is gone." """
+    note = f"Ended by rule “{rule.name}”: {condition_text(rule)}."
+    return f"{note} {rule.end_note}".strip() if rule.end_note else note
 
 
 def held_message(name: str, day: dt.date, text: str, why: str) -> str:
@@ -96,7 +102,8 @@ def rule_evaluate(*, rule_id: int, today: dt.date | None = None) -> Evaluation:
                 enforce_role=False,
                 only_from=frozenset({Status.ACTIVE}),
                 reason_code=rule.end_reason if rule.action == RuleAction.END else "",
-                reason_note=rule.end_note if rule.action == RuleAction.END else "",
+                # The end's note says which rule and why, so the close report a stakeholder reads does too.
+                reason_note=end_note(rule) if rule.action == RuleAction.END else "",
                 details={
                     pk: {"rule_id": rule.pk, "rule_name": rule.name, "rule_reason": t.text, "numbers": t.numbers}
                     for pk, t in fire.items()

@@ -186,7 +186,10 @@ def test_end_rule_carries_its_reason_and_note(account, manager):
     campaign.refresh_from_db()
     assert campaign.status == Status.ENDED and campaign.end_reason == EndReason.BUDGET_CONSTRAINTS
     change = StatusChange.objects.get(campaign=campaign, action="end")
-    assert change.reason_note == "Budget is gone." and change.source == Source.RULE
+    assert change.source == Source.RULE
+    assert change.reason_note == (
+        "Ended by rule “Budget guard”: spend reaches 90 % of the lifetime budget. Budget is gone."
+    )
     assert campaign.winddown_steps.count() == 7  # the wind-down follows, as for any end
 
 
@@ -405,3 +408,21 @@ def test_platform_pull_evaluates_rules_and_the_pause_is_pushed_to_tiktok(
     pushed = [call["body"] for call in fake_tiktok.calls("/campaign/status/update/")]
     assert pushed and pushed[-1]["operation_status"] == "DISABLE"
     assert campaign.sync_state == "synced"
+
+
+def test_a_rules_end_runs_everything_an_end_does_without_a_failing_subscriber(
+    account, manager, editor, caplog, django_capture_on_commit_callbacks
+):
+    from reports.models import CloseReport
+
+    campaign = lifetime_campaign(account, owner=editor)
+    rule = budget_rule(account, manager, action=RuleAction.END, end_reason=EndReason.BUDGET_CONSTRAINTS)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        evaluate.rule_evaluate(rule_id=rule.pk, today=TODAY)
+
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+    note = Notification.objects.get(recipient=editor, campaigns=campaign)
+    assert note.title == "Rule “Budget guard” ended “Glow Drop #12”" and "Budget constraints" in note.body
+    assert CloseReport.objects.filter(campaign=campaign).exists()
+    assert campaign.winddown_steps.get(kind="team_notified").is_done
