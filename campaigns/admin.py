@@ -277,3 +277,6 @@ def notifications_email_retry(modeladmin, request, queryset):
 
 
 NotificationAdmin.actions = [notifications_email_retry]
+
+# Guardrail rules (issue 17): registered from their own package, through the rule services.
+from .rules import admin as rules_admin  # noqa: E402, F401

@@ -67,6 +67,9 @@ def _by(entry, account) -> str:
     source = entry.source
     if source == Source.SCHEDULE:
         return "by a schedule"
+    if source == Source.RULE:
+        name = (entry.details or {}).get("rule_name")
+        return f"by rule {name}" if name else "by a rule"
     if source == Source.PLATFORM and not person:
         return f"on {platform_label(account)}"
     if person:
@@ -147,6 +150,8 @@ def history_row(entry, *, campaign: Campaign) -> HistoryRow:
         extra.append(f"{Status(entry.from_status).label} → {Status(entry.to_status).label}")
         if details.get("delete_on_platform"):
             extra.append(f"also deleted on {platform_label(account)}")
+        if details.get("rule_reason"):
+            extra.append(str(details["rule_reason"]))
     elif action == Action.SCHEDULE:
         headline = f"Scheduled {by}: {_schedule_what(details, account)}"
     elif action == Action.UNSCHEDULE:

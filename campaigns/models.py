@@ -504,6 +504,7 @@ class Source(models.TextChoices):
     PLATFORM = "platform", "Platform"
     IMPORT = "import", "Import"
     COMMAND = "command", "Command"
+    RULE = "rule", "Rule"
 
 
 class StatusChange(models.Model):
@@ -648,6 +649,7 @@ class NotificationKind(models.TextChoices):
     RECONNECT = "reconnect", "Platform connection needs attention"
     STILL_DELIVERING = "still_delivering", "Still delivering after end"
     WINDDOWN_OVERDUE = "winddown_overdue", "Wind-down step overdue"
+    RULE_TRIGGERED = "rule_triggered", "A rule was triggered"
 
 
 class EmailState(models.TextChoices):
@@ -785,3 +787,15 @@ class PeriodicJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (next {self.next_run_at:%Y-%m-%d %H:%M:%S} UTC)"
+
+
+# --- guardrail rules (issue 17): their own module, registered here ---
+from .models_rules import (  # noqa: E402, F401
+    Rule,
+    RuleAction,
+    RuleCondition,
+    RuleEpisode,
+    RuleLogEntry,
+    RuleLogKind,
+    RuleScope,
+)

@@ -114,3 +114,16 @@ def run_scheduled_action(*scheduled_action_ids: int) -> dict[int, str]:
     from . import services
 
     return services.scheduled_actions_run_due(ids=list(scheduled_action_ids))
+
+
+# --- guardrail rules (issue 17) ---
+
+
+@task
+def rules_evaluate_task(*, account_ids: list[int] | None = None) -> dict:
+    """Evaluate the enabled rules of these accounts (all accounts when None): queued on commit of every metrics
+    import or pull, and hourly by the workers' periodic job `campaigns.rules_evaluate`."""
+    from .rules import evaluate
+
+    results = evaluate.rules_evaluate(account_ids=account_ids)
+    return {str(pk): {"acted": r.acted, "held": sorted(r.held)} for pk, r in results.items()}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import accounts, actions, calendar, detail, edit, home, imports, notifications, schedule, winddown
+from .views import accounts, actions, calendar, detail, edit, home, imports, notifications, rules, schedule, winddown
 from .views import list as campaign_list
 
 app_name = "campaigns"
@@ -41,6 +41,12 @@ urlpatterns = [
     path("accounts/<int:pk>/imports/<int:import_pk>/", imports.import_preview, name="import_preview"),
     path("accounts/<int:pk>/imports/<int:import_pk>/commit/", imports.import_commit, name="import_commit"),
     path("accounts/<int:pk>/imports/<int:import_pk>/discard/", imports.import_discard, name="import_discard"),
+    # Guardrail rules of an account (issue 17)
+    path("accounts/<int:pk>/rules/", rules.rule_list, name="rules"),
+    path("accounts/<int:pk>/rules/new/", rules.rule_create, name="rule_create"),
+    path("accounts/<int:pk>/rules/log/", rules.rule_log, name="rule_log"),
+    path("accounts/<int:pk>/rules/<int:rule_pk>/", rules.rule_edit, name="rule_edit"),
+    path("accounts/<int:pk>/rules/<int:rule_pk>/enabled/", rules.rule_enabled, name="rule_enabled"),
     path("<int:pk>/retry-sync/", accounts.campaign_retry_sync, name="retry_sync"),
     path("<int:pk>/resend-end/", accounts.campaign_resend_end, name="resend_end"),
 ]

@@ -82,6 +82,12 @@ ACCESS: dict[str, Access] = {
     "campaigns:import_discard": Access(get="none", post="editor"),
     "campaigns:retry_sync": Access(get="none", post="editor"),
     "campaigns:resend_end": Access(get="none", post="manager"),
+    # Guardrail rules (issue 17); their `pk` is the account's
+    "campaigns:rules": Access(get="viewer", post="none"),
+    "campaigns:rule_log": Access(get="viewer", post="none"),
+    "campaigns:rule_create": Access(get="manager", post="manager"),
+    "campaigns:rule_edit": Access(get="manager", post="manager"),
+    "campaigns:rule_enabled": Access(get="none", post="manager"),
     # Wind-down and notifications (issue 6)
     "campaigns:winddown_list": Access(get="login", post="none", scoped=False),
     "campaigns:winddown": Access(get="viewer", post="none"),
@@ -118,6 +124,7 @@ KWARGS = {
     "item_pk": "{item}",
     "kind": "calendar_updated",
     "import_pk": "{metric_import}",
+    "rule_pk": "{rule}",
     "token": "{ics_token}",
     "secret": "{secret}",  # issue 5
     "link_id": "{link}",
@@ -142,6 +149,11 @@ KWARGS_BY_NAME = {
         "campaigns:import_preview",
         "campaigns:import_commit",
         "campaigns:import_discard",
+        "campaigns:rules",
+        "campaigns:rule_log",
+        "campaigns:rule_create",
+        "campaigns:rule_edit",
+        "campaigns:rule_enabled",
     )
 }
 
@@ -195,6 +207,11 @@ def world(account, other_account, django_capture_on_commit_callbacks, settings, 
     upload = SimpleUploadedFile("export.csv", f"Campaign name,By Day,Cost\n{campaign.name},2026-05-01,1.00\n".encode())
     metric_import = services.metric_import_preview(account=account, upload=upload, actor=None)
     ics_token = services.ics_token_create(account=account, actor=None)
+    from campaigns.rules.services import rule_create
+
+    rule = rule_create(
+        account=account, actor=None, values={"name": "Matrix", "condition": "end_date_passed", "action": "notify"}
+    )
     # --- Sharing and feedback (issue 5) ---
     from reports.services import feedback_create, share_link_create
 
@@ -207,6 +224,7 @@ def world(account, other_account, django_capture_on_commit_callbacks, settings, 
         "account": account,
         "item": item,
         "metric_import": metric_import,
+        "rule": rule,
         "ics_token": ics_token,
         "users": users,
         "secret": secret,
@@ -227,6 +245,7 @@ def url_for(name, pattern, world):
             account=world["account"].pk,
             item=world["item"].pk,
             metric_import=world["metric_import"].pk,
+            rule=world["rule"].pk,
             ics_token=world["ics_token"],
             secret=world["secret"],
             link=world["link"].pk,

@@ -19,6 +19,7 @@ from ..models import (
     Status,
     SyncState,
 )
+from ..services import effects
 from ..services.delivery import still_delivering_detect
 from ..services.metrics import daily_metrics_upsert
 from ..services.transitions import campaigns_transition
@@ -188,6 +189,8 @@ def platform_metrics_pull(
                 {"campaign_id": campaigns[r.campaign_id], "content_item_id": item_pk, "date": r.date, **r.metrics}
             )
         created, updated = daily_metrics_upsert(rows=rows)
+        if rows:
+            effects.metrics_stored(account_ids=[account.pk])
     return {
         "metric_rows": len(rows),
         "created": created,

@@ -33,7 +33,7 @@ from django.db import transaction
 from django.dispatch import Signal
 
 from .. import signals, tasks
-from ..models import Action, Campaign, ScheduledAction
+from ..models import Action, Campaign, Rule, ScheduledAction
 from .winddown import winddown_checklists_create
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,27 @@ def status_change_notifications_enqueue(*, change_ids: list[int]) -> None:
     """Queue the in-app notifications (and their emails) of a committed status change: they are built by the
     task worker, not in the request."""
     tasks.notify_status_changes.enqueue(change_ids=change_ids)
+
+
+# Metrics arrived -------------------------------------------------------------------------------------------
+
+
+def metrics_stored(*, account_ids) -> None:
+    """Called inside the transaction that stored new metrics (an import, a platform pull): on commit, queue the
+    evaluation of the accounts' guardrail rules (`rules_evaluate_task`), so a rule acts on the numbers that just
+    arrived. Robust: the hourly evaluation catches up when the queue is down."""
+    ids = sorted({int(pk) for pk in account_ids})
+    if ids:
+        transaction.on_commit(functools.partial(rules_evaluate_enqueue, account_ids=ids), robust=True)
+
+
+def rules_evaluate_enqueue(*, account_ids: list[int]) -> None:
+    """Queue the evaluation for the accounts among these that have an enabled rule (nothing for the others)."""
+    with_rules = sorted(
+        set(Rule.objects.filter(enabled=True, account_id__in=account_ids).values_list("account_id", flat=True))
+    )
+    if with_rules:
+        tasks.rules_evaluate_task.enqueue(account_ids=with_rules)
 
 
 # Notification emails --------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from ..models import (
     Source,
     StatusChange,
 )
+from . import effects
 from .delivery import still_delivering_detect
 from .errors import CampaignError
 from .metrics import daily_metrics_upsert
@@ -94,6 +95,7 @@ def metric_import_commit(*, metric_import: MetricImport, actor) -> dict:
             ],
             batch_size=500,
         )
+        effects.metrics_stored(account_ids=[locked.account_id])
     still_delivering_detect(campaign_ids=result["campaign_ids"])
     metric_import.refresh_from_db()
     return summary["result"]

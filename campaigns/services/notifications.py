@@ -213,6 +213,8 @@ def notifications_for_status_changes(*, change_ids: Iterable[int]) -> list[int]:
     verb = TRANSITIONS[action].verb.lower()
     scheduled = first.source == Source.SCHEDULE
     who = "A schedule" if scheduled else user_label(first.actor) if first.actor else Source(first.source).label
+    if first.source == Source.RULE:
+        who = f"Rule “{first.details.get('rule_name', '')}”"
 
     def render(pks: list[int]):
         items = [by_campaign[pk] for pk in pks]
@@ -227,6 +229,8 @@ def notifications_for_status_changes(*, change_ids: Iterable[int]) -> list[int]:
         these = "this campaign" if len(items) == 1 else "these campaigns"
         lines = [f"{who} {verb} {these} at {_when(first.created_at, campaigns)}:"]
         lines.append(_campaign_lines(campaigns))
+        if first.source == Source.RULE:  # the numbers that tripped the rule, per campaign
+            lines += ["", *(f"{c.campaign.name}: {c.details.get('rule_reason', '')}" for c in items)]
         if action == Action.END:
             lines.append(f"\nReason: {EndReason(first.reason_code).label if first.reason_code else '—'}")
             if first.reason_note:

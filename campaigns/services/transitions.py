@@ -145,6 +145,8 @@ def campaigns_transition(
     idempotency_key: str = "",
     enforce_role: bool = True,
     delete_on_platform: bool = False,
+    only_from: frozenset[str] | None = None,
+    details: dict[int, dict] | None = None,
 ) -> TransitionResult:
     """Move every campaign in `campaign_ids` by `action` in one transaction and a constant number of queries.
 
@@ -158,9 +160,15 @@ def campaigns_transition(
     the wind-down checklist of an END. Everything else (notifications, platform push, close report) follows
     the `status_changed` event, sent once per call after commit (see `effects`). Nothing is sent when
     nothing changed.
+
+    `only_from` narrows the allowed starting statuses (a rule acts on active campaigns only, so a campaign a
+    person paused a moment before, even under the same lock race, is NOT_ALLOWED); `details` ({campaign id:
+    dict}) is stored on each campaign's audit row (a rule's name and the numbers that tripped it).
     """
     action = Action(action)
     rule = TRANSITIONS[action]
+    from_statuses = rule.from_statuses if only_from is None else rule.from_statuses & frozenset(only_from)
+    details = details or {}
     if action == Action.END:
         end_reason_validate(reason_code=reason_code, reason_note=reason_note)
     else:
@@ -199,7 +207,7 @@ def campaigns_transition(
                 outcomes[pk] = Outcome.NOT_PERMITTED
             elif pk in used_key or status == rule.to_status:
                 outcomes[pk] = Outcome.ALREADY
-            elif status not in rule.from_statuses:
+            elif status not in from_statuses:
                 outcomes[pk] = Outcome.NOT_ALLOWED
             else:
                 outcomes[pk] = Outcome.CHANGED
@@ -220,7 +228,7 @@ def campaigns_transition(
                     "delete_on_platform": delete_on_platform,
                     "winddown_done": winddown_done_once_created(),  # the checklist below then changes no row
                 }
-            from_filter = {"status__in": rule.from_statuses}
+            from_filter = {"status__in": from_statuses}
             updated = 0
             if local:
                 updated += Campaign.objects.filter(pk__in=local, **from_filter).update(
@@ -245,7 +253,7 @@ def campaigns_transition(
                         actor_id=actor_id,
                         source=source,
                         idempotency_key=idempotency_key,
-                        details={"delete_on_platform": True} if delete_on_platform else {},
+                        details=({"delete_on_platform": True} if delete_on_platform else {}) | details.get(pk, {}),
                     )
                     for pk in sorted(local + connected)
                 ]

@@ -1,9 +1,9 @@
 """Campaigns' periodic jobs and reconcile checks, registered by `CampaignsConfig.ready()` (`register`).
 
 Periodic jobs: the lost-task sweep (every heartbeat), the reconciler, wind-down daily (07:00 UTC), the list
-totals' fold (every 5 minutes) and, when PLATFORM_SYNC_EVERY_MINUTES is set, the platform sync. Checks: emails
-neither sent nor given up on, end notifications never made, pushes pending past their deadline, scheduled actions
-past due."""
+totals' fold (every 5 minutes), the guardrail rules (hourly) and, when PLATFORM_SYNC_EVERY_MINUTES is set, the
+platform sync. Checks: emails neither sent nor given up on, end notifications never made, pushes pending past their
+deadline, scheduled actions past due."""
 
 import datetime as dt
 
@@ -35,6 +35,7 @@ END_NOTIFY_GRACE = dt.timedelta(minutes=2)
 END_NOTIFY_WITHIN = dt.timedelta(days=2)  # older ends are not announced late
 # At most this many items per check and reconcile: a backlog drains over a few periods, each run stays short.
 RECONCILE_AT_MOST = 1000
+RULES_EVALUATE_EVERY = dt.timedelta(hours=1)
 
 
 def emails_unsent_check(*, now) -> int:
@@ -142,6 +143,13 @@ def register() -> None:
             task=tasks.platform_sync_all_task,
             next_run=periodic.every(lambda: settings.PLATFORM_SYNC_EVERY_MINUTES * 60),
             enabled=lambda: settings.PLATFORM_SYNC_EVERY_MINUTES > 0,
+        ),
+        # Guardrail rules (issue 17): also queued after every import and pull; hourly so a rule on the calendar
+        # (the end date passed) or on a quiet campaign (no impressions) acts without new metrics.
+        periodic.RegisteredJob(
+            name="campaigns.rules_evaluate",
+            task=tasks.rules_evaluate_task,
+            next_run=periodic.every(lambda: RULES_EVALUATE_EVERY.total_seconds()),
         ),
     ):
         periodic.periodic_job_register(job)

@@ -233,3 +233,30 @@
     document.cookie = cookie + "; path=/; max-age=31536000; samesite=lax";
   }
 })();
+
+// Rule form (issue 17): a field shows only when its condition, action or scope uses it (data-shown-when=
+// "control:value,value"). Without JavaScript every field shows and the server ignores the ones that do not apply.
+(function () {
+  "use strict";
+  function controlValue(form, name) {
+    const checked = form.querySelector("[name=" + name + "]:checked");
+    if (checked) return checked.value;
+    const control = form.querySelector("select[name=" + name + "]");
+    return control ? control.value : "";
+  }
+  function sync(form) {
+    form.querySelectorAll("[data-shown-when]").forEach(function (field) {
+      const parts = field.dataset.shownWhen.split(":");
+      field.hidden = parts[1].split(",").indexOf(controlValue(form, parts[0])) === -1;
+    });
+  }
+  function init(root) {
+    root.querySelectorAll("form[data-rule-form]").forEach(sync);
+  }
+  document.addEventListener("change", function (event) {
+    const form = event.target.closest && event.target.closest("form[data-rule-form]");
+    if (form) sync(form);
+  });
+  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("htmx:afterSettle", function () { init(document); });
+})();
