@@ -102,6 +102,7 @@ def test_campaigns_registers_the_periodic_jobs_that_used_to_need_cron(db_tasks, 
         "campaigns.winddown_daily",
         "campaigns.list_stats_compact",
         "campaigns.platform_sync",
+        "campaigns.rules_evaluate",
     }
     monday_noon = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
     assert registered["campaigns.winddown_daily"].next_run(monday_noon) == dt.datetime(2026, 3, 3, 7, 0, tzinfo=dt.UTC)
@@ -112,6 +113,9 @@ def test_campaigns_registers_the_periodic_jobs_that_used_to_need_cron(db_tasks, 
     assert registered["worker.recover"].next_run(monday_noon) == monday_noon + dt.timedelta(seconds=10)
     settings.RECONCILE_EVERY_SECONDS = 120
     assert registered["worker.reconcile"].next_run(monday_noon) == monday_noon + dt.timedelta(seconds=120)
+    rules = registered["campaigns.rules_evaluate"]
+    assert rules.task is tasks.rules_evaluate_task
+    assert rules.next_run(monday_noon) == monday_noon + dt.timedelta(hours=1)
     sync = registered["campaigns.platform_sync"]
     assert sync.task is tasks.platform_sync_all_task
     assert not sync.enabled()  # off unless the operator asks
@@ -130,6 +134,7 @@ def test_workers_queue_each_periodic_task_once_at_start(db_tasks):
         "worker.reconcile",
         "campaigns.winddown_daily",
         "campaigns.list_stats_compact",
+        "campaigns.rules_evaluate",
     }
     assert second == []
     for task in (tasks.winddown_daily, listing_tasks.list_stats_compact):
