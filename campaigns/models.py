@@ -647,6 +647,7 @@ class NotificationKind(models.TextChoices):
     SYNC_FAILED = "sync_failed", "Platform sync failed"
     RECONNECT = "reconnect", "Platform connection needs attention"
     STILL_DELIVERING = "still_delivering", "Still delivering after end"
+    REPORT_INCOMPLETE = "report_incomplete", "Close report frozen without all final numbers"
     WINDDOWN_OVERDUE = "winddown_overdue", "Wind-down step overdue"
 
 
@@ -785,3 +786,7 @@ class PeriodicJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (next {self.next_run_at:%Y-%m-%d %H:%M:%S} UTC)"
+
+
+# Pull progress lives in its own module (this one is long enough); imported here so Django finds the model.
+from .models_pull import MetricPull, PullKind, PullState  # noqa: E402, F401

@@ -12,7 +12,7 @@ import abc
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import ClassVar
 
@@ -38,6 +38,8 @@ class Capabilities:
                            shared rate limiter; nothing enforces it yet.
     metric_levels:         the levels `metrics_pull` supports, in the order pull asks for them.
     report_window_days:    at most this many days in one `metrics_pull` call; pull cuts longer ranges into windows.
+    metric_filter_max_ids: at most this many campaign ids in one `metrics_pull(platform_ids=…)`; a backfill of more
+                           campaigns pulls the whole account instead.
     """
 
     display_name: str
@@ -46,6 +48,7 @@ class Capabilities:
     rate_limit_per_second: float | None = None
     metric_levels: tuple[MetricLevel, ...] = (MetricLevel.CAMPAIGN,)
     report_window_days: int
+    metric_filter_max_ids: int = 100
 
     def __post_init__(self):
         if self.status_batch_size < 1 or self.report_window_days < 1:
@@ -124,6 +127,13 @@ def date_windows(start: dt.date, end: dt.date, *, days: int) -> Iterator[tuple[d
         start = stop + dt.timedelta(days=1)
 
 
+type CallRetry = Callable[[Callable[[], dict]], dict]
+
+
+def _call_once(call: Callable[[], dict]) -> dict:
+    return call()
+
+
 class Connector(abc.ABC):
     """What a platform connector does, in Closeout's verbs. Every method may raise ConnectorError.
 
@@ -135,8 +145,11 @@ class Connector(abc.ABC):
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
 
-    def __init__(self, account):
+    def __init__(self, account, *, call_retry: "CallRetry | None" = None):
         self.account = account
+        # Wraps every call the connector makes to its platform: pull passes its retry policy
+        # (`history.pull_call_retry`); push retries whole batches later instead, so it passes none.
+        self.call_retry: CallRetry = call_retry or _call_once
 
     def batch_check(self, platform_ids: Sequence[str]) -> list[str]:
         """The ids as strings; ValueError when the batch is empty or larger than the declared batch size."""

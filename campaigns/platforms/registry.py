@@ -28,8 +28,9 @@ def connector_class_for(account: AdAccount) -> type[Connector]:
     return CONNECTORS.get(account.connector, NoneConnector)
 
 
-def connector_for(account: AdAccount) -> Connector:
-    return connector_class_for(account)(account)
+def connector_for(account: AdAccount, **kwargs) -> Connector:
+    """The account's connector; `kwargs` go to its constructor (`call_retry`)."""
+    return connector_class_for(account)(account, **kwargs)
 
 
 def platform_label(account: AdAccount) -> str:

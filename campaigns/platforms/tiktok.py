@@ -152,10 +152,11 @@ class TikTokConnector(Connector):
         rate_limit_per_second=QPS_BASIC_TIER,
         metric_levels=(MetricLevel.CAMPAIGN, MetricLevel.AD),
         report_window_days=REPORT_WINDOW_DAYS,
+        metric_filter_max_ids=IDS_PER_FILTER,
     )
 
-    def __init__(self, account):
-        self.account = account
+    def __init__(self, account, **kwargs):
+        super().__init__(account, **kwargs)
         self.advertiser_id = account.advertiser_id
         self.base_url = (account.api_base_url or settings.TIKTOK_API_BASE_URL).rstrip("/") + "/"
         self.timeout = settings.TIKTOK_API_TIMEOUT
@@ -174,6 +175,10 @@ class TikTokConnector(Connector):
         return text.replace(token, "[redacted]") if token else text
 
     def _call(self, method: str, endpoint: str, *, params: dict | None = None, body: dict | None = None) -> dict:
+        """One request, under the caller's retry policy (`call_retry`)."""
+        return self.call_retry(lambda: self._call_once(method, endpoint, params=params, body=body))
+
+    def _call_once(self, method: str, endpoint: str, *, params: dict | None = None, body: dict | None = None) -> dict:
         """One request. Returns `data` of a code-0 (or 20001 partial) response; raises ConnectorError otherwise."""
         token = self._token()
         url = urllib.parse.urljoin(self.base_url, endpoint.strip("/") + "/")

@@ -20,3 +20,5 @@ SHARE_VIEW_FLUSH_SECONDS = 0
 # Tasks run inline in tests: rendering a PDF (about a second) after every ended campaign would slow the suite.
 # tests/reports/test_pdf_store.py turns it on.
 REPORT_PDF_PRERENDER = env.bool("REPORT_PDF_PRERENDER", default=False)
+# Pulls retry a failed call at once in tests (the fake server's hiccups need no waiting).
+PLATFORM_PULL_BACKOFF_SECONDS = 0
