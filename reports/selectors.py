@@ -10,7 +10,7 @@ from campaigns.models import Campaign
 from campaigns.selectors import accounts_for_user
 
 from . import metrics
-from .models import CloseReport, LessonRevision
+from .models import CloseReport, CloseReportWait, LessonRevision
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -25,6 +25,11 @@ def reports_for_user(*, user: User) -> QuerySet[CloseReport]:
 
 def report_for_campaign(*, campaign: Campaign) -> CloseReport | None:
     return CloseReport.objects.filter(campaign_id=campaign.pk).first()
+
+
+def report_wait_for_campaign(*, campaign: Campaign) -> CloseReportWait | None:
+    """The campaign's report waiting for its final numbers, if it is."""
+    return CloseReportWait.objects.filter(campaign_id=campaign.pk).first()
 
 
 def lessons_for_report(*, report: CloseReport, history: int = 10) -> tuple[LessonRevision | None, list]:
