@@ -239,7 +239,8 @@ def platform_backfill_run(*, pull_id: int) -> dict:
 
             account_reconnect_needed(account=pull.account, message=error.message)
         elif error.retryable:
-            backfill_enqueue(pull.pk, delay_seconds=min(60 * 2 ** min(pull.attempts, 6), 3600))
+            # Under BACKFILL_STALE, so the next sync does not queue it a second time meanwhile.
+            backfill_enqueue(pull.pk, delay_seconds=min(60 * 2 ** max(pull.attempts - 1, 0), 600))
         return {"error": error.message}
     return counts
 
