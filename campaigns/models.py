@@ -789,4 +789,4 @@ class PeriodicJob(models.Model):
 
 
 # Pull progress lives in its own module (this one is long enough); imported here so Django finds the model.
-from .models_pull import MetricPull, PullKind, PullState  # noqa: E402, F401
+from .models_pull import MetricPull, PullKind, PullState, RateBucket  # noqa: E402, F401

@@ -1,6 +1,7 @@
 """How far a metrics pull got: one row per pull job of an account (the periodic sync, a history backfill, a
 campaign's final pull), so a pull that failed half-way resumes where it stopped instead of starting again, and
-the account page can show a backfill's progress. Written only by `campaigns.platforms.history`."""
+the account page can show a backfill's progress. Written only by `campaigns.platforms.history`. And the shared
+rate limiter's state (`RateBucket`, `campaigns.platforms.ratelimit`)."""
 
 import datetime as dt
 
@@ -65,3 +66,14 @@ class MetricPull(models.Model):
     @property
     def percent(self) -> int:
         return 100 if not self.windows_total else min(100, round(100 * self.windows_done / self.windows_total))
+
+
+class RateBucket(models.Model):
+    """The next free call slot of one app's rate-limit bucket, in microseconds since the epoch, when there is no
+    shared cache (`campaigns.platforms.ratelimit.DatabaseSlots`). Moved with a compare-and-set UPDATE."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    next_at_us = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return self.key

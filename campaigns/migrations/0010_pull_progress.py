@@ -5,41 +5,91 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0009_validation_notify'),
+        ("campaigns", "0009_validation_notify"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='notification',
-            name='kind',
-            field=models.CharField(choices=[('status_changed', 'Status changed'), ('schedule_created', 'Scheduled action created'), ('schedule_executed', 'Scheduled action executed'), ('schedule_failed', 'Scheduled action failed'), ('sync_failed', 'Platform sync failed'), ('reconnect', 'Platform connection needs attention'), ('still_delivering', 'Still delivering after end'), ('report_incomplete', 'Close report frozen without all final numbers'), ('winddown_overdue', 'Wind-down step overdue')], max_length=30),
+            model_name="notification",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("status_changed", "Status changed"),
+                    ("schedule_created", "Scheduled action created"),
+                    ("schedule_executed", "Scheduled action executed"),
+                    ("schedule_failed", "Scheduled action failed"),
+                    ("sync_failed", "Platform sync failed"),
+                    ("reconnect", "Platform connection needs attention"),
+                    ("still_delivering", "Still delivering after end"),
+                    ("report_incomplete", "Close report frozen without all final numbers"),
+                    ("winddown_overdue", "Wind-down step overdue"),
+                ],
+                max_length=30,
+            ),
         ),
         migrations.CreateModel(
-            name='MetricPull',
+            name="MetricPull",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('sync', 'Periodic sync'), ('backfill', 'History backfill'), ('final', 'Final pull before the close report')], max_length=10)),
-                ('state', models.CharField(choices=[('running', 'Running'), ('done', 'Done')], default='running', max_length=10)),
-                ('platform_ids', models.JSONField(blank=True, default=list)),
-                ('start_date', models.DateField()),
-                ('end_date', models.DateField()),
-                ('levels_through', models.JSONField(blank=True, default=dict)),
-                ('windows_done', models.PositiveIntegerField(default=0)),
-                ('windows_total', models.PositiveIntegerField(default=0)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('last_tried_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='metric_pulls', to='campaigns.adaccount')),
-                ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='metric_pulls', to='campaigns.campaign')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("sync", "Periodic sync"),
+                            ("backfill", "History backfill"),
+                            ("final", "Final pull before the close report"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("running", "Running"), ("done", "Done")], default="running", max_length=10
+                    ),
+                ),
+                ("platform_ids", models.JSONField(blank=True, default=list)),
+                ("start_date", models.DateField()),
+                ("end_date", models.DateField()),
+                ("levels_through", models.JSONField(blank=True, default=dict)),
+                ("windows_done", models.PositiveIntegerField(default=0)),
+                ("windows_total", models.PositiveIntegerField(default=0)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("last_tried_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="metric_pulls",
+                        to="campaigns.adaccount",
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="metric_pulls",
+                        to="campaigns.campaign",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['account', 'kind', 'state'], name='metricpull_account_kind_state')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["account", "kind", "state"], name="metricpull_account_kind_state")],
             },
+        ),
+        migrations.CreateModel(
+            name="RateBucket",
+            fields=[
+                ("key", models.CharField(max_length=100, primary_key=True, serialize=False)),
+                ("next_at_us", models.BigIntegerField()),
+            ],
         ),
     ]

@@ -14,6 +14,7 @@ from ..models import AdAccount
 from ..models import Connector as ConnectorChoice
 from .base import Connector
 from .none import NoneConnector
+from .ratelimit import bucket_for
 from .tiktok import TikTokConnector
 
 CONNECTORS: dict[str, type[Connector]] = {
@@ -29,7 +30,9 @@ def connector_class_for(account: AdAccount) -> type[Connector]:
 
 
 def connector_for(account: AdAccount, **kwargs) -> Connector:
-    """The account's connector; `kwargs` go to its constructor (`call_retry`)."""
+    """The account's connector, its calls taking slots of the bucket shared by every process
+    (`ratelimit.bucket_for`); `kwargs` go to its constructor (`call_retry`)."""
+    kwargs.setdefault("throttle_for", bucket_for)
     return connector_class_for(account)(account, **kwargs)
 
 

@@ -195,6 +195,7 @@ class FakeTikTok:
             "body": json.loads(body_raw) if body_raw else None,
             "token": environ.get("HTTP_ACCESS_TOKEN"),
             "content_type": environ.get("CONTENT_TYPE", ""),
+            "at": time.time(),  # when it arrived (wall clock, as the rate limiter's slots)
         }
         with self._lock:
             self.requests.append(record)
