@@ -129,19 +129,12 @@ def platform_campaigns_pull(*, account: AdAccount, connector: Connector, platfor
     }
 
 
-def platform_metrics_pull(
-    *, account: AdAccount, connector: Connector, start: dt.date, end: dt.date, platform_ids: list[str] | None = None
-) -> dict:
+def platform_metrics_pull(*, account: AdAccount, connector: Connector, start: dt.date, end: dt.date) -> dict:
     """Daily metrics from `start` to `end` at every level the connector supports (campaign, then ad) into
     DailyMetric (idempotent), as the account's periodic-sync pull: each window and level committed on its own,
     and a pull that stopped half-way resumes after what it committed (`history.metric_pull_run`). Raises the
     ConnectorError that stopped it. Returns counts."""
-    if platform_ids:
-        pull = MetricPull.objects.create(
-            account=account, kind=PullKind.SYNC, platform_ids=list(platform_ids), start_date=start, end_date=end
-        )
-    else:
-        pull = history.sync_pull_prepare(account=account, start=start, end=end)
+    pull = history.sync_pull_prepare(account=account, start=start, end=end)
     return history.metric_pull_run(pull=pull, connector=connector)
 
 
