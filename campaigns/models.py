@@ -648,6 +648,7 @@ class NotificationKind(models.TextChoices):
     SYNC_FAILED = "sync_failed", "Platform sync failed"
     RECONNECT = "reconnect", "Platform connection needs attention"
     STILL_DELIVERING = "still_delivering", "Still delivering after end"
+    REPORT_INCOMPLETE = "report_incomplete", "Close report frozen without all final numbers"
     WINDDOWN_OVERDUE = "winddown_overdue", "Wind-down step overdue"
     RULE_TRIGGERED = "rule_triggered", "A rule was triggered"
 
@@ -790,6 +791,8 @@ class PeriodicJob(models.Model):
 
 
 # --- guardrail rules (issue 17): their own module, registered here ---
+# Pull progress lives in its own module (this one is long enough); imported here so Django finds the model.
+from .models_pull import MetricPull, PullKind, PullState, RateBucket  # noqa: E402, F401
 from .models_rules import (  # noqa: E402, F401
     Rule,
     RuleAction,

@@ -91,6 +91,15 @@ def platform_pull_account_task(*, account_id: int, days: int = 30) -> dict:
 
 
 @task()
+def platform_backfill_task(*, pull_id: int) -> dict:
+    """Pull the whole history a backfill asks for (queued when an account is connected and when a pull finds new
+    campaigns); resumes where an earlier run stopped, re-queues itself with backoff on a transient failure."""
+    from .platforms import history
+
+    return history.platform_backfill_run(pull_id=pull_id)
+
+
+@task()
 def platform_sync_all_task(*, days: int = 30) -> dict:
     """The periodic sweep: re-queue stale pending pushes, then pull every connected account."""
     from .models import AdAccount, Connector

@@ -31,6 +31,11 @@ class CloseReport(models.Model):
     cpm = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     cost_per_view = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
 
+    # Frozen without all of the platform's final numbers (its final pull kept failing past
+    # REPORT_FINAL_PULL_MAX_WAIT_HOURS): the report says "incomplete: numbers up to <numbers_through>".
+    numbers_incomplete = models.BooleanField(default=False)
+    numbers_through = models.DateField(null=True, blank=True)
+
     snapshot = models.JSONField()
     # What the snapshot holds (`reports.metrics.SNAPSHOT_VERSION` when it was frozen; set by `reports_create`).
     snapshot_version = models.PositiveSmallIntegerField(default=1)
@@ -51,6 +56,25 @@ class CloseReport(models.Model):
 
     def __str__(self) -> str:
         return f"Report: {self.campaign_name}"
+
+
+class CloseReportWait(models.Model):
+    """A connected campaign's close report waiting for its final numbers: its final pull (the whole life, from the
+    platform) has not completed yet. Shown on the report page and the campaign page; tried again at
+    `next_try_at` with backoff; after REPORT_FINAL_PULL_MAX_WAIT_HOURS from `since` the report is frozen marked
+    incomplete. Deleted when the report is frozen."""
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="close_report_wait")
+    since = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_tried_at = models.DateTimeField(null=True, blank=True)
+    next_try_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    # The last day the platform's numbers are stored for at every level (None: not even the first day).
+    numbers_through = models.DateField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Report of campaign {self.campaign_id} waiting since {self.since:%Y-%m-%d %H:%M}"
 
 
 class PdfAudience(models.TextChoices):

@@ -20,10 +20,13 @@ AT_MOST = 1000
 
 def reports_missing_check(*, now) -> int:
     """Campaigns ended more than REPORT_GRACE ago without a close report, that no `close_reports_build` run
-    holds (its task was lost, or never queued)."""
-    ids = Campaign.objects.filter(
-        status=Status.ENDED, ended_at__lte=now - REPORT_GRACE, close_report__isnull=True
-    ).values_list("pk", flat=True)[:AT_MOST]
+    holds (its task was lost, or never queued), except reports waiting for final numbers whose next try is not
+    due yet (their backoff is kept)."""
+    ids = (
+        Campaign.objects.filter(status=Status.ENDED, ended_at__lte=now - REPORT_GRACE, close_report__isnull=True)
+        .exclude(close_report_wait__next_try_at__gt=now)
+        .values_list("pk", flat=True)[:AT_MOST]
+    )
     return reconcile.task_enqueue_missing(task=close_reports_build, ids=ids, kwarg="campaign_ids", batch=200)
 
 

@@ -11,7 +11,7 @@ from campaigns.models import Campaign
 from campaigns.selectors import accounts_for_user
 
 from . import metrics
-from .models import CloseReport, LessonRevision
+from .models import CloseReport, CloseReportWait, LessonRevision
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -34,6 +34,11 @@ def report_for_campaign(*, campaign: Campaign, page: bool = False) -> CloseRepor
             frozen_currency=KeyTextTransform("currency", KeyTransform("campaign", "snapshot")),
         )
     return reports.first()
+
+
+def report_wait_for_campaign(*, campaign: Campaign) -> CloseReportWait | None:
+    """The campaign's report waiting for its final numbers, if it is."""
+    return CloseReportWait.objects.filter(campaign_id=campaign.pk).first()
 
 
 def lessons_for_report(*, report: CloseReport, history: int = 10) -> tuple[LessonRevision | None, list]:

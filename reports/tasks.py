@@ -3,9 +3,12 @@
 Task bodies import `reports.services` when they run, not at module level: services queue these tasks (the
 feedback invitations), so the lazy import is the one edge back, and it keeps the import graph acyclic."""
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.tasks import task
+from django.utils import timezone
 
 from . import public_cache
 from .models import CloseReport
@@ -30,11 +33,15 @@ def close_reports_queue(change_ids: list[int]) -> int:
 
 @task
 def close_reports_build(campaign_ids: list[int]) -> int:
-    """Freeze the close reports of these ended campaigns, render each one's report body into the cache, then queue
-    their PDFs (REPORT_PDF_PRERENDER). Safe to run twice: existing reports are left alone."""
+    """Pull the final numbers of these ended campaigns from their platform, freeze their close reports, render
+    each one's report body into the cache, then queue their PDFs (REPORT_PDF_PRERENDER). A report whose final pull
+    did not complete waits and is tried again with backoff (queued here with `run_after`; the reconciler re-queues
+    it too once due). Safe to run twice: existing reports are left alone."""
     from . import services
 
-    built = services.reports_create(campaign_ids=campaign_ids)
+    outcome = services.reports_close(campaign_ids=campaign_ids)
+    built = outcome["built"]
+    _retry_later(outcome["retry"])
     for report in CloseReport.objects.filter(campaign_id__in=built).only("pk", "created_at", "snapshot_version"):
         public_cache.body_warm(report)  # the report page's first visit then reads it from the cache
     if built and settings.REPORT_PDF_PRERENDER:
@@ -42,6 +49,17 @@ def close_reports_build(campaign_ids: list[int]) -> int:
         for start in range(0, len(report_ids), PDF_BATCH):
             report_pdfs_render.enqueue(report_ids=report_ids[start : start + PDF_BATCH])
     return len(built)
+
+
+def _retry_later(retry: list[tuple[int, float]]) -> None:
+    """Queue each waiting report's next try at its time. Only on a backend that can defer; on others (the
+    immediate backend) the reconciler's reports check queues it once its `next_try_at` has passed."""
+    if not retry or not close_reports_build.get_backend().supports_defer:
+        return
+    now = timezone.now()
+    for campaign_id, seconds in retry:
+        run_after = now + dt.timedelta(seconds=seconds)
+        close_reports_build.using(run_after=run_after).enqueue(campaign_ids=[campaign_id])
 
 
 @task

@@ -5,7 +5,9 @@
 - `registry`: which connector an account uses (`connector_for`) and how text names its platform
   (`platform_label`); `none` and `tiktok`: the connectors.
 - `push`, `pull`: Closeout's decisions (batching, retries, drift, audit), built on the services and the interface
-  only. They import services; nothing in services imports them (services may use the registry).
+  only; `history`: metric pulls retried call by call, committed window by window and resumed (the sync's, the
+  backfills, a campaign's final pull); `ratelimit`: the call budget per app that every process shares. They
+  import services; nothing in services imports them (services may use the registry).
 """
 
 from .base import Capabilities, Connector, ConnectorError, MetricLevel

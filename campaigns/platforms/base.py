@@ -12,7 +12,7 @@ import abc
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import ClassVar
 
@@ -34,10 +34,12 @@ class Capabilities:
                            TikTok", "Check it in TikTok Ads Manager").
     talks_to_platform:     False for the none connector: changes apply in Closeout only, nothing is sent or pulled.
     status_batch_size:     at most this many campaign ids in one pause/resume/end call; push cuts batches to it.
-    rate_limit_per_second: calls per second the platform allows one app (None: no known limit). Declared for the
-                           shared rate limiter; nothing enforces it yet.
+    rate_limit_per_second: calls per second the platform allows one app (None: no known limit); the default of the
+                           shared rate limiter (`ratelimit`), which a connector may take from a setting instead.
     metric_levels:         the levels `metrics_pull` supports, in the order pull asks for them.
     report_window_days:    at most this many days in one `metrics_pull` call; pull cuts longer ranges into windows.
+    metric_filter_max_ids: at most this many campaign ids in one `metrics_pull(platform_ids=…)`; a backfill of more
+                           campaigns pulls the whole account instead.
     """
 
     display_name: str
@@ -46,6 +48,7 @@ class Capabilities:
     rate_limit_per_second: float | None = None
     metric_levels: tuple[MetricLevel, ...] = (MetricLevel.CAMPAIGN,)
     report_window_days: int
+    metric_filter_max_ids: int = 100
 
     def __post_init__(self):
         if self.status_batch_size < 1 or self.report_window_days < 1:
@@ -124,6 +127,25 @@ def date_windows(start: dt.date, end: dt.date, *, days: int) -> Iterator[tuple[d
         start = stop + dt.timedelta(days=1)
 
 
+type CallRetry = Callable[[Callable[[], dict]], dict]
+
+
+def _call_once(call: Callable[[], dict]) -> dict:
+    return call()
+
+
+class _Unthrottled:
+    def take(self) -> float:
+        return 0.0
+
+    def backoff(self, seconds: float) -> None:
+        pass
+
+
+def _unthrottled(*, key: str, rate: float | None) -> _Unthrottled:
+    return _Unthrottled()
+
+
 class Connector(abc.ABC):
     """What a platform connector does, in Closeout's verbs. Every method may raise ConnectorError.
 
@@ -135,8 +157,14 @@ class Connector(abc.ABC):
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
 
-    def __init__(self, account):
+    def __init__(self, account, *, call_retry: "CallRetry | None" = None, throttle_for=None):
         self.account = account
+        # Wraps every call the connector makes to its platform: pull passes its retry policy
+        # (`history.pull_call_retry`); push retries whole batches later instead, so it passes none.
+        self.call_retry: CallRetry = call_retry or _call_once
+        # `throttle_for(key=…, rate=…)` gives the bucket every call takes a slot of first (the registry passes the
+        # shared one, `ratelimit.bucket_for`); by default there is none.
+        self.throttle_for = throttle_for or _unthrottled
 
     def batch_check(self, platform_ids: Sequence[str]) -> list[str]:
         """The ids as strings; ValueError when the batch is empty or larger than the declared batch size."""

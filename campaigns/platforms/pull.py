@@ -3,7 +3,6 @@ check. Reads the connector interface and its declared capabilities only (levels,
 
 import datetime as dt
 from collections import defaultdict
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,20 +11,19 @@ from ..models import (
     Action,
     AdAccount,
     Campaign,
-    ContentItem,
     EndReason,
+    MetricPull,
     Objective,
+    PullKind,
     Source,
     Status,
     SyncState,
 )
-from ..services import effects
 from ..services.delivery import still_delivering_detect
-from ..services.metrics import daily_metrics_upsert
 from ..services.transitions import campaigns_transition
-from .base import Connector, ConnectorError, MetricLevel, MetricRecord, date_windows
+from . import history
+from .base import Connector, ConnectorError
 from .push import account_reconnect_needed, platform_logger
-from .registry import connector_for
 
 # Our status moves that a platform's status can ask for (drift); anything else is left alone.
 DRIFT_ACTIONS = {
@@ -36,14 +34,6 @@ DRIFT_ACTIONS = {
 }
 
 # Pull ------------------------------------------------------------------------------------------------------
-
-
-def _account_today(account: AdAccount) -> dt.date:
-    try:
-        zone = ZoneInfo(account.timezone)
-    except (ValueError, KeyError, OSError):
-        zone = dt.UTC
-    return timezone.now().astimezone(zone).date()
 
 
 def platform_campaigns_pull(*, account: AdAccount, connector: Connector, platform_ids: list[str] | None = None) -> dict:
@@ -130,88 +120,39 @@ def platform_campaigns_pull(*, account: AdAccount, connector: Connector, platfor
             # The platform is where the change came from: nothing to push back.
             Campaign.objects.filter(pk__in=result.changed_ids).update(sync_state=SyncState.SYNCED)
             drifted += len(result.changed_ids)
-    return {"campaigns_seen": len(records), "created": len(to_create), "updated": len(to_update), "drifted": drifted}
-
-
-def _metric_records(
-    connector: Connector, *, level: MetricLevel, start: dt.date, end: dt.date, platform_ids: list[str] | None
-) -> list[MetricRecord]:
-    """Every record of one level from start to end, asked for in windows the platform accepts."""
-    records: list[MetricRecord] = []
-    for window_start, window_end in date_windows(start, end, days=connector.capabilities.report_window_days):
-        records += connector.metrics_pull(level=level, start=window_start, end=window_end, platform_ids=platform_ids)
-    return records
-
-
-def platform_metrics_pull(
-    *, account: AdAccount, connector: Connector, start: dt.date, end: dt.date, platform_ids: list[str] | None = None
-) -> dict:
-    """Daily metrics at every level the connector supports (campaign, then ad) into DailyMetric (idempotent).
-    Ads we do not know yet become content items of their campaign. Stored in one transaction after every call
-    succeeded. Returns counts."""
-    levels = connector.capabilities.metric_levels
-    campaigns = dict(Campaign.objects.filter(account=account).exclude(platform_id="").values_list("platform_id", "pk"))
-    rows: list[dict] = []
-    skipped = 0
-    if MetricLevel.CAMPAIGN in levels:
-        for record in _metric_records(
-            connector, level=MetricLevel.CAMPAIGN, start=start, end=end, platform_ids=platform_ids
-        ):
-            pk = campaigns.get(record.campaign_id)
-            if pk is None:
-                skipped += 1
-                continue
-            rows.append({"campaign_id": pk, "content_item_id": None, "date": record.date, **record.metrics})
-    ad_records = []
-    if MetricLevel.AD in levels:
-        ad_records = [
-            r
-            for r in _metric_records(connector, level=MetricLevel.AD, start=start, end=end, platform_ids=platform_ids)
-            if r.campaign_id in campaigns and r.ad_id
-        ]
-    items = {
-        (campaign_id, platform_id): pk
-        for pk, campaign_id, platform_id in ContentItem.objects.filter(campaign__account=account)
-        .exclude(platform_id="")
-        .values_list("pk", "campaign_id", "platform_id")
-    }
-    new_items = {}
-    for r in ad_records:
-        key = (campaigns[r.campaign_id], r.ad_id)
-        if key not in items and key not in new_items:
-            new_items[key] = ContentItem(campaign_id=key[0], platform_id=r.ad_id, title=r.ad_name or f"Ad {r.ad_id}")
-    with transaction.atomic():
-        ContentItem.objects.bulk_create(list(new_items.values()), batch_size=500)
-        items |= {key: item.pk for key, item in new_items.items()}
-        for r in ad_records:
-            item_pk = items[(campaigns[r.campaign_id], r.ad_id)]
-            rows.append(
-                {"campaign_id": campaigns[r.campaign_id], "content_item_id": item_pk, "date": r.date, **r.metrics}
-            )
-        created, updated = daily_metrics_upsert(rows=rows)
-        if rows:
-            effects.metrics_stored(account_ids=[account.pk])
     return {
-        "metric_rows": len(rows),
-        "created": created,
-        "updated": updated,
-        "unknown_campaign_rows": skipped,
-        "new_content_items": len(new_items),
-        "campaign_ids": sorted({r["campaign_id"] for r in rows}),
+        "campaigns_seen": len(records),
+        "created": len(to_create),
+        "updated": len(to_update),
+        "drifted": drifted,
+        "new_ids": [c.pk for c in to_create],
     }
+
+
+def platform_metrics_pull(*, account: AdAccount, connector: Connector, start: dt.date, end: dt.date) -> dict:
+    """Daily metrics from `start` to `end` at every level the connector supports (campaign, then ad) into
+    DailyMetric (idempotent), as the account's periodic-sync pull: each window and level committed on its own,
+    and a pull that stopped half-way resumes after what it committed (`history.metric_pull_run`). Raises the
+    ConnectorError that stopped it. Returns counts."""
+    pull = history.sync_pull_prepare(account=account, start=start, end=end)
+    return history.metric_pull_run(pull=pull, connector=connector)
 
 
 def platform_pull_account(*, account: AdAccount, days: int = 30, today: dt.date | None = None) -> dict:
     """Sync one connected account: campaigns (and drift), then daily metrics for the last `days` days, then
-    the still-delivering check. Records the outcome on the account; returns a summary (with "error" when the
-    platform refused; auth errors also mark the account "needs reconnect")."""
-    connector = connector_for(account)
+    the still-delivering check. Every call is retried like a push (`history.pull_call_retry`) and every window
+    and level committed on its own, so a failure loses only what failed and the next sync resumes there. The
+    account's first sync, and campaigns new in a pull, also queue a backfill of their whole history. Records the
+    outcome on the account; returns a summary (with "error" when the platform refused; auth errors also mark the
+    account "needs reconnect")."""
+    connector = history.pull_connector(account)
     if not connector.capabilities.talks_to_platform:
         return {"skipped": "manual account"}
-    end = today or _account_today(account)
+    end = today or history.account_today(account)
     start = end - dt.timedelta(days=max(days, 1) - 1)
     try:
         summary = {"campaigns": platform_campaigns_pull(account=account, connector=connector)}
+        backfills = _backfills_queue(account=account, new_ids=summary["campaigns"].pop("new_ids"))
         metrics = platform_metrics_pull(account=account, connector=connector, start=start, end=end)
     except ConnectorError as error:
         if error.auth:
@@ -221,7 +162,8 @@ def platform_pull_account(*, account: AdAccount, days: int = 30, today: dt.date 
             account.sync_error = error.message
         platform_logger.warning("Sync of account %s failed: %s", account.pk, error.message)
         return {"error": error.message}
-    summary["metrics"] = {k: v for k, v in metrics.items() if k != "campaign_ids"}
+    summary["metrics"] = metrics
+    summary["backfills"] = backfills
     summary["still_delivering"] = still_delivering_detect(
         campaign_ids=Campaign.objects.filter(account=account, status=Status.ENDED).values_list("pk", flat=True)
     )
@@ -231,27 +173,46 @@ def platform_pull_account(*, account: AdAccount, days: int = 30, today: dt.date 
     return summary
 
 
+def _backfills_queue(*, account: AdAccount, new_ids: list[int]) -> int:
+    """The first sync of an account backfills every campaign's history; later ones the campaigns they created,
+    and lost backfills are queued again. Returns how many backfills were started or queued again."""
+    started = 0
+    if not MetricPull.objects.filter(account=account, kind=PullKind.BACKFILL).exists():
+        started += history.platform_backfill_start(account=account) is not None
+    elif new_ids:
+        created = list(Campaign.objects.filter(pk__in=new_ids))
+        started += history.platform_backfill_start(account=account, campaigns=created) is not None
+    return started + history.backfills_resume(account=account)
+
+
 def platform_pull_campaign(*, campaign: Campaign, today: dt.date | None = None) -> dict:
-    """A final pull of one campaign (status and all its daily metrics since its start), e.g. just before the
-    close snapshot is taken. Never raises for platform errors: returns {"error": …} and leaves data as it was."""
+    """The final pull of one campaign just before its close report is frozen: its status, then every daily metric
+    of its life (first day to last: the day it ended, or today), campaign and ad level, in the connector's
+    windows, retried like a push and committed window by window. A pull that failed resumes where it stopped
+    when called again. Never raises for platform errors.
+
+    Returns {"complete": True, ...counts} once every day is stored; {"complete": False, "error": …, "through":
+    the last day stored at every level (or None), "tried_at": …} otherwise; {"skipped": …} when the campaign is
+    not on a connected platform."""
     account = campaign.account
-    connector = connector_for(account)
+    connector = history.pull_connector(account)
     if not connector.capabilities.talks_to_platform or not campaign.platform_id:
         return {"skipped": "not connected"}
-    end = today or _account_today(account)
+    if account.needs_reconnect:
+        return {"complete": False, "error": account.sync_error or "The account needs reconnecting.", "through": None}
+    end = today or history.account_today(account)
+    pull = None
     try:
         campaigns = platform_campaigns_pull(account=account, connector=connector, platform_ids=[campaign.platform_id])
-        metrics = platform_metrics_pull(
-            account=account,
-            connector=connector,
-            start=min(campaign.start_date, end),
-            end=end,
-            platform_ids=[campaign.platform_id],
-        )
+        campaigns.pop("new_ids")
+        campaign.refresh_from_db()
+        pull = history.final_pull_prepare(campaign=campaign, today=end)
+        metrics = history.metric_pull_run(pull=pull, connector=connector)
     except ConnectorError as error:
         if error.auth:
             account_reconnect_needed(account=account, message=error.message)
-        return {"error": error.message}
+        through = pull.complete_through(connector.capabilities.metric_levels) if pull else None
+        return {"complete": False, "error": error.message, "through": through, "tried_at": timezone.now()}
     still_delivering_detect(campaign_ids=[campaign.pk])
     campaign.refresh_from_db()
-    return {"campaigns": campaigns, "metrics": {k: v for k, v in metrics.items() if k != "campaign_ids"}}
+    return {"complete": True, "campaigns": campaigns, "metrics": metrics, "through": pull.end_date}

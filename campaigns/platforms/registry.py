@@ -14,6 +14,7 @@ from ..models import AdAccount
 from ..models import Connector as ConnectorChoice
 from .base import Connector
 from .none import NoneConnector
+from .ratelimit import bucket_for
 from .tiktok import TikTokConnector
 
 CONNECTORS: dict[str, type[Connector]] = {
@@ -28,8 +29,11 @@ def connector_class_for(account: AdAccount) -> type[Connector]:
     return CONNECTORS.get(account.connector, NoneConnector)
 
 
-def connector_for(account: AdAccount) -> Connector:
-    return connector_class_for(account)(account)
+def connector_for(account: AdAccount, **kwargs) -> Connector:
+    """The account's connector, its calls taking slots of the bucket shared by every process
+    (`ratelimit.bucket_for`); `kwargs` go to its constructor (`call_retry`)."""
+    kwargs.setdefault("throttle_for", bucket_for)
+    return connector_class_for(account)(account, **kwargs)
 
 
 def platform_label(account: AdAccount) -> str:

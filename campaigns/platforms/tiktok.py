@@ -15,6 +15,7 @@ Facts this relies on (see docs/connectors.md and the facts file it cites):
 """
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -44,10 +45,11 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 1000
 STATUS_BATCH_SIZE = 20  # campaign/status/update takes 1–20 ids
 REPORT_WINDOW_DAYS = 30  # daily reports (stat_time_day) span at most 30 days
-QPS_BASIC_TIER = 10  # calls per second per app on the basic tier (see the facts file)
+QPS_BASIC_TIER = 10  # calls per second per app on the basic tier (see the facts file); TIKTOK_API_QPS sets it
 IDS_PER_FILTER = 100  # campaign_ids filters take at most 100 ids
 # Codes worth retrying later: rate limit, task/write conflicts, RPC validation hiccups, and 5xxxx server errors.
-RETRYABLE_CODES = frozenset({40100, 40200, 40201, 40202, 40700})
+RATE_LIMITED = 40100
+RETRYABLE_CODES = frozenset({RATE_LIMITED, 40200, 40201, 40202, 40700})
 AUTH_CODES = frozenset({40102, 40104, 40105})
 AUTH_MESSAGES = {
     40102: "TikTok says the access token has expired",
@@ -152,13 +154,15 @@ class TikTokConnector(Connector):
         rate_limit_per_second=QPS_BASIC_TIER,
         metric_levels=(MetricLevel.CAMPAIGN, MetricLevel.AD),
         report_window_days=REPORT_WINDOW_DAYS,
+        metric_filter_max_ids=IDS_PER_FILTER,
     )
 
-    def __init__(self, account):
-        self.account = account
+    def __init__(self, account, **kwargs):
+        super().__init__(account, **kwargs)
         self.advertiser_id = account.advertiser_id
         self.base_url = (account.api_base_url or settings.TIKTOK_API_BASE_URL).rstrip("/") + "/"
         self.timeout = settings.TIKTOK_API_TIMEOUT
+        self._bucket = None
 
     # HTTP ----------------------------------------------------------------------------------------------------
 
@@ -170,10 +174,22 @@ class TikTokConnector(Connector):
             raise ConnectorError(f"No TikTok access token: {where} is empty.", code=40104, auth=True)
         return token
 
+    def _throttle(self, token: str):
+        """The app's bucket, shared by every process: keyed by TIKTOK_APP_ID, or by the token (one app's
+        authorisation) when that is not set; TIKTOK_API_QPS calls per second."""
+        if self._bucket is None:
+            app = settings.TIKTOK_APP_ID or "token-" + hashlib.sha256(token.encode()).hexdigest()[:32]
+            self._bucket = self.throttle_for(key=f"tiktok:{app}", rate=float(settings.TIKTOK_API_QPS))
+        return self._bucket
+
     def _redact(self, text: str, token: str) -> str:
         return text.replace(token, "[redacted]") if token else text
 
     def _call(self, method: str, endpoint: str, *, params: dict | None = None, body: dict | None = None) -> dict:
+        """One request, under the caller's retry policy (`call_retry`)."""
+        return self.call_retry(lambda: self._call_once(method, endpoint, params=params, body=body))
+
+    def _call_once(self, method: str, endpoint: str, *, params: dict | None = None, body: dict | None = None) -> dict:
         """One request. Returns `data` of a code-0 (or 20001 partial) response; raises ConnectorError otherwise."""
         token = self._token()
         url = urllib.parse.urljoin(self.base_url, endpoint.strip("/") + "/")
@@ -189,6 +205,8 @@ class TikTokConnector(Connector):
             raise ConnectorError("The account's API address must start with http:// or https://.")
         request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
         where = f"TikTok {endpoint.strip('/')}"
+        throttle = self._throttle(token)
+        throttle.take()
         try:
             # Scheme checked above: only http(s), never file: or custom schemes.
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310  # nosec B310
@@ -219,6 +237,8 @@ class TikTokConnector(Connector):
         suffix = f" (request {request_id})" if request_id else ""
         if code in AUTH_CODES:
             raise ConnectorError(f"{AUTH_MESSAGES[code]} (code {code}){suffix}.", code=code, auth=True)
+        if code == RATE_LIMITED:
+            throttle.backoff(settings.TIKTOK_RATE_LIMIT_BACKOFF_SECONDS)  # every process waits, not only this one
         retryable = code in RETRYABLE_CODES or 50000 <= code < 60000
         raise ConnectorError(f"{where}: {message} (code {code}){suffix}.", code=code, retryable=retryable)
 

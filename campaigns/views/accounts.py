@@ -15,7 +15,7 @@ from django_htmx.http import trigger_client_event
 
 from .. import selectors_home, services
 from ..imports import MAX_UPLOAD_BYTES
-from ..models import Campaign, MetricImport, Role, SyncState
+from ..models import Campaign, MetricImport, MetricPull, PullKind, Role, SyncState
 from ..platforms import platform_label, push
 from ..selectors import account_get_for_user, campaign_get_for_user, require_role, role_for
 from ..tasks import platform_pull_account_task
@@ -58,7 +58,15 @@ def _account_context(*, request, account) -> dict:
         .order_by("sync_state", "name")[:100]
     )
     token_env = account.access_token_env
+    # The history backfills (the latest few): their progress is shown, and polled while one runs.
+    backfills = (
+        list(MetricPull.objects.filter(account=account, kind=PullKind.BACKFILL).order_by("-created_at", "-id")[:3])
+        if account.is_connected
+        else []
+    )
     return {
+        "backfills": backfills,
+        "backfill_running": any(not b.is_done for b in backfills),
         "account": account,
         "role": role,
         "can_edit": role is not None and role.allows(Role.EDITOR),

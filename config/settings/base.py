@@ -286,6 +286,18 @@ CLOSEOUT_PUBLIC_BASE_URL = env("CLOSEOUT_PUBLIC_BASE_URL", default="http://127.0
 CLOSEOUT_DELIVERY_GRACE_DAYS = env.int("CLOSEOUT_DELIVERY_GRACE_DAYS", default=1)
 TIKTOK_API_BASE_URL = env("TIKTOK_API_BASE_URL", default="https://business-api.tiktok.com/open_api/v1.3/")
 TIKTOK_API_TIMEOUT = env.float("TIKTOK_API_TIMEOUT", default=10.0)
+# Every process's calls to TikTok share one bucket per app (TIKTOK_APP_ID, or per token when empty): at most
+# TIKTOK_API_QPS calls a second; a 40100 answer stops everyone for TIKTOK_RATE_LIMIT_BACKOFF_SECONDS.
+TIKTOK_API_QPS = env.float("TIKTOK_API_QPS", default=10.0)
+TIKTOK_APP_ID = env("TIKTOK_APP_ID", default="")
+TIKTOK_RATE_LIMIT_BACKOFF_SECONDS = env.float("TIKTOK_RATE_LIMIT_BACKOFF_SECONDS", default=1.0)
+# A pull tries a call that failed transiently (rate limit, 5xxxx, HTTP 5xx, timeout) again after
+# PLATFORM_PULL_BACKOFF_SECONDS × 2ⁿ (jittered, at most 30 s), six tries in all (docs/connectors.md).
+PLATFORM_PULL_BACKOFF_SECONDS = env.float("PLATFORM_PULL_BACKOFF_SECONDS", default=1.0)
+# A connected campaign's close report waits for its final pull: tried again after REPORT_FINAL_PULL_RETRY_SECONDS
+# × 2ⁿ (at most an hour); after REPORT_FINAL_PULL_MAX_WAIT_HOURS it is frozen, marked incomplete.
+REPORT_FINAL_PULL_RETRY_SECONDS = env.float("REPORT_FINAL_PULL_RETRY_SECONDS", default=60.0)
+REPORT_FINAL_PULL_MAX_WAIT_HOURS = env.float("REPORT_FINAL_PULL_MAX_WAIT_HOURS", default=24.0)
 
 LOGGING = {
     "version": 1,

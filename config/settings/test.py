@@ -20,3 +20,8 @@ SHARE_VIEW_FLUSH_SECONDS = 0
 # Tasks run inline in tests: rendering a PDF (about a second) after every ended campaign would slow the suite.
 # tests/reports/test_pdf_store.py turns it on.
 REPORT_PDF_PRERENDER = env.bool("REPORT_PDF_PRERENDER", default=False)
+# Pulls retry a failed call at once in tests (the fake server's hiccups need no waiting).
+PLATFORM_PULL_BACKOFF_SECONDS = 0
+# The shared rate limiter at a rate the suite never waits for; tests of the limiter set their own.
+TIKTOK_API_QPS = env.float("TIKTOK_API_QPS", default=100000)
+TIKTOK_RATE_LIMIT_BACKOFF_SECONDS = env.float("TIKTOK_RATE_LIMIT_BACKOFF_SECONDS", default=0)

@@ -2,6 +2,7 @@
 `from reports import services` / `services.reports_create(...)`.
 
 - snapshots: freezing a campaign's close report (`reports_create`, `snapshot_build`)
+- final_pull: a connected campaign's final pull, then the freeze, or a visible wait (`reports_close`)
 - pdf_store: the stored PDFs of a report, one per audience
 - lessons: lessons learned and their revisions
 - sharing: share links, their secrets and unlock cookies, counting their views
@@ -23,6 +24,7 @@ from .feedback import (
     invitation_seal,
     invitation_text,
 )
+from .final_pull import reports_close
 from .lessons import LESSON_FIELDS, lessons_save
 from .pdf_store import pdf_extras, report_pdf_bytes, report_pdfs_refresh_on_commit, report_pdfs_render
 from .sharing import (
@@ -68,6 +70,7 @@ __all__ = [
     "report_pdf_bytes",
     "report_pdfs_refresh_on_commit",
     "report_pdfs_render",
+    "reports_close",
     "reports_create",
     "share_link_create",
     "share_link_for_secret",

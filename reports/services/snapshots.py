@@ -219,8 +219,12 @@ def snapshot_build(
     }
 
 
-def _report_from_snapshot(*, campaign: Campaign, snapshot: dict, ended_by_id: int | None) -> CloseReport:
+def _report_from_snapshot(
+    *, campaign: Campaign, snapshot: dict, ended_by_id: int | None, incomplete_through: dict[int, dt.date | None]
+) -> CloseReport:
     return CloseReport(
+        numbers_incomplete=campaign.pk in incomplete_through,
+        numbers_through=incomplete_through.get(campaign.pk),
         campaign=campaign,
         account_id=campaign.account_id,
         campaign_name=campaign.name,
@@ -268,8 +272,12 @@ def _batch_inputs(cids: list[int]) -> tuple[dict, dict, dict, dict]:
     return daily, items, content_totals, history
 
 
-def reports_create(*, campaign_ids: Iterable[int], batch_size: int = 50) -> list[int]:
-    """Freeze the close report of every ended campaign in `campaign_ids` that has none yet.
+def reports_create(
+    *, campaign_ids: Iterable[int], batch_size: int = 50, incomplete_through: dict[int, dt.date | None] | None = None
+) -> list[int]:
+    """Freeze the close report of every ended campaign in `campaign_ids` that has none yet, with what is stored
+    (a connected campaign's final pull comes first: `final_pull.reports_close`). `incomplete_through`: campaigns
+    frozen without all of the platform's numbers → the last day they are complete for (the report says so).
 
     Campaigns that are not ended, or already have a report, are skipped. Works in batches with a constant
     number of queries per batch (campaigns, daily rows, content items, content totals, history, one insert).
@@ -304,7 +312,14 @@ def reports_create(*, campaign_ids: Iterable[int], batch_size: int = 50) -> list
                 None,
             )
             ended_by_id = end_change.actor_id if end_change else campaign.status_changed_by_id
-            reports.append(_report_from_snapshot(campaign=campaign, snapshot=snapshot, ended_by_id=ended_by_id))
+            reports.append(
+                _report_from_snapshot(
+                    campaign=campaign,
+                    snapshot=snapshot,
+                    ended_by_id=ended_by_id,
+                    incomplete_through=incomplete_through or {},
+                )
+            )
         # ON CONFLICT DO NOTHING: a report that appeared since we looked (another worker) stays as it is.
         CloseReport.objects.bulk_create(reports, ignore_conflicts=True)
         built.extend(cids)
@@ -312,7 +327,8 @@ def reports_create(*, campaign_ids: Iterable[int], batch_size: int = 50) -> list
 
 
 def report_create(*, campaign: Campaign) -> CloseReport | None:
-    """The campaign's report, building it first if the campaign has ended and has none. None if not ended."""
+    """The campaign's report, building it first (with what is stored) if the campaign has ended and has none.
+    None if not ended."""
     reports_create(campaign_ids=[campaign.pk])
     return CloseReport.objects.filter(campaign_id=campaign.pk).first()
 

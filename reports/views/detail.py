@@ -1,11 +1,13 @@
 """The report page of one ended campaign, and building a missing report by hand."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.models import Role
+from campaigns.platforms import platform_label
 from campaigns.selectors import campaign_get_for_user, require_role, role_for
 
 from .. import selectors, services
@@ -23,9 +25,16 @@ def report_detail(request, campaign_id):
         return render(
             request,
             "reports/report_pending.html",
-            {"campaign": campaign, "can_build": role is not None and role.allows(Role.MANAGER)},
+            {
+                "campaign": campaign,
+                "can_build": role is not None and role.allows(Role.MANAGER),
+                "wait": selectors.report_wait_for_campaign(campaign=campaign),
+                "platform": platform_label(campaign.account),
+                "max_wait_hours": settings.REPORT_FINAL_PULL_MAX_WAIT_HOURS,
+            },
         )
     context = detail_context(request, campaign, report, role)
+    context["report"] = report
     context["editing"] = request.GET.get("edit") == "lessons" and context["can_edit"]
     if context["editing"]:
         context["form"] = lessons_form(context["lessons"])
@@ -37,8 +46,16 @@ def report_detail(request, campaign_id):
 def report_build(request, campaign_id):
     campaign = campaign_get_for_user(user=request.user, pk=campaign_id)
     require_role(user=request.user, account_id=campaign.account_id, role=Role.MANAGER, doing="build reports")
-    if services.report_create(campaign=campaign) is None:
+    if not campaign.is_ended:
         messages.error(request, f"“{campaign.name}” has not ended, so there is no report to build yet.")
-    else:
+    elif campaign.pk in services.reports_close(campaign_ids=[campaign.pk])["built"] or selectors.report_for_campaign(
+        campaign=campaign
+    ):
         messages.success(request, "The report is ready.")
+    else:
+        messages.warning(
+            request,
+            f"The final numbers could not be pulled from {platform_label(campaign.account)} yet; the report "
+            "waits for them and is tried again automatically.",
+        )
     return redirect("reports:detail", campaign_id=campaign.pk)

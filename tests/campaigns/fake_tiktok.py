@@ -8,7 +8,12 @@ connector relies on (see /work/shared/tiktok-marketing-api.md and docs/connector
 - `campaign/status/update/`: 1–20 ids (else 40002), ENABLE/DISABLE/DELETE, deleted campaigns cannot change;
 - `report/integrated/get/`: BASIC, AUCTION_CAMPAIGN/AUCTION_AD, stat_time_day windows of at most 30 days
   (else 40002), string metric values, deleted objects only with the STATUS_ALL filter;
-- scripted failures: a code (e.g. 40100), a slow answer (timeout), an HTTP 500, per path and number of times.
+- attribute metrics asked inside `metrics` (`campaign_id`, `campaign_name`, `objective_type`, `campaign_budget`,
+  `ad_name` at the ad level), answered from the campaign and the ad, "-" where they do not apply; an unknown
+  metric name is 40002;
+- scripted failures: a code (e.g. 40100), a slow answer (timeout), an HTTP 500, per path (and query values, e.g.
+  one data_level) and number of times;
+- throttling like the app's QPS limit: with `rate_limit_every = N`, every Nth call is answered 40100.
 
 Use the `fake_tiktok` fixture (import `fake_tiktok_fixture` into the test module); it records every request
 in `fake.requests`.
@@ -25,6 +30,32 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 
 PREFIX = "/open_api/v1.3/"
+# Report metrics the fake knows (the facts file's BASIC list), and attribute metrics answered from the objects.
+REPORT_METRICS = frozenset(
+    [
+        "spend",
+        "impressions",
+        "clicks",
+        "ctr",
+        "cpc",
+        "cpm",
+        "reach",
+        "frequency",
+        "conversion",
+        "cost_per_conversion",
+        "result",
+        "cost_per_result",
+        "video_play_actions",
+        "video_watched_2s",
+        "video_watched_6s",
+        "likes",
+        "comments",
+        "shares",
+        "follows",
+        "profile_visits",
+    ]
+)
+ATTRIBUTE_METRICS = frozenset({"campaign_id", "campaign_name", "objective_type", "campaign_budget", "ad_name"})
 TOKEN = "tt-test-token-Zq8v3-SECRET"
 
 
@@ -46,6 +77,7 @@ class FakeTikTok:
         self.requests: list[dict] = []
         self.failures: list[dict] = []
         self.unconfirmed: set[str] = set()  # ids a status update silently leaves out of data.campaign_ids
+        self.rate_limit_every = 0  # N > 0: every Nth call (of any endpoint) is answered 40100
         self._lock = threading.Lock()
         self._server = None
 
@@ -91,12 +123,43 @@ class FakeTikTok:
             }
         )
 
-    def fail(self, path: str, *, code: int = 40100, times: int = 1, message: str = "", delay: float = 0, http=0):
+    def fail(
+        self,
+        path: str,
+        *,
+        code: int = 40100,
+        times: int = 1,
+        message: str = "",
+        delay: float = 0,
+        http=0,
+        when: dict | None = None,
+    ):
         """The next `times` calls to `path` (e.g. "campaign/status/update") fail: with `code` (HTTP 200), after
-        sleeping `delay` seconds (a timeout when longer than the client's), or with HTTP status `http`."""
+        sleeping `delay` seconds (a timeout when longer than the client's), or with HTTP status `http`. `when`:
+        only calls whose query has these values, e.g. {"data_level": "AUCTION_AD"}."""
         self.failures.append(
-            {"path": path.strip("/"), "code": code, "times": times, "message": message, "delay": delay, "http": http}
+            {
+                "path": path.strip("/"),
+                "code": code,
+                "times": times,
+                "message": message,
+                "delay": delay,
+                "http": http,
+                "when": when or {},
+            }
         )
+
+    def history(self, campaign_id: str) -> dict:
+        """The campaign's whole history at the campaign level, summed as TikTok would: {"spend": Decimal, ...}."""
+        from decimal import Decimal
+
+        totals: dict = {}
+        for row in self.report_rows:
+            if row["campaign_id"] == str(campaign_id) and not row["ad_id"]:
+                for name, value in row["metrics"].items():
+                    number = Decimal(value) if value not in ("-", "") else Decimal(0)
+                    totals[name] = totals.get(name, Decimal(0)) + number
+        return totals
 
     def calls(self, path: str) -> list[dict]:
         return [r for r in self.requests if r["path"] == path.strip("/")]
@@ -132,12 +195,22 @@ class FakeTikTok:
             "body": json.loads(body_raw) if body_raw else None,
             "token": environ.get("HTTP_ACCESS_TOKEN"),
             "content_type": environ.get("CONTENT_TYPE", ""),
+            "at": time.time(),  # when it arrived (wall clock, as the rate limiter's slots)
         }
         with self._lock:
             self.requests.append(record)
-            failure = next((f for f in self.failures if f["path"] == endpoint and f["times"] > 0), None)
+            failure = next(
+                (
+                    f
+                    for f in self.failures
+                    if f["path"] == endpoint and f["times"] > 0 and all(query.get(k) == v for k, v in f["when"].items())
+                ),
+                None,
+            )
             if failure:
                 failure["times"] -= 1
+            elif self.rate_limit_every and len(self.requests) % self.rate_limit_every == 0:
+                failure = {"code": 40100, "delay": 0, "http": 0, "message": "App reaches the QPS limit 10."}
         if failure and failure["delay"]:
             time.sleep(failure["delay"])
         if failure and failure["http"]:
@@ -239,6 +312,9 @@ class FakeTikTok:
         level = query.get("data_level")
         dimensions = json.loads(query["dimensions"])
         metrics = json.loads(query["metrics"])
+        unknown = set(metrics) - REPORT_METRICS - ATTRIBUTE_METRICS
+        if unknown:
+            return self._error(40002, f"Invalid metrics: {sorted(unknown)}.")
         start = dt.date.fromisoformat(query["start_date"])
         end = dt.date.fromisoformat(query["end_date"])
         if "stat_time_day" in dimensions and (end - start).days + 1 > 30:
@@ -259,11 +335,14 @@ class FakeTikTok:
             if wanted and row["campaign_id"] not in wanted:
                 continue
             id_field = "campaign_id" if level == "AUCTION_CAMPAIGN" else "ad_id"
-            values = {m: row["metrics"].get(m, "0") for m in metrics}
-            if "campaign_id" in metrics:
-                values["campaign_id"] = row["campaign_id"]
-            if "ad_name" in metrics:
-                values["ad_name"] = row["ad_name"]
+            attributes = {
+                "campaign_id": row["campaign_id"],
+                "campaign_name": campaign.get("campaign_name", "-"),
+                "objective_type": campaign.get("objective_type", "-"),
+                "campaign_budget": str(campaign.get("budget", "-")),
+                "ad_name": row["ad_name"] if level == "AUCTION_AD" else "-",
+            }
+            values = {m: attributes[m] if m in ATTRIBUTE_METRICS else row["metrics"].get(m, "0") for m in metrics}
             items.append(
                 {
                     "dimensions": {id_field: row[id_field], "stat_time_day": f"{row['date']:%Y-%m-%d} 00:00:00"},

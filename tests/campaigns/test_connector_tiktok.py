@@ -131,7 +131,8 @@ def test_push_bulk_queries_do_not_grow_with_campaign_count(
     ids = [c.pk for c in Campaign.objects.filter(account=tiktok_account)]
     Campaign.objects.filter(pk__in=ids).update(status=Status.PAUSED, sync_state=SyncState.PENDING)
 
-    with django_assert_max_num_queries(20):  # 3 calls, a handful of queries each
+    # 3 calls, a handful of queries each (two of them the shared rate limiter's slot, without a shared cache)
+    with django_assert_max_num_queries(26):
         counts = push.platform_push(campaign_ids=ids)
 
     assert counts == {"calls": 3, "confirmed": 60, "retrying": 0, "failed": 0}

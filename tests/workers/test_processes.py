@@ -44,7 +44,7 @@ from .conftest import DB_TASKS, ago, campaigns_end
 pytestmark = pytest.mark.postgres
 
 NOTIFY = "campaigns.services.notifications_for_status_changes"
-REPORTS = "reports.services.reports_create"
+REPORTS = "reports.services.reports_close"  # the build task's service: the final pull, then the freeze
 WORKER_ENV = {
     "DJANGO_SETTINGS_MODULE": "tests.workers.worker_settings",
     "WORKER_HEARTBEAT_SECONDS": "0.5",

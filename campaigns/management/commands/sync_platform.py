@@ -3,6 +3,9 @@
 manage.py sync_platform                  # re-queue stale pending pushes, then pull every connected account
 manage.py sync_platform --push-pending   # only re-queue pending pushes (e.g. at worker start)
 manage.py sync_platform --account 3 --days 90
+
+Accounts flagged "needs reconnecting" are skipped (their token was refused; calling again cannot help): replace
+the token, then press "Sync now" on the account page.
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -38,6 +41,9 @@ class Command(BaseCommand):
                 raise CommandError(f"No connected account with id {account}.")
         failures = 0
         for item in accounts.order_by("pk"):
+            if item.needs_reconnect:
+                self.stdout.write(f"{item.name}: skipped, needs reconnecting ({item.sync_error or 'token refused'}).")
+                continue
             summary = pull.platform_pull_account(account=item, days=days)
             if "error" in summary:
                 failures += 1

@@ -26,7 +26,7 @@ class FaultsConfig(AppConfig):
 
     def ready(self) -> None:
         """CLOSEOUT_TEST_STALL_AFTER: comma-separated dotted names of module-level functions to stall after
-        (e.g. reports.services.reports_create); CLOSEOUT_TEST_MARK_DIR: where to say so."""
+        (e.g. reports.services.reports_close); CLOSEOUT_TEST_MARK_DIR: where to say so."""
         marks = pathlib.Path(os.environ.get("CLOSEOUT_TEST_MARK_DIR", "."))
         for dotted in filter(None, os.environ.get("CLOSEOUT_TEST_STALL_AFTER", "").split(",")):
             module_name, name = dotted.rsplit(".", 1)
