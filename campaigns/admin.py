@@ -25,6 +25,7 @@ from .models import (
     StatusChange,
     WindDownStep,
 )
+from .rules import admin as rules_admin  # noqa: F401  (registers the guardrail rules' admin, through the rule services)
 from .selectors_actions import money_by_currency, transition_preview
 from .services import effects
 from .text import counted
@@ -277,6 +278,3 @@ def notifications_email_retry(modeladmin, request, queryset):
 
 
 NotificationAdmin.actions = [notifications_email_retry]
-
-# Guardrail rules (issue 17): registered from their own package, through the rule services.
-from .rules import admin as rules_admin  # noqa: E402, F401

@@ -10,6 +10,19 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+# Models kept in modules of their own (this one is long enough), imported here so Django finds them; they name
+# this module's models by string ("campaigns.Campaign"), so importing them first is safe.
+from .models_pull import MetricPull, PullKind, PullState, RateBucket  # noqa: F401
+from .models_rules import (  # noqa: F401
+    Rule,
+    RuleAction,
+    RuleCondition,
+    RuleEpisode,
+    RuleLogEntry,
+    RuleLogKind,
+    RuleScope,
+)
+
 
 class Role(models.TextChoices):
     """A member's role in one account. Each role can do everything the ones before it can."""
@@ -788,17 +801,3 @@ class PeriodicJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (next {self.next_run_at:%Y-%m-%d %H:%M:%S} UTC)"
-
-
-# --- guardrail rules (issue 17): their own module, registered here ---
-# Pull progress lives in its own module (this one is long enough); imported here so Django finds the model.
-from .models_pull import MetricPull, PullKind, PullState, RateBucket  # noqa: E402, F401
-from .models_rules import (  # noqa: E402, F401
-    Rule,
-    RuleAction,
-    RuleCondition,
-    RuleEpisode,
-    RuleLogEntry,
-    RuleLogKind,
-    RuleScope,
-)
