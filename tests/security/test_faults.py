@@ -26,7 +26,7 @@ from campaigns.models import (
     SyncState,
     WindDownStep,
 )
-from campaigns.platforms import pull, push
+from campaigns.platforms import history, pull, push
 from campaigns.services import effects
 from reports import services as report_services
 from reports.models import CloseReport
@@ -126,7 +126,8 @@ def test_platform_fault_keeps_intent_pending_visible_and_retried(
 
 def test_malformed_json_on_pull_is_a_readable_sync_error(tiktok_account, fake_tiktok):
     fake_tiktok.add_campaign("5000000000000001", "Imported")
-    fake_tiktok.malformed["campaign/get"] = 1
+    # Every try of the call gets a broken body (one broken answer alone is retried, issue 15).
+    fake_tiktok.malformed["campaign/get"] = history.PULL_MAX_ATTEMPTS
 
     # A domain error is fine; a crash with a JSONDecodeError traceback is not.
     with contextlib.suppress(services.CampaignError):
