@@ -68,6 +68,11 @@ class AdAccount(models.Model):
     sync_error = models.TextField(blank=True)
     # sha256 of the secret in the account's ICS feed URL; blank when no feed is published.
     ics_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    final_after_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days after an end to pull the final numbers (late attribution); empty: CLOSEOUT_FINAL_AFTER_DAYS.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -662,6 +667,7 @@ class NotificationKind(models.TextChoices):
     RECONNECT = "reconnect", "Platform connection needs attention"
     STILL_DELIVERING = "still_delivering", "Still delivering after end"
     REPORT_INCOMPLETE = "report_incomplete", "Close report frozen without all final numbers"
+    REPORT_FINAL = "report_final", "Final figures of a report are in"
     WINDDOWN_OVERDUE = "winddown_overdue", "Wind-down step overdue"
     RULE_TRIGGERED = "rule_triggered", "A rule was triggered"
 

@@ -36,6 +36,13 @@ class CloseReport(models.Model):
     numbers_incomplete = models.BooleanField(default=False)
     numbers_through = models.DateField(null=True, blank=True)
 
+    # The final word (issue 15 §4): the platform's numbers re-pulled CLOSEOUT_FINAL_AFTER_DAYS after the end, when
+    # late attribution has settled; shown beside the frozen figures, which never change.
+    final_at = models.DateTimeField(null=True, blank=True)
+    final_totals = models.JSONField(null=True, blank=True)
+    final_tried_at = models.DateTimeField(null=True, blank=True)
+    final_error = models.TextField(blank=True)
+
     snapshot = models.JSONField()
     # What the snapshot holds (`reports.metrics.SNAPSHOT_VERSION` when it was frozen; set by `reports_create`).
     snapshot_version = models.PositiveSmallIntegerField(default=1)

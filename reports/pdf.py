@@ -157,13 +157,14 @@ class PdfExtras:
 
     `lessons`: the current LessonRevision (or None) when the audience sees lessons (`show_lessons`);
     `comparison`: `presenters.comparison(...)` for the team; `feedback`: `services.feedback_summary(...,
-    include_hidden=False)` for the team."""
+    include_hidden=False)` for the team; `final`: the final figures, once they are in."""
 
     audience: str = PdfAudience.PUBLIC
     show_lessons: bool = False
     lessons: object | None = None
     comparison: dict | None = None
     feedback: dict | None = None
+    final: dict | None = None  # `presenters.final_figures(...)`, every audience: None until the figures are final
 
     @property
     def internal_details(self) -> bool:
@@ -184,7 +185,12 @@ def pdf_scope(*, body: dict, extras: PdfExtras) -> list[str]:
             if body["days"]
             else "no metrics were reported."
         )
-        + " Metrics reported after that are not included (the report page shows them as “since close”).",
+        + (
+            f" Final figures as of {extras.final['as_of']} (the platform’s numbers pulled again after its"
+            " attribution window) are shown beside them, before the report."
+            if extras.final
+            else " Metrics reported after that are not included (the report page shows them as “since close”)."
+        ),
         f"Money in {campaign['currency']}; times in {zone_label(zone, ended_at)}.",
     ]
     if extras.audience == PdfAudience.TEAM:
@@ -278,6 +284,7 @@ def report_pdf_html(*, snapshot: dict, images: list[dict], extras: PdfExtras | N
             "lessons": _lessons(extras.lessons, zone) if extras.show_lessons else None,
             "comparison": extras.comparison,
             "feedback": _feedback(extras.feedback, zone),
+            "final": extras.final,
         },
     )
 

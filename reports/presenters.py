@@ -388,3 +388,44 @@ def since_close(*, frozen_totals: dict, currency: str, campaign) -> dict:
                 {"key": field, "label": m.label, "delta": delta, "display": f"{sign}{m.format(abs(delta), cur)}"}
             )
     return {"rows": rows, "any": bool(rows), "last_metric_date": campaign.last_metric_date}
+
+
+# The final figures (issue 15 §4) -----------------------------------------------------------------------------
+
+FINAL_FIELDS = ("spend", "impressions", "video_views", "likes", "comments", "shares", "follows", "clicks")
+
+
+def final_changes(*, frozen: dict, final: dict, currency: str) -> list[dict]:
+    """Each figure that differs between the totals frozen at close and the final ones: label, at close, final,
+    change ("+12.30 USD")."""
+    rows = []
+    for field in FINAL_FIELDS:
+        if field not in final or field not in frozen:
+            continue
+        m = metrics.metric(field)
+        before, after = Decimal(str(frozen[field])), Decimal(str(final[field]))
+        if before == after:
+            continue
+        if field != "spend":
+            before, after = int(before), int(after)
+        rows.append(
+            {
+                "key": field,
+                "label": m.label,
+                "at_close": m.format(before, currency),
+                "final": m.format(after, currency),
+                "change": ("+" if after > before else "−") + m.format(abs(after - before), currency),
+            }
+        )
+    return rows
+
+
+def final_figures(*, report, frozen_totals: dict, currency: str, zone: str | None) -> dict | None:
+    """What the report page, the shared page and the PDF say about the final figures: None until they are in;
+    then the day they are final as of and the figures that moved since close."""
+    if report.final_at is None:
+        return None
+    return {
+        "as_of": fmt_day_of(report.final_at.isoformat(), zone),
+        "rows": final_changes(frozen=frozen_totals, final=report.final_totals or {}, currency=currency),
+    }

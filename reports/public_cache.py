@@ -22,7 +22,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import CloseReport, LessonRevision, ShareLink
-from .presenters import report_body
+from .presenters import final_figures, report_body
 from .tables import ContentTable
 
 BODY_CACHE_SECONDS = 60 * 60
@@ -58,6 +58,7 @@ def page_state(*, link: ShareLink, report: CloseReport, lessons: LessonRevision 
         report.pk,
         report.created_at.timestamp(),
         report.snapshot_version,
+        report.final_at.timestamp() if report.final_at else "",  # the final figures appear
         lessons.pk if lessons else "",
     )
     return "|".join(str(part) for part in parts)
@@ -96,6 +97,19 @@ def body_html(request, report: CloseReport, options: dict) -> SafeString:
             cache.set(key, html, BODY_CACHE_SECONDS)
     # Rendered by the template engine above (every value escaped there); the cache may hand back a plain str.
     return mark_safe(html)  # noqa: S308  # nosec B308 B703
+
+
+def final_for(report: CloseReport) -> dict | None:
+    """The shared page's final figures (`presenters.final_figures`); one query for the frozen totals, only once
+    they are final."""
+    if report.final_at is None:
+        return None
+    frozen, currency, zone = (
+        CloseReport.objects.filter(pk=report.pk)
+        .values_list("snapshot__totals", "snapshot__campaign__currency", "snapshot__campaign__timezone")
+        .get()
+    )
+    return final_figures(report=report, frozen_totals=frozen, currency=currency, zone=zone)
 
 
 TEAM_OPTIONS = {"internal_details": True}  # the team's own report page (`views.common.detail_context`)

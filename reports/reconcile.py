@@ -1,5 +1,6 @@
 """Reports' reconcile checks (registered in `ReportsConfig.ready()`; the reconciler is campaigns.worker.reconcile,
-run by the task workers): ended campaigns without their close report, and reports without their PDF."""
+run by the task workers): ended campaigns without their close report, reports without their PDF, and reports whose
+final figures are due (CLOSEOUT_FINAL_AFTER_DAYS after the end)."""
 
 import datetime as dt
 
@@ -10,8 +11,9 @@ from campaigns.models import Campaign, Status
 from campaigns.worker import reconcile
 
 from .models import CloseReport, ReportPdf
+from .services.final_figures import reports_final_due
 from .services.pdf_store import PRERENDERED
-from .tasks import close_reports_build, report_pdfs_render
+from .tasks import close_reports_build, report_pdfs_render, reports_finalize
 
 # Younger than this, the report's (or PDF's) task may simply be waiting in the queue.
 REPORT_GRACE = dt.timedelta(minutes=2)
@@ -54,3 +56,12 @@ def report_pdfs_missing_check(*, now) -> int:
 def register() -> None:
     reconcile.reconcile_check_register("reports.missing", reports_missing_check)
     reconcile.reconcile_check_register("reports.pdfs", report_pdfs_missing_check)
+    reconcile.reconcile_check_register("reports.final", reports_final_due_check)
+
+
+def reports_final_due_check(*, now) -> int:
+    """Reports whose final figures are due (their account's delay after the end passed; a failed try waits an
+    hour), that no `reports_finalize` run holds."""
+    return reconcile.task_enqueue_missing(
+        task=reports_finalize, ids=reports_final_due(now=now), kwarg="report_ids", batch=20
+    )

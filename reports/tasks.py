@@ -78,3 +78,12 @@ def feedback_invitations_send(emails: list[str], subject: str, sealed_body: str)
 
     body = services.invitation_open(sealed_body)
     return sum(EmailMessage(subject=subject, body=body, to=[address]).send() for address in emails)
+
+
+@task
+def reports_finalize(report_ids: list[int]) -> dict:
+    """Pull these reports' campaigns once more, after the attribution window, and keep their final figures (queued
+    by the reconciler when due: `reports.reconcile.reports_final_due_check`). Safe to run twice."""
+    from . import services
+
+    return services.reports_finalize(report_ids=report_ids)

@@ -298,6 +298,9 @@ PLATFORM_PULL_BACKOFF_SECONDS = env.float("PLATFORM_PULL_BACKOFF_SECONDS", defau
 # × 2ⁿ (at most an hour); after REPORT_FINAL_PULL_MAX_WAIT_HOURS it is frozen, marked incomplete.
 REPORT_FINAL_PULL_RETRY_SECONDS = env.float("REPORT_FINAL_PULL_RETRY_SECONDS", default=60.0)
 REPORT_FINAL_PULL_MAX_WAIT_HOURS = env.float("REPORT_FINAL_PULL_MAX_WAIT_HOURS", default=24.0)
+# The final figures: this many days after an end (per account: AdAccount.final_after_days) the numbers are pulled
+# once more, after the platform's attribution window, and shown beside the frozen ones ("Final as of <day>").
+CLOSEOUT_FINAL_AFTER_DAYS = env.int("CLOSEOUT_FINAL_AFTER_DAYS", default=7)
 
 LOGGING = {
     "version": 1,

@@ -24,6 +24,7 @@ from .feedback import (
     invitation_seal,
     invitation_text,
 )
+from .final_figures import reports_final_due, reports_finalize
 from .final_pull import reports_close
 from .lessons import LESSON_FIELDS, lessons_save
 from .pdf_store import pdf_extras, report_pdf_bytes, report_pdfs_refresh_on_commit, report_pdfs_render
@@ -48,6 +49,8 @@ from .sharing import (
 from .snapshots import campaigns_just_ended, report_create, reports_create, snapshot_build
 
 __all__ = [
+    "reports_final_due",
+    "reports_finalize",
     "EMAIL_SPLIT",
     "FEEDBACK_COMMENTS_SHOWN",
     "FEEDBACK_REQUEST_MAX_EMAILS",

@@ -27,15 +27,23 @@ def pdf_extras(*, report: CloseReport, audience: str) -> pdf.PdfExtras:
     lessons = None
     if audience in (PdfAudience.TEAM, PdfAudience.PUBLIC_NOTES):
         lessons = selectors.lessons_for_report(report=report, history=0)[0]
+    snapshot = report.snapshot
+    currency = snapshot["campaign"]["currency"]
+    final = presenters.final_figures(
+        report=report, frozen_totals=snapshot["totals"], currency=currency, zone=snapshot["campaign"].get("timezone")
+    )
     if audience != PdfAudience.TEAM:
         return pdf.PdfExtras(
-            audience=audience, show_lessons=lessons is not None or audience != PdfAudience.PUBLIC, lessons=lessons
+            audience=audience,
+            show_lessons=lessons is not None or audience != PdfAudience.PUBLIC,
+            lessons=lessons,
+            final=final,
         )
-    currency = report.snapshot["campaign"]["currency"]
     return pdf.PdfExtras(
         audience=audience,
         show_lessons=True,
         lessons=lessons,
+        final=final,
         comparison=presenters.comparison(figures=selectors.report_comparison(report=report), currency=currency),
         feedback=feedback_summary(report=report, include_hidden=False),
     )

@@ -67,6 +67,9 @@ def detail_context(request, campaign, report, role) -> dict:
         "role": role,
         "body_html": public_cache.body_html(request, report, public_cache.TEAM_OPTIONS),
         "since_close": presenters.since_close(frozen_totals=report.frozen_totals, currency=currency, campaign=campaign),
+        "final": presenters.final_figures(
+            report=report, frozen_totals=report.frozen_totals, currency=currency, zone=campaign.account.timezone
+        ),
         "comparison": presenters.comparison(figures=selectors.report_comparison(report=report), currency=currency),
     } | sharing_context(request=request, report=report, role=role)
 

@@ -100,6 +100,7 @@ def _page(request, link, secret, *, form=None, form_error="", status=200):
             "secret": secret,
             "body_html": public_cache.body_html(request, report, public_cache.body_options(link)),
             "lessons": lessons if lessons and not lessons.is_empty else None,
+            "final": public_cache.final_for(report),
             "form": form,
             "form_error": form_error,
             "sent": sent,
