@@ -3,10 +3,12 @@ import io
 import os
 import shutil
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from campaigns.models import Action, EndReason, Source, StatusChange
@@ -133,3 +135,34 @@ def test_report_on_a_phone(login_page, live_server, account, manager, axe, scree
     assert page.get_by_role("link", name="Phone Check Campaign").is_visible()
     assert axe(page) == []
     screenshot(page, "report-index")
+
+
+def test_final_figures_sit_beside_the_frozen_ones_at_desktop_and_phone_width(
+    login_page, live_server, account, manager, axe, screenshot
+):
+    """Issue 15 §4: once the numbers were pulled again after the attribution window, the report says "Final as of"
+    with each figure at close, final and the change, readable on a phone."""
+    start = dt.date.today() - dt.timedelta(days=20)
+    campaign = CampaignFactory(account=account, name="Autumn Glow Finale", start_date=start)
+    metrics_generate(campaign, days=14, content=2, start=start)
+    campaign_transition(
+        campaign=campaign, action=Action.END, actor=manager, source=Source.UI, reason_code=EndReason.OBJECTIVES_MET
+    )
+    report = type(campaign.close_report).objects.get(campaign=campaign)
+    final = dict(report.snapshot["totals"])
+    final["spend"] = str(Decimal(final["spend"]) + Decimal("42.10"))
+    final["video_views"] += 1250
+    type(report).objects.filter(pk=report.pk).update(final_at=timezone.now(), final_totals=final)
+
+    page = login_page(manager)
+    page.goto(f"{live_server.url}/reports/{campaign.pk}/")
+    box = page.locator("#final-figures")
+    expect(box).to_contain_text("Final as of")
+    expect(box.locator("tr[data-final='spend']")).to_contain_text("+USD 42.10")
+    expect(box.locator("tr[data-final='video_views']")).to_contain_text("+1,250")
+    assert axe(page) == []
+    screenshot(page, "report-final", full_page=False)
+    page.set_viewport_size({"width": 390, "height": 844})
+    box.scroll_into_view_if_needed()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "report-final-phone", full_page=False)
