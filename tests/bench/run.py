@@ -98,13 +98,14 @@ LOAD_SECONDS = 20  # wrk's connections and timeout: `server`
 LIST_VS_ADMIN_MAX = 0.5
 LIST_MAX_QUERIES = 8
 BULK_END_MAX_SECONDS_SQLITE = 1.0
+BACKFILL_ACCOUNTS = 50  # issue 15 §3
 BULK_END_MAX_MS_POSTGRESQL = 250  # issue 19: was 613 ms with the same 8 queries
 SNAPSHOT_MAX_SECONDS = 2.0
 EXPORT_MAX_GROWTH_MB = 100
 LOAD_LIST_VS_ADMIN_MIN = 1.0
 LOAD_SHARED_VS_LIST_MIN = 5.0
 
-SECTIONS = ("pages", "report_pages", "bulk", "snapshot", "export", "load")
+SECTIONS = ("pages", "report_pages", "bulk", "snapshot", "export", "backfill", "load")
 
 
 class Command(BaseCommand):
@@ -502,7 +503,66 @@ class Bench:
         )
         self.log(f"  export {result['rows']:,} rows in {result['seconds']:.1f}s, peak RSS +{growth:.1f} MB")
 
-    # 7: under load: gunicorn + wrk ---------------------------------------------------------------------------
+    # 7: platform backfill of 50 accounts through one rate limiter (issue 15 §3) ------------------------------
+
+    def backfill(self):
+        if self.options["quick"]:
+            self.rows.append(Row("backfill", "backfill of 50 accounts", note="skipped with --quick (about 4 minutes)"))
+            return
+        if connection.vendor != "sqlite":
+            self.rows.append(
+                Row(
+                    "backfill",
+                    "backfill of 50 accounts",
+                    note="measured in the SQLite run: the probe has its own database",
+                )
+            )
+            return
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "tests.bench.backfill", "--accounts", str(BACKFILL_ACCOUNTS)],
+            cwd=BASE_DIR, env=os.environ.copy(), capture_output=True, text=True, timeout=1800,
+        )  # fmt: skip
+        if done.returncode:
+            raise CommandError(f"backfill probe failed:\n{done.stderr[-2000:]}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        qps, held = result["options"]["qps"], result["rows_held"]
+        enforced, throttled = result["enforced"], result["throttled"]
+        how = (
+            f"{result['options']['accounts']} accounts × {result['options']['campaigns']} campaigns × "
+            f"{result['options']['days']} days, campaign and ad level ({held:,} rows on the fake), "
+            f"{result['options']['workers']} workers, TIKTOK_API_QPS={qps:g}"
+        )
+        self.rows.append(
+            Row(
+                "backfill",
+                "calls/s against a server enforcing the limit",
+                enforced["seconds"] * 1000,
+                compare=f"{enforced['calls_per_second']:.2f} calls/s of {qps:g}; "
+                f"{enforced['over_limit']} over the limit; {enforced['rows_stored']:,} of {held:,} rows",
+                target=f"≥ 90 % of the limit ({0.9 * qps:g}/s), 0 over it, 0 rows lost",
+                ok=enforced["calls_per_second"] >= 0.9 * qps
+                and enforced["over_limit"] == 0
+                and enforced["rows_stored"] == held,
+                note=how,
+            )  # fmt: skip
+        )
+        self.rows.append(
+            Row(
+                "backfill",
+                "every 4th call answered 40100",
+                throttled["seconds"] * 1000,
+                compare=f"{throttled['rows_stored']:,} of {held:,} rows stored, "
+                f"{throttled['rows_per_second']:.0f} rows/s, {throttled['calls_per_second']:.2f} calls/s "
+                "(each 40100 backs every caller off)",
+                target="0 rows lost",
+                ok=throttled["rows_stored"] == held,
+                note=how,
+            )  # fmt: skip
+        )
+        self.log(f"  backfill {enforced['calls_per_second']:.2f} calls/s, {enforced['over_limit']} over; lost "
+                 f"{held - throttled['rows_stored']} of {held} with every 4th call throttled")  # fmt: skip
+
+    # 8: under load: gunicorn + wrk ---------------------------------------------------------------------------
 
     def load(self):
         targets = {

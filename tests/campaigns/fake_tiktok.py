@@ -13,7 +13,8 @@ connector relies on (see /work/shared/tiktok-marketing-api.md and docs/connector
   metric name is 40002;
 - scripted failures: a code (e.g. 40100), a slow answer (timeout), an HTTP 500, per path (and query values, e.g.
   one data_level) and number of times;
-- throttling like the app's QPS limit: with `rate_limit_every = N`, every Nth call is answered 40100.
+- throttling like the app's QPS limit: with `rate_limit_every = N`, every Nth call is answered 40100; with
+  `qps_limit = Q`, a call beyond Q in the last second is (counted in `over_limit`).
 
 Use the `fake_tiktok` fixture (import `fake_tiktok_fixture` into the test module); it records every request
 in `fake.requests`.
@@ -78,6 +79,10 @@ class FakeTikTok:
         self.failures: list[dict] = []
         self.unconfirmed: set[str] = set()  # ids a status update silently leaves out of data.campaign_ids
         self.rate_limit_every = 0  # N > 0: every Nth call (of any endpoint) is answered 40100
+        # > 0: as TikTok enforces an app's QPS, a call arriving when this many arrived in the last second is
+        # answered 40100 (and counted in `over_limit`).
+        self.qps_limit = 0.0
+        self.over_limit = 0
         self._lock = threading.Lock()
         self._server = None
 
@@ -211,6 +216,14 @@ class FakeTikTok:
                 failure["times"] -= 1
             elif self.rate_limit_every and len(self.requests) % self.rate_limit_every == 0:
                 failure = {"code": 40100, "delay": 0, "http": 0, "message": "App reaches the QPS limit 10."}
+            elif self.qps_limit and self._arrived_within(record["at"] - 1.0) > self.qps_limit:
+                self.over_limit += 1
+                failure = {
+                    "code": 40100,
+                    "delay": 0,
+                    "http": 0,
+                    "message": f"App reaches the QPS limit {self.qps_limit:g}.",
+                }
         if failure and failure["delay"]:
             time.sleep(failure["delay"])
         if failure and failure["http"]:
@@ -223,6 +236,15 @@ class FakeTikTok:
         body = json.dumps(payload).encode()
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
+
+    def _arrived_within(self, since: float) -> int:
+        """Calls that arrived after `since` (this one included); the newest are at the end."""
+        n = 0
+        for request in reversed(self.requests):
+            if request["at"] <= since:
+                break
+            n += 1
+        return n
 
     @staticmethod
     def _error(code: int, message: str) -> dict:
