@@ -28,6 +28,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -411,8 +412,6 @@ def main() -> int:  # noqa: C901, PLR0915 -- one run, step by step
         with contextlib.suppress(Exception):
             redis_flush(REDIS_URL)
         mail.stop()
-        import shutil
-
         shutil.rmtree(workdir, ignore_errors=True)
     if "interrupted" in failures or load is None or not elapsed:
         print("soak: did not finish:", *failures, sep="\n", flush=True)
