@@ -5,9 +5,10 @@ Production settings (config.settings.production: DEBUG off, a random DJANGO_SECR
 collectstatic) on a fresh PostgreSQL database `closeout_soak` (created, migrated, seeded with `seed_demo` plus an
 account of SOAK_BULK active campaigns, dropped at the end), Redis database 12 as the cache (flushed before and
 after), the default task backend (django_tasks_db) with two `manage.py db_worker --no-reload` processes, mail to an
-SMTP sink on 127.0.0.1. Two gunicorn instances with 2 sync workers each, on two free ports, stand for two web
-hosts behind one TLS proxy: the client plays the proxy (X-Forwarded-Proto, Host, X-Forwarded-For, which the servers
-trust) and sends every request of every visitor alternately to the two servers.
+SMTP sink on 127.0.0.1, REPORT_PDF_PRERENDER off unless SOAK_PDF_PRERENDER=1. Two gunicorn instances with 2 sync
+workers each, on two free ports, stand for two web hosts behind one TLS proxy: the client plays the proxy
+(X-Forwarded-Proto, Host, X-Forwarded-For, which the servers trust) and sends every request of every visitor
+alternately to the two servers.
 
 SOAK_THREADS (default 8) logged-in viewers and editors browse (list, filters, detail, report, reports index,
 notifications), editors pause and resume, strangers open share links. Half way through, the manager ends all
@@ -559,7 +560,13 @@ def report(load: Load, result: dict, rss_start, rss_end, elapsed: float, total: 
             "last): list, filters, detail, report, reports index, notifications, share links, pause/resume POSTs. "
             f"Half way through, the manager ends the {BULK:,} campaigns through the bulk end form (select all "
             "matching), then the share-link password limit and the log-in lockout are tripped alternating between "
-            "the servers. After the traffic the queue drains and the database is checked.",
+            "the servers. After the traffic the queue drains and the database is checked. "
+            + (
+                "Report PDFs are prerendered (SOAK_PDF_PRERENDER=1)."
+                if PDF_PRERENDER
+                else "Report PDFs are not prerendered (`REPORT_PDF_PRERENDER=false`: 1,000 would outlast the drain "
+                "bound here; SOAK_PDF_PRERENDER=1 includes them)."
+            ),
             "",
             "| figure | measured | target | |",
             "|---|---|---|---|",
