@@ -124,10 +124,11 @@ def check() -> dict:
             "recipient_id", "campaigns"
         )
     )
-    per_recipient = collections.Counter(
-        Notification.objects.filter(kind=NotificationKind.STATUS_CHANGED, campaigns__in=bulk)
+    per_recipient = collections.Counter(  # notifications (not rows of the join) about the bulk end, per recipient
+        recipient
+        for recipient, _ in Notification.objects.filter(kind=NotificationKind.STATUS_CHANGED, campaigns__in=bulk)
+        .values_list("recipient_id", "pk")
         .distinct()
-        .values_list("recipient_id", flat=True)
     )
     duplicates = (
         Notification.objects.exclude(dedupe_key="")
