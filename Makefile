@@ -20,6 +20,7 @@ help:
 	@echo "make test   set up test deps, run ruff and the whole pytest suite (browser tests included)"
 	@echo "make smoke  the README's Deploy steps for real (production settings, gunicorn, worker), every page crawled"
 	@echo "make bench  performance benchmark (see docs/benchmarks.md)"
+	@echo "make soak   5 minutes of traffic on two web servers and two task workers (PostgreSQL, Redis)"
 
 check-python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -118,7 +119,11 @@ bench: install-dev
 	done; \
 	echo "make bench took $$(( $$(date +%s) - start ))s; results in docs/benchmarks.md"
 
-# --- Soak (issue 8) ---
+# --- Soak (issues 8, 19) ---
+# `make soak`: two gunicorn servers (2 workers each) and two db_workers on PostgreSQL (database closeout_soak, created
+# afresh and dropped) and Redis db 12 on 127.0.0.1; SOAK_SECONDS of traffic with a bulk end of 1,000 half way. Prints
+# each figure beside its target, writes the Soak section of docs/benchmarks.md, fails on any FAIL.
 SOAK_SECONDS ?= 300
 soak: install-dev
+	@pg_isready -h 127.0.0.1 -p 5432 -q || { echo "PostgreSQL is not running on 127.0.0.1:5432"; exit 1; }
 	SOAK_SECONDS=$(SOAK_SECONDS) $(PY) tests/soak/soak.py

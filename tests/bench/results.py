@@ -51,7 +51,7 @@ def docs_write(*, vendor: str, label: str, table: str, total: int, requests: int
     start, end = f"<!-- bench:{vendor}:start -->", f"<!-- bench:{vendor}:end -->"
     existing = DOCS.read_text() if DOCS.exists() else ""
     sections = {}
-    for other in ("sqlite", "postgresql", "notes"):
+    for other in ("sqlite", "postgresql", "notes", "soak"):  # soak: `make soak` writes it
         match = re.search(rf"<!-- bench:{other}:start -->.*?<!-- bench:{other}:end -->", existing, re.S)
         if match:
             sections[other] = match.group(0)
@@ -73,7 +73,7 @@ def docs_write(*, vendor: str, label: str, table: str, total: int, requests: int
         f"{total:,} campaigns, {requests} requests per scenario. {summary}\n\n{generator}{table}{end}"
     )
     body = DOCS_HEADER.format(machine=machine_description(), date=f"{dt.datetime.now(dt.UTC):%Y-%m-%d}")
-    body += "\n\n".join(sections[v] for v in ("sqlite", "postgresql", "notes") if v in sections) + "\n"
+    body += "\n\n".join(sections[v] for v in ("sqlite", "postgresql", "notes", "soak") if v in sections) + "\n"
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     DOCS.write_text(body)
 
