@@ -94,14 +94,17 @@ def accounts_choices(*, user: User):
 def report_delivery_rows(*, report: CloseReport) -> dict:
     """The report's recipients for its share panel (issue 18): each with their emails on every occasion (newest
     first), their personal link's views and their feedback; plus the account's default recipients that are not
-    on the report's list yet (they are copied at the next send). Four queries; no writes (a GET)."""
+    on the report's list yet (they are copied at the next send). Two queries, four once anyone is on the list; no
+    writes (a GET)."""
     deliveries = Prefetch("deliveries", queryset=ReportDelivery.objects.order_by("-created_at", "-id"))
     recipients = list(ReportRecipient.objects.filter(report=report).select_related("link").prefetch_related(deliveries))
-    feedback = dict(
-        Feedback.objects.filter(report=report, link__recipient__isnull=False)
-        .values_list("link__recipient")
-        .annotate(n=Count("id"))
-    )
+    feedback = {}
+    if recipients:
+        feedback = dict(
+            Feedback.objects.filter(report=report, link__recipient__isnull=False)
+            .values_list("link__recipient")
+            .annotate(n=Count("id"))
+        )
     on_list = {r.email.lower() for r in recipients}
     waiting = [
         r

@@ -44,7 +44,11 @@ def sharing_context(*, request, report, role) -> dict:
     """What the report page's share panel, delivery and feedback sections need. One query for the links (managers
     only), two for the feedback summary, four for the delivery state."""
     is_manager = role is not None and role.allows(Role.MANAGER)
-    links = list(report.share_links.select_related("created_by").order_by("-created_at", "-id")) if is_manager else []
+    links = (
+        list(report.share_links.select_related("created_by", "recipient").order_by("-created_at", "-id"))
+        if is_manager
+        else []
+    )
     return {
         "is_manager": is_manager,
         "share_links": links,

@@ -308,3 +308,22 @@ def test_failed_deliveries_past_their_backoff_are_found_for_the_reconciler(deliv
     later = timezone.now() + dt.timedelta(hours=1)
     assert len(services.report_deliveries_due(now=later)) == 2
     assert services.report_deliveries_due(now=timezone.now()) == []
+
+
+def test_report_page_queries_do_not_grow_with_recipients(delivered, login, manager, django_assert_num_queries, deliver):
+    campaign, report = delivered
+    client = login(manager)
+    url = reverse("reports:detail", args=[campaign.pk])
+    client.get(url)
+    with django_assert_num_queries(15):  # the page's 13 (test_views) + deliveries and feedback per recipient
+        client.get(url)
+    for i in range(5):
+        services.report_recipient_add(report=report, actor=None, email=f"p{i}@client.example")
+    deliver(report, "manual")
+    with django_assert_num_queries(15):
+        assert client.get(url).content.decode().count("data-recipient=") == 7
+
+
+def test_reports_index_links_each_accounts_recipient_list(account, login, viewer):
+    page = login(viewer).get(reverse("reports:index")).content.decode()
+    assert reverse("reports:account_recipients", args=[account.pk]) in page
