@@ -248,7 +248,7 @@ def _public_url(path: str) -> str:
 def _recipient_secret(recipient: ReportRecipient) -> str:
     """The recipient's personal link secret: made at their first email, then read back from its sealed copy."""
     with transaction.atomic():
-        locked = ReportRecipient.objects.select_for_update().select_related("link").get(pk=recipient.pk)
+        locked = ReportRecipient.objects.select_for_update(of=("self",)).select_related("link").get(pk=recipient.pk)
         if locked.link_id and locked.link_sealed:
             try:
                 return invitation_open(locked.link_sealed)

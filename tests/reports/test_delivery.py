@@ -327,3 +327,34 @@ def test_report_page_queries_do_not_grow_with_recipients(delivered, login, manag
 def test_reports_index_links_each_accounts_recipient_list(account, login, viewer):
     page = login(viewer).get(reverse("reports:index")).content.decode()
     assert reverse("reports:account_recipients", args=[account.pk]) in page
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_runs_of_one_delivery_send_one_email(account, manager, campaign):
+    import threading
+
+    from django.db import connection
+
+    services.account_recipient_add(account=account, actor=manager, email="ana@client.example")
+    metrics_generate(campaign, days=3)
+    campaign_end(campaign, manager)  # transaction=True: the close email is sent on commit
+    report = campaign.__class__.objects.get(pk=campaign.pk).close_report
+    ReportDelivery.objects.filter(report=report).update(state=DeliveryState.FAILED)  # as if the first try failed
+    mail.outbox.clear()
+    (delivery_id,) = ReportDelivery.objects.values_list("pk", flat=True)
+    barrier, sent = threading.Barrier(4), []
+
+    def worker():
+        try:
+            barrier.wait()
+            sent.append(services.report_deliveries_send(delivery_ids=[delivery_id]))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(sent) == [0, 0, 0, 1] and len(mail.outbox) == 1
