@@ -28,6 +28,7 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 
 from campaigns.models import AdAccount
 
@@ -317,7 +318,7 @@ def delivery_message(*, delivery: ReportDelivery, report: CloseReport, secret: s
     )
     message.attach_alternative(render_to_string("reports/emails/report_delivery.html", context), "text/html")
     if attach:
-        message.attach(f"{report.campaign_name[:60] or 'report'} report.pdf", pdf, "application/pdf")
+        message.attach(f"{slugify(report.campaign_name)[:60] or 'campaign'}-report.pdf", pdf, "application/pdf")
     return message, attach
 
 

@@ -358,3 +358,12 @@ def test_concurrent_runs_of_one_delivery_send_one_email(account, manager, campai
     for t in threads:
         t.join()
     assert sorted(sent) == [0, 0, 0, 1] and len(mail.outbox) == 1
+
+
+def test_admin_lists_deliveries_and_their_audit_read_only(delivered, client, staff):
+    client.force_login(staff)
+    page = client.get(reverse("admin:reports_reportdelivery_changelist")).content.decode()
+    assert "ana@client.example" in page and "close" in page
+    audit = client.get(reverse("admin:reports_deliveryevent_changelist")).content.decode()
+    assert "Sent" in audit and "Recipient added" in audit
+    assert client.get(reverse("admin:reports_reportdelivery_add")).status_code == 403
