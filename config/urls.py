@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from campaigns.views.home import home  # where a signed-in user lands (issue 16)
+from campaigns.views.home import home
+from reports.views import delivery as report_delivery  # where a signed-in user lands (issue 16)
 
 from .views import healthz
 
@@ -20,3 +21,5 @@ urlpatterns = [
 
 # --- Sharing and feedback (issue 5) ---
 urlpatterns += [path("s/<str:secret>/", include("reports.urls_public"))]
+# The report emails' unsubscribe page (issue 18): public, by a per-recipient token; it names no report.
+urlpatterns += [path("unsubscribe/<str:token>/", report_delivery.unsubscribe, name="report_unsubscribe")]

@@ -5,7 +5,16 @@ from django.db.models.functions import Length
 from django.utils.html import format_html
 
 from . import services
-from .models import CloseReport, Feedback, LessonRevision, ReportPdf, ShareLink, ShareLinkEvent
+from .models import (
+    CloseReport,
+    DeliveryEvent,
+    Feedback,
+    LessonRevision,
+    ReportDelivery,
+    ReportPdf,
+    ShareLink,
+    ShareLinkEvent,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -137,3 +146,25 @@ class FeedbackAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Delivery (issue 18): records, read here; lists are edited on the account's and the report's pages ---
+
+
+@admin.register(ReportDelivery)
+class ReportDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["report", "recipient", "occasion", "state", "attempts", "error", "sent_at"]
+    list_filter = ["state", "occasion"]
+    search_fields = ["recipient__email", "report__campaign_name"]
+    list_select_related = ["report", "recipient"]
+    exclude = ["report"]
+    readonly_fields = ["recipient", "occasion", "state", "attempts", "error", "pdf_attached", "claimed_at", "sent_at"]
+
+
+@admin.register(DeliveryEvent)
+class DeliveryEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "email", "account", "report", "actor", "note"]
+    list_filter = ["kind"]
+    search_fields = ["email", "note"]
+    list_select_related = ["account", "report", "actor"]
+    exclude = ["report"]

@@ -4,7 +4,7 @@ from django import forms
 from django.core.validators import validate_email
 from django.utils import timezone
 
-from .models import Feedback, FeedbackRole, LessonRevision
+from .models import Feedback, FeedbackRole, LessonRevision, RecipientRole
 from .services.feedback import EMAIL_SPLIT, FEEDBACK_REQUEST_MAX_EMAILS
 
 
@@ -152,3 +152,12 @@ class FeedbackForm(forms.ModelForm):
     @property
     def is_spam(self) -> bool:
         return bool(self.data.get("website"))
+
+
+# --- Delivery (issue 18) ---
+
+
+class RecipientForm(forms.Form):
+    email = forms.EmailField(label="Email address", max_length=254)
+    name = forms.CharField(label="Name", max_length=120, required=False)
+    role = forms.ChoiceField(label="Role", choices=RecipientRole.choices, initial=RecipientRole.STAKEHOLDER)

@@ -269,3 +269,138 @@ class Feedback(models.Model):
     @property
     def has_text(self) -> bool:
         return bool(self.what_worked or self.what_to_improve or self.comment)
+
+
+# --- Delivery to stakeholders (issue 18) ---
+
+
+class RecipientRole(models.TextChoices):
+    """Who a report email is for; the same values as `FeedbackRole`, so the personal link asks for feedback in
+    that role."""
+
+    STAKEHOLDER = FeedbackRole.STAKEHOLDER.value, "Stakeholder"
+    PARTICIPANT = FeedbackRole.PARTICIPANT.value, "Participant"
+    INFLUENCER = FeedbackRole.INFLUENCER.value, "Influencer"
+
+
+class AccountRecipient(models.Model):
+    """A default recipient of an account's close reports: every new report of the account is mailed to them (the
+    report's own list starts from these; see `ReportRecipient`)."""
+
+    account = models.ForeignKey(AdAccount, on_delete=models.CASCADE, related_name="report_recipients")
+    email = models.EmailField()
+    name = models.CharField(max_length=120, blank=True)
+    role = models.CharField(max_length=20, choices=RecipientRole.choices, default=RecipientRole.STAKEHOLDER)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [models.UniqueConstraint(fields=["account", "email"], name="accountrecipient_unique_email")]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.get_role_display()})"
+
+
+class ReportRecipient(models.Model):
+    """One person a report is mailed to: copied from the account's defaults when the report is delivered, or added
+    for this report alone. Each has a personal share link (made at their first email), so views and feedback are
+    theirs and revoking one leaves the others working. `link_sealed` is that link's secret encrypted with a key
+    derived from SECRET_KEY (as feedback invitations are in the task queue): a later email (the final report, a
+    resend) carries the same link, and a database dump alone still holds no working link."""
+
+    report = models.ForeignKey(CloseReport, on_delete=models.CASCADE, related_name="recipients")
+    email = models.EmailField()
+    name = models.CharField(max_length=120, blank=True)
+    role = models.CharField(max_length=20, choices=RecipientRole.choices, default=RecipientRole.STAKEHOLDER)
+    from_account = models.BooleanField(default=False, help_text="Copied from the account's default recipients.")
+    link = models.OneToOneField(ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="recipient")
+    link_sealed = models.TextField(blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [models.UniqueConstraint(fields=["report", "email"], name="reportrecipient_unique_email")]
+
+    def __str__(self) -> str:
+        return f"{self.email} · report {self.report_id}"
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    BOUNCED = "bounced", "Bounced"
+    SKIPPED = "skipped", "Not sent"
+
+
+class ReportDelivery(models.Model):
+    """One email of a report to one recipient on one occasion ("close", "final", "manual-1", …). The unique
+    (recipient, occasion) and the conditional claim (`pending`/`failed` → `sending`) make a retried or doubled
+    task send it at most once."""
+
+    report = models.ForeignKey(CloseReport, on_delete=models.CASCADE, related_name="deliveries")
+    recipient = models.ForeignKey(ReportRecipient, on_delete=models.CASCADE, related_name="deliveries")
+    occasion = models.CharField(max_length=20)
+    state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=255, blank=True)
+    pdf_attached = models.BooleanField(null=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "occasion"], name="reportdelivery_once_per_occasion")
+        ]
+        indexes = [models.Index(fields=["report", "-created_at"], name="reportdelivery_report_created")]
+        verbose_name_plural = "report deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.occasion} → {self.recipient_id}: {self.state}"
+
+    @property
+    def occasion_label(self) -> str:
+        if self.occasion.startswith("manual-"):
+            return f"Sent by hand (#{self.occasion.removeprefix('manual-')})"
+        return {"close": "At close", "final": "Final report"}.get(self.occasion, self.occasion)
+
+
+class DeliveryEventKind(models.TextChoices):
+    RECIPIENT_ADDED = "recipient_added", "Recipient added"
+    RECIPIENT_REMOVED = "recipient_removed", "Recipient removed"
+    QUEUED = "queued", "Emails queued"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    RETRIED = "retried", "Retry queued"
+    BOUNCED = "bounced", "Bounced"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+
+class DeliveryEvent(models.Model):
+    """Audit trail of report delivery: recipient list changes (an account's or a report's), sends, failures,
+    bounces and unsubscribes. Rows are only ever added."""
+
+    account = models.ForeignKey(AdAccount, on_delete=models.CASCADE, related_name="+")
+    report = models.ForeignKey(CloseReport, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    email = models.EmailField(blank=True)
+    kind = models.CharField(max_length=20, choices=DeliveryEventKind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "-created_at"], name="deliveryevent_account_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.email} · {self.created_at:%Y-%m-%d %H:%M}"

@@ -11,9 +11,10 @@ from campaigns.models import Campaign, Status
 from campaigns.worker import reconcile
 
 from .models import CloseReport, ReportPdf
+from .services.delivery import report_deliveries_due
 from .services.final_figures import reports_final_due
 from .services.pdf_store import PRERENDERED
-from .tasks import close_reports_build, report_pdfs_render, reports_finalize
+from .tasks import close_reports_build, report_deliveries_send, report_pdfs_render, reports_finalize
 
 # Younger than this, the report's (or PDF's) task may simply be waiting in the queue.
 REPORT_GRACE = dt.timedelta(minutes=2)
@@ -53,9 +54,17 @@ def report_pdfs_missing_check(*, now) -> int:
     return reconcile.task_enqueue_missing(task=report_pdfs_render, ids=ids, kwarg="report_ids", batch=10)
 
 
+def report_deliveries_retry_check(*, now) -> int:
+    """Report emails that failed with attempts left, past their backoff (a backend that cannot defer never queued
+    their retry; a lost retry task is found the same way)."""
+    ids = report_deliveries_due(now=now)
+    return reconcile.task_enqueue_missing(task=report_deliveries_send, ids=ids, kwarg="delivery_ids", batch=50)
+
+
 def register() -> None:
     reconcile.reconcile_check_register("reports.missing", reports_missing_check)
     reconcile.reconcile_check_register("reports.pdfs", report_pdfs_missing_check)
+    reconcile.reconcile_check_register("reports.deliveries", report_deliveries_retry_check)
     reconcile.reconcile_check_register("reports.final", reports_final_due_check)
 
 

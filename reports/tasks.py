@@ -42,6 +42,7 @@ def close_reports_build(campaign_ids: list[int]) -> int:
     outcome = services.reports_close(campaign_ids=campaign_ids)
     built = outcome["built"]
     _retry_later(outcome["retry"])
+    close_reports_deliver.enqueue(campaign_ids=built)
     for report in CloseReport.objects.filter(campaign_id__in=built).only("pk", "created_at", "snapshot_version"):
         public_cache.body_warm(report)  # the report page's first visit then reads it from the cache
     if built and settings.REPORT_PDF_PRERENDER:
@@ -87,3 +88,21 @@ def reports_finalize(report_ids: list[int]) -> dict:
     from . import services
 
     return services.reports_finalize(report_ids=report_ids)
+
+
+@task
+def close_reports_deliver(campaign_ids: list[int]) -> int:
+    """After the close reports of these campaigns are frozen: queue their "close" email to the accounts' default
+    recipients (issue 18). Safe to run twice: nobody is mailed twice on one occasion."""
+    from . import services
+
+    return services.reports_deliver_at_close(campaign_ids=campaign_ids) if campaign_ids else 0
+
+
+@task
+def report_deliveries_send(delivery_ids: list[int]) -> int:
+    """Send these report emails. Ids only: each recipient's link is sealed on their row, never in the queue. Each
+    delivery is claimed before it is sent, so a retried or doubled run sends nothing twice."""
+    from . import services
+
+    return services.report_deliveries_send(delivery_ids=delivery_ids)

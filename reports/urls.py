@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import detail, exports, index, lessons, sharing
+from .views import delivery, detail, exports, index, lessons, sharing
 
 app_name = "reports"
 
@@ -21,4 +21,17 @@ urlpatterns = [
     path("<int:campaign_id>/share/<int:link_id>/revoke/", sharing.share_revoke, name="share_revoke"),
     path("<int:campaign_id>/feedback/", sharing.feedback_create, name="feedback_create"),
     path("<int:campaign_id>/feedback/<int:feedback_id>/hide/", sharing.feedback_hide, name="feedback_hide"),
+    path("<int:campaign_id>/delivery/send/", delivery.delivery_send_now, name="delivery_send"),
+    path("<int:campaign_id>/delivery/recipients/", delivery.report_recipient_add, name="recipient_add"),
+    path(
+        "<int:campaign_id>/delivery/recipients/<int:recipient_id>/remove/",
+        delivery.report_recipient_remove,
+        name="recipient_remove",
+    ),
+    path("accounts/<int:account_id>/recipients/", delivery.account_recipients, name="account_recipients"),
+    path(
+        "accounts/<int:account_id>/recipients/<int:recipient_id>/remove/",
+        delivery.account_recipient_remove,
+        name="account_recipient_remove",
+    ),
 ]

@@ -114,6 +114,13 @@ ACCESS: dict[str, Access] = {
     "reports:share_revoke": Access(get="none", post="manager"),
     "reports:feedback_create": Access(get="none", post="viewer"),
     "reports:feedback_hide": Access(get="none", post="manager"),
+    # --- Stakeholder delivery (issue 18); the unsubscribe page carries its own token ---
+    "reports:delivery_send": Access(get="none", post="manager"),
+    "reports:recipient_add": Access(get="none", post="manager"),
+    "reports:recipient_remove": Access(get="none", post="manager"),
+    "reports:account_recipients": Access(get="viewer", post="manager"),
+    "reports:account_recipient_remove": Access(get="none", post="manager"),
+    "report_unsubscribe": Access(get="public", post="public", scoped=False),
 }
 
 # Values for URL kwargs, by name; {campaign} and {account} are filled per test.
@@ -129,6 +136,7 @@ KWARGS = {
     "secret": "{secret}",  # issue 5
     "link_id": "{link}",
     "feedback_id": "{feedback}",
+    "recipient_id": "{recipient}",  # issue 18
 }
 # Query strings and form data the views need to know which object is meant.
 QUERY_BY_NAME = {
@@ -155,6 +163,9 @@ KWARGS_BY_NAME = {
         "campaigns:rule_edit",
         "campaigns:rule_enabled",
     )
+} | {
+    "reports:account_recipient_remove": {"recipient_id": "{account_recipient}"},
+    "report_unsubscribe": {"token": "{unsubscribe}"},
 }
 
 ROLES = {"viewer": Role.VIEWER, "editor": Role.EDITOR, "manager": Role.MANAGER}
@@ -219,7 +230,15 @@ def world(account, other_account, django_capture_on_commit_callbacks, settings, 
     feedback = feedback_create(
         report=campaign.close_report, link=None, author=None, role="stakeholder", rating=4, would_take_part_again=True
     )
+    # --- Stakeholder delivery (issue 18) ---
+    from reports.services import account_recipient_add, report_recipient_add, unsubscribe_token
+
+    account_recipient = account_recipient_add(account=account, actor=None, email="default@client.example")
+    recipient = report_recipient_add(report=campaign.close_report, actor=None, email="one@client.example")
     return {
+        "account_recipient": account_recipient,
+        "recipient": recipient,
+        "unsubscribe": unsubscribe_token(recipient),
         "campaign": campaign,
         "account": account,
         "item": item,
@@ -250,6 +269,9 @@ def url_for(name, pattern, world):
             secret=world["secret"],
             link=world["link"].pk,
             feedback=world["feedback"].pk,
+            recipient=world["recipient"].pk,
+            account_recipient=world["account_recipient"].pk,
+            unsubscribe=world["unsubscribe"],
         )
     return reverse(name, kwargs=kwargs)
 

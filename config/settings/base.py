@@ -148,6 +148,8 @@ SHARE_VIEW_FLUSH_SECONDS = env.float("SHARE_VIEW_FLUSH_SECONDS", default=1.0)
 # Render each close report's PDF in the background right after its snapshot, so the first download is instant
 # (reports.tasks.report_pdfs_render). Off: the first download renders it (and stores it for the next).
 REPORT_PDF_PRERENDER = env.bool("REPORT_PDF_PRERENDER", default=True)
+# A report email attaches the PDF up to this size; a larger one is linked instead (issue 18).
+REPORT_EMAIL_ATTACH_MAX_BYTES = env.int("REPORT_EMAIL_ATTACH_MAX_BYTES", default=5 * 1024 * 1024)
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

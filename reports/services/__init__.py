@@ -7,10 +7,27 @@
 - lessons: lessons learned and their revisions
 - sharing: share links, their secrets and unlock cookies, counting their views
 - feedback: feedback through links or from members, and feedback requests
+- delivery: the report mailed to an account's and a report's recipients, each with a personal link (issue 18)
 
-Only `feedback` imports `reports.tasks` (to mail invitations on commit); tasks import services inside their
+Only `feedback` and `delivery` import `reports.tasks` (to mail on commit); tasks import services inside their
 bodies, the one allowed edge back."""
 
+from .delivery import (
+    DELIVERY_MAX_ATTEMPTS,
+    account_recipient_add,
+    account_recipient_remove,
+    delivery_send,
+    recipient_for_unsubscribe_token,
+    recipient_unsubscribe,
+    report_deliver,
+    report_deliveries_due,
+    report_deliveries_send,
+    report_recipient_add,
+    report_recipient_remove,
+    report_recipients_sync,
+    reports_deliver_at_close,
+    unsubscribe_token,
+)
 from .errors import ReportError
 from .feedback import (
     EMAIL_SPLIT,
@@ -51,6 +68,20 @@ from .snapshots import campaigns_just_ended, report_create, reports_create, snap
 __all__ = [
     "reports_final_due",
     "reports_finalize",
+    "DELIVERY_MAX_ATTEMPTS",
+    "account_recipient_add",
+    "account_recipient_remove",
+    "delivery_send",
+    "recipient_for_unsubscribe_token",
+    "recipient_unsubscribe",
+    "report_deliver",
+    "report_deliveries_due",
+    "report_deliveries_send",
+    "report_recipient_add",
+    "report_recipient_remove",
+    "report_recipients_sync",
+    "reports_deliver_at_close",
+    "unsubscribe_token",
     "EMAIL_SPLIT",
     "FEEDBACK_COMMENTS_SHOWN",
     "FEEDBACK_REQUEST_MAX_EMAILS",

@@ -20,6 +20,7 @@ from campaigns.services.notifications import notifications_create
 
 from ..models import CloseReport
 from ..presenters import FINAL_FIELDS, final_changes
+from .delivery import report_deliver
 
 RETRY_AFTER = dt.timedelta(hours=1)  # a failed final pull is tried again this much later
 AT_MOST = 1000
@@ -99,5 +100,7 @@ def reports_finalize(*, report_ids: Iterable[int], now: dt.datetime | None = Non
             f"{row['label']} {row['change']}" for row in final_changes(frozen=frozen, final=totals, currency=currency)
         ]
         _notify(report, campaign, changes)
+        report.refresh_from_db(fields=["final_at", "final_totals"])
+        report_deliver(report=report, occasion="final")  # the recipients get the final word too (issue 18)
         done.append(report.pk)
     return {"final": done, "failed": failed}

@@ -9,7 +9,7 @@ from campaigns.models import Campaign, Role
 from campaigns.selectors import campaign_get_for_user
 
 from .. import exports, presenters, public_cache, selectors, services
-from ..forms import FeedbackForm, FeedbackRequestForm, ShareLinkForm
+from ..forms import FeedbackForm, FeedbackRequestForm, RecipientForm, ShareLinkForm
 from ..models import CloseReport, PdfAudience
 
 
@@ -41,10 +41,14 @@ def lessons_context(*, campaign, report, can_edit: bool, **extra) -> dict:
 
 
 def sharing_context(*, request, report, role) -> dict:
-    """What the report page's share panel and feedback sections need. One query for the links (managers only),
-    two for the feedback summary."""
+    """What the report page's share panel, delivery and feedback sections need. One query for the links (managers
+    only), two for the feedback summary, four for the delivery state."""
     is_manager = role is not None and role.allows(Role.MANAGER)
-    links = list(report.share_links.select_related("created_by").order_by("-created_at", "-id")) if is_manager else []
+    links = (
+        list(report.share_links.select_related("created_by", "recipient").order_by("-created_at", "-id"))
+        if is_manager
+        else []
+    )
     return {
         "is_manager": is_manager,
         "share_links": links,
@@ -53,6 +57,9 @@ def sharing_context(*, request, report, role) -> dict:
         "feedback": services.feedback_summary(report=report, include_hidden=is_manager),
         "feedback_form": FeedbackForm(prefix_id="fbi"),
         "now": timezone.now(),
+        # Delivery (issue 18): every member sees the state, managers edit (four queries).
+        "delivery": selectors.report_delivery_rows(report=report),
+        "recipient_form": RecipientForm(prefix="recipient"),
     }
 
 

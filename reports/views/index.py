@@ -18,7 +18,8 @@ from ..tables import ReportIndexTable
 @require_GET
 def report_index(request):
     queryset = selectors.report_index_queryset(user=request.user)
-    report_filter = ReportFilter(request.GET, queryset=queryset, accounts=selectors.accounts_choices(user=request.user))
+    accounts = selectors.accounts_choices(user=request.user)
+    report_filter = ReportFilter(request.GET, queryset=queryset, accounts=accounts)
     table = ReportIndexTable(report_filter.qs)
     # Sort keys from the query string; a fixed page size (a `per_page` of 0 or -1 from the URL broke paging) and
     # a page number that falls back to the first or last page.
@@ -26,7 +27,9 @@ def report_index(request):
     table.paginate(per_page=50)
     table.page = table.paginator.get_page(request.GET.get("page"))
     template = "reports/report_index.html#reports-table" if request.htmx else "reports/report_index.html"
-    return render(request, template, {"filter": report_filter, "table": table})
+    # The accounts' recipient lists (issue 18) are linked from here: campaigns' Accounts page cannot name reports.
+    context = {"filter": report_filter, "table": table, "accounts": accounts}
+    return render(request, template, context)
 
 
 @login_required

@@ -158,3 +158,22 @@ def test_a_manual_account_finalises_with_what_was_imported_after_close(
     assert reconcile.reports_final_due_check(now=timezone.now()) == 1
     report.refresh_from_db()
     assert Decimal(report.final_totals["spend"]) == Decimal(report.snapshot["totals"]["spend"]) + Decimal("2.50")
+
+
+def test_the_recipients_get_the_final_figures_by_email(
+    ended, fake_tiktok, manager, mailoutbox, django_capture_on_commit_callbacks
+):
+    from reports.services import report_recipient_add
+
+    campaign, report, start = ended
+    report_recipient_add(report=report, email="client@example.com", name="Cleo", role="stakeholder", actor=manager)
+    revise(fake_tiktok, campaign, start, spend="15.25")
+    days_ago(report, 8)
+    mailoutbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reconcile.reports_final_due_check(now=timezone.now()) == 1
+
+    [email] = [m for m in mailoutbox if "client@example.com" in m.to]
+    assert email.subject == "Final report: Late Glow"
+    assert "Final as of" in email.body and "USD 100.00 at close, USD 105.25 final (+USD 5.25)" in email.body

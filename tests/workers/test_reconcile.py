@@ -4,6 +4,7 @@ import logging
 
 from django.core import mail
 from django.tasks import TaskResultStatus
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from campaigns import tasks
@@ -169,6 +170,7 @@ def test_every_app_registers_its_checks_and_a_failing_one_does_not_stop_the_othe
         "reports.final",
         "reports.missing",
         "reports.pdfs",
+        "reports.deliveries",
     }
     campaign = CampaignFactory(account=account)
     campaigns_end([campaign], manager)
@@ -188,6 +190,7 @@ def test_every_app_registers_its_checks_and_a_failing_one_does_not_stop_the_othe
         "reports.final": 0,
         "reports.missing": 1,
         "reports.pdfs": 0,
+        "reports.deliveries": 0,
     }
     assert "Reconcile check campaigns.emails failed" in caplog.text
     assert "Reconcile: reports.missing queued 1 item(s) whose work had been lost." in caplog.text
@@ -197,3 +200,24 @@ def test_every_app_registers_its_checks_and_a_failing_one_does_not_stop_the_othe
 def test_on_a_backend_without_queue_nothing_counts_as_pending(db, settings):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     assert reconcile.task_pending_ids(task=close_reports_build, kwarg="campaign_ids") == set()
+
+
+def test_failed_report_emails_past_their_backoff_are_queued_once(db_tasks, account, manager):
+    """Issue 18: a failed delivery whose retry was never queued (or was lost) is found once its backoff passed."""
+    from reports import services as report_services
+    from reports.models import DeliveryState, ReportDelivery
+    from reports.reconcile import report_deliveries_retry_check
+    from reports.tasks import report_deliveries_send
+
+    campaign = CampaignFactory(account=account)
+    campaigns_end([campaign], manager)
+    report_services.reports_create(campaign_ids=[campaign.pk])
+    report = campaign.__class__.objects.get(pk=campaign.pk).close_report
+    recipient = report_services.report_recipient_add(report=report, actor=None, email="ana@client.example")
+    late = ReportDelivery.objects.create(
+        report=report, recipient=recipient, occasion="close", state=DeliveryState.FAILED, attempts=1
+    )
+    ReportDelivery.objects.filter(pk=late.pk).update(claimed_at=ago(hours=1))
+    assert report_deliveries_retry_check(now=timezone.now()) == 1
+    assert report_deliveries_retry_check(now=timezone.now()) == 0  # the queued run holds it
+    assert [row.args_kwargs["kwargs"] for row in queued(report_deliveries_send)] == [{"delivery_ids": [late.pk]}]
