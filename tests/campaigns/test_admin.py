@@ -154,3 +154,21 @@ def test_admin_end_double_submit_with_its_key_ends_once(login, staff, campaign):
     assert "1 already in that state" in again.content.decode()
     change = StatusChange.objects.get(campaign=campaign)
     assert (change.source, change.idempotency_key, change.actor) == (Source.ADMIN, "admin-key-1", staff)
+
+
+def test_admin_search_matches_name_and_platform_id_like_the_list(login, staff, account):
+    """The changelist searches the way the campaign list does (the search index of each database: on PostgreSQL
+    the campaign table has no trigram index of its own since migration 0010)."""
+    CampaignFactory(account=account, name="Spring Glow Drop", platform_id="1811112222")
+    CampaignFactory(account=account, name="Autumn Blast", platform_id="1833334444")
+    client = login(staff)
+
+    def found(term):
+        response = client.get("/admin/campaigns/campaign/", {"q": term})
+        assert response.status_code == 200
+        return sorted(c.name for c in response.context["cl"].result_list)
+
+    assert found("glow d") == ["Spring Glow Drop"]
+    assert found("33334") == ["Autumn Blast"]
+    assert found("100%") == []  # a LIKE wildcard is a character to find
+    assert len(found("")) == 2
