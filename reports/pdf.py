@@ -165,6 +165,7 @@ class PdfExtras:
     comparison: dict | None = None
     feedback: dict | None = None
     final: dict | None = None  # `presenters.final_figures(...)`, every audience: None until the figures are final
+    incomplete_through: str | None = None  # "4 Mar 2026" (or "no day") when frozen without all final numbers
 
     @property
     def internal_details(self) -> bool:
@@ -193,6 +194,13 @@ def pdf_scope(*, body: dict, extras: PdfExtras) -> list[str]:
         ),
         f"Money in {campaign['currency']}; times in {zone_label(zone, ended_at)}.",
     ]
+    if extras.incomplete_through:
+        lines.insert(
+            0,
+            f"Incomplete: numbers up to {extras.incomplete_through}. The ad platform did not give this campaign’s "
+            "final numbers in time, so the report was frozen with what had arrived; it may be lower than the "
+            "platform’s own figures.",
+        )
     if extras.audience == PdfAudience.TEAM:
         others = extras.comparison["others"] if extras.comparison else 0
         answers = extras.feedback["total"] if extras.feedback else 0

@@ -32,18 +32,23 @@ def pdf_extras(*, report: CloseReport, audience: str) -> pdf.PdfExtras:
     final = presenters.final_figures(
         report=report, frozen_totals=snapshot["totals"], currency=currency, zone=snapshot["campaign"].get("timezone")
     )
+    incomplete = None
+    if report.numbers_incomplete:
+        incomplete = f"{report.numbers_through:%-d %b %Y}" if report.numbers_through else "no day"
     if audience != PdfAudience.TEAM:
         return pdf.PdfExtras(
             audience=audience,
             show_lessons=lessons is not None or audience != PdfAudience.PUBLIC,
             lessons=lessons,
             final=final,
+            incomplete_through=incomplete,
         )
     return pdf.PdfExtras(
         audience=audience,
         show_lessons=True,
         lessons=lessons,
         final=final,
+        incomplete_through=incomplete,
         comparison=presenters.comparison(figures=selectors.report_comparison(report=report), currency=currency),
         feedback=feedback_summary(report=report, include_hidden=False),
     )

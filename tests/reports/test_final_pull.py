@@ -7,14 +7,17 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import services
 from campaigns.models import Action, Campaign, EndReason, MetricPull, Notification, NotificationKind, PullKind, Source
 from campaigns.platforms import history, pull
+from reports import pdf
 from reports import reconcile as reports_reconcile
 from reports.models import CloseReport, CloseReportWait
+from reports.services import pdf_store, share_link_create
 from reports.tasks import close_reports_build
 from tests.campaigns.fake_tiktok import fake_tiktok_fixture, tiktok_account_fixture  # noqa: F401
 from tests.factories import CampaignFactory
@@ -133,6 +136,13 @@ def test_report_waits_visibly_while_the_final_pull_fails_then_freezes_marked_inc
     (notification,) = Notification.objects.filter(kind=NotificationKind.REPORT_INCOMPLETE)
     assert notification.recipient == manager
     assert "incomplete" in notification.title
+    # What travels says it too: the shared page and every audience's PDF.
+    mark = f"Incomplete: numbers up to {report.numbers_through:%-d %b %Y}"
+    _link, secret = share_link_create(report=report, actor=manager, label="Client")
+    assert mark in Client().get(f"/s/{secret}/").content.decode()
+    for audience in ("team", "public"):
+        extras = pdf_store.pdf_extras(report=report, audience=audience)
+        assert mark in pdf.report_pdf_html(snapshot=report.snapshot, images=[], extras=extras)
 
 
 def test_a_waiting_report_resumes_its_final_pull_and_freezes_complete_once_the_platform_answers(
