@@ -27,7 +27,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from campaigns import services
-from campaigns.models import Action, Campaign, DailyMetric, EndReason, Source, Status, StatusChange
+from campaigns.models import Action, AdAccount, Campaign, DailyMetric, EndReason, Source, Status, StatusChange
 
 from .generate import ACCOUNT_PREFIX, bench_user, report_campaign
 from .probes import (
@@ -99,13 +99,16 @@ LIST_VS_ADMIN_MAX = 0.5
 LIST_MAX_QUERIES = 8
 BULK_END_MAX_SECONDS_SQLITE = 1.0
 BACKFILL_ACCOUNTS = 50  # issue 15 §3
+RULES_COUNT = 100  # issue 17: 100 rules over the 100,000 campaigns
+RULES_EVALUATE_MAX_SECONDS = 5.0
+RULE_PREVIEW_MAX_SECONDS = 1.0
 BULK_END_MAX_MS_POSTGRESQL = 250  # issue 19: was 613 ms with the same 8 queries
 SNAPSHOT_MAX_SECONDS = 2.0
 EXPORT_MAX_GROWTH_MB = 100
 LOAD_LIST_VS_ADMIN_MIN = 1.0
 LOAD_SHARED_VS_LIST_MIN = 5.0
 
-SECTIONS = ("pages", "report_pages", "bulk", "snapshot", "export", "backfill", "load")
+SECTIONS = ("pages", "report_pages", "bulk", "snapshot", "rules", "export", "backfill", "load")
 
 
 class Command(BaseCommand):
@@ -465,6 +468,77 @@ class Bench:
                 ok=median / 1000 < SNAPSHOT_MAX_SECONDS,
             )  # fmt: skip
         )
+
+    # 5b: guardrail rules: a full evaluation of 100 rules, and one rule's 30-day preview (issue 17) ------------
+
+    def rules(self):
+        from campaigns.models import Rule, RuleAction, RuleCondition  # noqa: PLC0415
+        from campaigns.rules import evaluate, preview  # noqa: PLC0415
+
+        numbers = {
+            RuleCondition.BUDGET_SPENT: {"threshold": 90},
+            RuleCondition.DAILY_OVERSPEND: {"threshold": "1.5"},
+            RuleCondition.COST_PER_RESULT: {"days": 3},
+            RuleCondition.NO_IMPRESSIONS: {"days": 3},
+            RuleCondition.END_DATE_PASSED: {},
+            RuleCondition.LOW_CTR: {"threshold": "0.5", "impressions": 1000},
+        }
+        conditions = list(numbers)
+        accounts = list(
+            AdAccount.objects.filter(name__startswith=ACCOUNT_PREFIX).order_by("pk").values_list("pk", flat=True)
+        )
+        with rolled_back():
+            Rule.objects.bulk_create(
+                [
+                    Rule(account_id=accounts[i % len(accounts)], name=f"Bench rule {i}", action=RuleAction.NOTIFY,
+                         condition=conditions[i % len(conditions)], **numbers[conditions[i % len(conditions)]])
+                    for i in range(RULES_COUNT)
+                ]
+            )  # fmt: skip
+            runs = []
+            for label in ("first evaluation (acts)", "next evaluation (nothing new)"):
+                with CaptureQueriesContext(connection) as ctx:
+                    t0 = time.perf_counter()
+                    results = evaluate.rules_evaluate()
+                    ms = (time.perf_counter() - t0) * 1000
+                acted = sum(len(r.acted) for r in results.values())
+                runs.append((label, ms, len(ctx.captured_queries), acted))
+            rule = Rule.objects.filter(name="Bench rule 0").get()
+            samples = []
+            for _ in range(1 if self.options["quick"] else 5):
+                with CaptureQueriesContext(connection) as preview_ctx:
+                    t0 = time.perf_counter()
+                    shown = preview.rule_preview(rule=rule)
+                    samples.append((time.perf_counter() - t0) * 1000)
+        for label, ms, queries, acted in runs:
+            self.rows.append(
+                Row(
+                    "rules",
+                    f"{RULES_COUNT} rules, {label}",
+                    ms,
+                    None,
+                    queries,
+                    compare=f"{queries / RULES_COUNT:.1f} queries a rule; {acted:,} campaigns acted on",
+                    target=f"< {RULES_EVALUATE_MAX_SECONDS:g} s",
+                    ok=ms / 1000 < RULES_EVALUATE_MAX_SECONDS,
+                    note="notify-only rules, six conditions, two per bench account; rolled back",
+                )  # fmt: skip
+            )
+        median, p95 = median_p95(samples)
+        self.rows.append(
+            Row(
+                "rules",
+                "one rule's 30-day preview",
+                median,
+                p95,
+                len(preview_ctx.captured_queries),
+                compare=f"{len(shown.events):,} events, {len(shown.would_act_today):,} today",
+                target=f"< {RULE_PREVIEW_MAX_SECONDS:g} s",
+                ok=median / 1000 < RULE_PREVIEW_MAX_SECONDS,
+                note=f"{rule.get_condition_display()}",
+            )  # fmt: skip
+        )
+        self.log(f"  rules  {runs[0][1]:8.0f} ms first, {runs[1][1]:8.0f} ms next; preview {median:.0f} ms")
 
     # 6: streaming CSV export ---------------------------------------------------------------------------------
 
