@@ -244,7 +244,12 @@ def test_workers_run_the_periodic_jobs_and_reconcile_without_cron(workers, accou
     assert scheduled.status == Status.PAUSED
     told = Notification.objects.filter(kind=NotificationKind.SCHEDULE_EXECUTED, email_state=EmailState.SENT).count()
     assert told == 2  # the pause that ran tells the owner and the viewer
-    assert workers.emails_sent() == 1 + told
+    # The end whose notify task was never queued is announced by the reconciler, once, to the same two.
+    ended_told = Notification.objects.filter(
+        kind=NotificationKind.STATUS_CHANGED, campaigns=ended, email_state=EmailState.SENT
+    ).count()
+    assert ended_told == 2
+    assert workers.emails_sent() == 1 + told + ended_told
     # Every job ran once across both hosts; every finding was queued once.
     assert set(PeriodicJob.objects.values_list("name", flat=True)) == {
         "worker.recover",
@@ -252,6 +257,7 @@ def test_workers_run_the_periodic_jobs_and_reconcile_without_cron(workers, accou
         "campaigns.winddown_daily",
         "campaigns.list_stats_compact",
         "campaigns.platform_sync",
+        "campaigns.rules_evaluate",
     }
     for task in (
         tasks.winddown_daily,
