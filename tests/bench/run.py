@@ -12,6 +12,7 @@ the helpers are `probes` (measuring), `server` (gunicorn + wrk) and `results` (t
 """
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -70,6 +71,10 @@ ADMIN_SCENARIOS = {
 # no year/month drill-down; on SQLite its SELECT DISTINCT django_date_trunc(...) over every row costs more than
 # the rest of the page). One extra row measures page 1 with the admin exactly as configured.
 ADMIN_OVERRIDES = {"list_per_page": 50, "date_hierarchy": None}
+# The baseline searches as Django's own changelist does (`ModelAdmin.get_search_results`: icontains per word and
+# field); Closeout's CampaignAdmin searches through the list's own index since issue 19, which would make the
+# baseline the thing measured.
+STOCK_ADMIN_SEARCH = "get_search_results"
 # The report page and the public shared page of the "Bench 365x50" campaign.
 REPORT_PATH = "/reports/{campaign_id}/"
 SHARED_PATH = "/s/{secret}/"
@@ -190,7 +195,9 @@ class Bench:
     # 1 + 2: list page, admin changelist, raw SQL floor -------------------------------------------------------
 
     def pages(self):
-        with admin_overridden(**ADMIN_OVERRIDES):
+        model_admin = admin.site._registry[Campaign]
+        stock_search = functools.partial(admin.ModelAdmin.get_search_results, model_admin)
+        with admin_overridden(**ADMIN_OVERRIDES, **{STOCK_ADMIN_SEARCH: stock_search}):
             self._pages()
         with admin_overridden(list_per_page=ADMIN_OVERRIDES["list_per_page"]):
             as_configured = self.page_row("admin", "page 1, date_hierarchy on", ADMIN_URL)

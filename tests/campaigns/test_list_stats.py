@@ -476,6 +476,7 @@ REPO = Path(__file__).resolve().parents[2]
 FROZEN_SQL = {
     "0003_list_stats": [(sql.LIST_STATS_SQL, sql.LIST_STATS_DROP), (sql.SEARCH_INDEX_SQL, sql.SEARCH_INDEX_DROP)],
     "0006_campaign_search_table": [(sql.PG_SEARCH_TABLE_SQL, sql.PG_SEARCH_TABLE_DROP)],
+    "0015_search_trigger_update": [(sql.PG_SEARCH_FUNCTION_V2_SQL, sql.PG_SEARCH_FUNCTION_V2_DROP)],
 }
 
 
