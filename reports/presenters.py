@@ -392,7 +392,7 @@ def since_close(*, frozen_totals: dict, currency: str, campaign) -> dict:
 
 # The final figures (issue 15 §4) -----------------------------------------------------------------------------
 
-FINAL_FIELDS = ("spend", "impressions", "video_views", "likes", "comments", "shares", "follows", "clicks")
+FINAL_FIELDS = SINCE_CLOSE_FIELDS  # the figures late attribution moves: the same ones "since close" shows
 
 
 def final_changes(*, frozen: dict, final: dict, currency: str) -> list[dict]:

@@ -76,12 +76,10 @@ def _run(fake, *, workers: int) -> dict:
     """Every account's backfill, `workers` threads at once; timings from the fake's own arrival times."""
     from django.db import close_old_connections  # noqa: PLC0415
 
-    from campaigns.models import AdAccount, DailyMetric  # noqa: PLC0415
+    from campaigns.models import AdAccount, DailyMetric, MetricPull  # noqa: PLC0415
     from campaigns.platforms import history  # noqa: PLC0415
 
     DailyMetric.objects.all().delete()
-    from campaigns.models import MetricPull  # noqa: PLC0415
-
     MetricPull.objects.all().delete()
     pulls = queue.Queue()
     for account in AdAccount.objects.all():
