@@ -99,8 +99,13 @@ def test_each_row_has_its_own_action_menu_and_focus_returns_to_the_row(login_pag
 
     page.get_by_text("Paused 1 campaign.").wait_for()
     expect(page.locator(f"#campaign-{target.pk}")).to_have_attribute("data-status", "paused")
-    focused = page.evaluate("document.activeElement.closest('tr') && document.activeElement.closest('tr').id")
-    assert focused == f"campaign-{target.pk}"
+    # Focus moves after htmx settles (HX-Trigger-After-Settle), a moment after the row is swapped: wait for it.
+    page.wait_for_function(
+        "id => document.activeElement && document.activeElement.closest('tr') "
+        "&& document.activeElement.closest('tr').id === id",
+        arg=f"campaign-{target.pk}",
+        timeout=5000,
+    )
 
 
 def test_row_menu_works_without_javascript(browser, live_server, account, editor, password):
