@@ -13,7 +13,6 @@ from campaigns.selectors import campaign_get_for_user, require_role, role_for
 from .. import selectors, services
 from .common import detail_context
 from .lessons import lessons_form
-from .plan_next import plan_next_allowed
 
 
 @login_required
@@ -36,7 +35,6 @@ def report_detail(request, campaign_id):
         )
     context = detail_context(request, campaign, report, role)
     context["report"] = report
-    context["can_plan_next"] = plan_next_allowed(role=role, campaign=campaign)
     context["editing"] = request.GET.get("edit") == "lessons" and context["can_edit"]
     if context["editing"]:
         context["form"] = lessons_form(context["lessons"])

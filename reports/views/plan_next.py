@@ -9,19 +9,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from campaigns.forms import CampaignForm, ContentItemFormSet
-from campaigns.models import AdAccount, Role
+from campaigns.models import AdAccount
 from campaigns.selectors import role_for
 from campaigns.timezones import today_in
 
 from .. import selectors, services
-from .common import report_or_404
-
-
-def plan_next_allowed(*, role: Role | None, campaign) -> bool:
-    """Whether a member with `role` in `campaign`'s account may plan the next campaign after it: the people who
-    may create campaigns there by hand (`campaigns.selectors.accounts_for_creating`: managers, in an account
-    without a platform connection). No query (the account is loaded with the campaign)."""
-    return role is not None and role.allows(Role.MANAGER) and not campaign.account.is_connected
+from .common import plan_next_allowed, report_or_404
 
 
 @login_required

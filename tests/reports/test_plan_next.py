@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from campaigns.models import Campaign, Connector, Role, Status, StatusChange
+from campaigns.services import CampaignError, campaign_create
 from campaigns.timezones import today_in
 from reports import presenters
 from reports.services import lessons_save, reports_create
@@ -352,3 +353,16 @@ def test_not_offered_in_an_account_connected_to_the_platform(manager, login, dja
     assert "Plan the next one" not in client.get(reverse("reports:detail", args=[campaign.pk])).content.decode()
     assert "Plan the next one" not in client.get(reverse("campaigns:detail", args=[campaign.pk])).content.decode()
     assert client.get(_url(campaign)).status_code == 403
+
+
+def test_a_campaign_is_planned_only_from_one_of_its_own_account(planned_report, manager, other_account):
+    campaign, _ = planned_report
+    with pytest.raises(CampaignError):
+        campaign_create(
+            account=other_account,
+            actor=manager,
+            values={"name": "Elsewhere", "start_date": dt.date.today(), "budget_amount": Decimal("10")},
+            planned_from=campaign,
+            plan={"from": {"id": campaign.pk}},
+        )
+    assert not Campaign.objects.filter(name="Elsewhere").exists()
