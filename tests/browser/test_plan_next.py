@@ -51,6 +51,8 @@ def test_manager_plans_the_next_campaign_from_the_report(login_page, live_server
 
     # Keyboard: the link is reached and followed without a mouse.
     link = page.get_by_role("link", name="Plan the next one…")
+    expect(link).to_be_visible()
+    screenshot(page, "plan-next-offer", full_page=False)
     link.focus()
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/reports/{campaign.pk}/plan-next/")
