@@ -160,6 +160,9 @@ def history_row(entry, *, campaign: Campaign) -> HistoryRow:
         headline = f"Scheduled {_schedule_what(details, account).split(' at ')[0]} skipped"
         if details.get("result"):
             extra.append(str(details["result"]))
+    elif action == Action.EDIT and details.get("created") and details.get("planned_from"):
+        headline = f"Planned from “{details['planned_from'].get('name', '')}” {by}"
+        extra += _content(details)
     elif action == Action.EDIT and details.get("created"):
         headline = f"Created {by}"
         extra += _content(details)

@@ -277,6 +277,14 @@ class Campaign(models.Model):
     # (budget 0 is allowed only then) until a manager fills them in (issue 16).
     needs_details = models.BooleanField(default=False)
 
+    # --- planned from an ended campaign (issue 18) ---
+    # `plan` is what `reports.services.plan_next` carried over when it was created (lessons, best weekdays and
+    # content kinds, how each suggested target was derived), frozen then; shown on the campaign page.
+    planned_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="planned_next"
+    )
+    plan = models.JSONField(default=dict, blank=True)
+
     class Meta:
         ordering = ["-id"]
         constraints = [

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from .listing import search, sorting, summary
-from .models import AdAccount, Campaign, Membership, Role, StatusChange
+from .models import AdAccount, Campaign, Connector, Membership, Role, StatusChange
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -24,6 +24,16 @@ def accounts_for_user(*, user: User) -> QuerySet[AdAccount]:
     if not user.is_authenticated:
         return AdAccount.objects.none()
     return AdAccount.objects.filter(memberships__user=user)
+
+
+def accounts_for_creating(*, user: User) -> QuerySet[AdAccount]:
+    """The accounts the user may create campaigns in by hand: they manage it and it has no platform connection
+    (a connected account's campaigns are created on the platform and pulled)."""
+    if not user.is_authenticated:
+        return AdAccount.objects.none()
+    return AdAccount.objects.filter(
+        memberships__user=user, memberships__role=Role.MANAGER, connector=Connector.NONE
+    ).order_by("name")
 
 
 def roles_for_user(*, user: User) -> dict[int, Role]:

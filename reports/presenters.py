@@ -259,6 +259,29 @@ def _insights(snapshot: dict) -> dict:
     return {"weekdays": weekdays, "kinds": kinds, "findings": findings, "result_label": result_label}
 
 
+def insights_best(snapshot: dict) -> dict:
+    """The weekdays and content kinds the report's insights name as best (`_insights`' findings: the best
+    engagement rate and the cheapest per result, each only when there was more than one to compare), as
+    {"weekdays": [...], "kinds": [...]}, each item {"key", "label", "why": ["best engagement rate (4.50%)", …]}:
+    what planning the next campaign carries over (`services.plan_next`)."""
+    insights = _insights(snapshot)
+    result_label = insights["result_label"]
+    out = {}
+    for name, rows in (("weekdays", insights["weekdays"]), ("kinds", insights["kinds"])):
+        best = []
+        if len(rows) > 1:
+            for r in rows:
+                why = []
+                if r["best_er"]:
+                    why.append(f"best engagement rate ({r['engagement_rate_display']})")
+                if r["best_cpr"]:
+                    why.append(f"cheapest per {result_label} ({r['cost_per_result_display']})")
+                if why:
+                    best.append({"key": r["key"], "label": r["label"], "why": why})
+        out[name] = best
+    return out
+
+
 def content_rows(snapshot: dict) -> list[dict]:
     """Per-content rows with numbers (not strings) so the table sorts numerically."""
     kinds, states = dict(ContentKind.choices), dict(ContentState.choices)

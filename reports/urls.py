@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import delivery, detail, exports, index, lessons, sharing
+from .views import delivery, detail, exports, index, lessons, plan_next, sharing
 
 app_name = "reports"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:campaign_id>/build/", detail.report_build, name="build"),
     path("<int:campaign_id>/lessons/", lessons.lessons_display, name="lessons"),
     path("<int:campaign_id>/lessons/edit/", lessons.lessons_edit, name="lessons_edit"),
+    path("<int:campaign_id>/plan-next/", plan_next.plan_next, name="plan_next"),
     path("<int:campaign_id>/export/daily.csv", exports.export_daily_csv, name="export_daily"),
     path("<int:campaign_id>/export/content.csv", exports.export_content_csv, name="export_content"),
     path("<int:campaign_id>/export/all-metric-rows.csv", exports.export_metrics_csv, name="export_metrics"),

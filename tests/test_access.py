@@ -121,6 +121,8 @@ ACCESS: dict[str, Access] = {
     "reports:account_recipients": Access(get="viewer", post="manager"),
     "reports:account_recipient_remove": Access(get="none", post="manager"),
     "report_unsubscribe": Access(get="public", post="public", scoped=False),
+    # --- Plan the next campaign (issue 18): who may create campaigns in the ended one's account ---
+    "reports:plan_next": Access(get="manager", post="manager"),
 }
 
 # Values for URL kwargs, by name; {campaign} and {account} are filled per test.

@@ -21,18 +21,37 @@ def _history_value(value) -> object:
     return str(value)
 
 
-def campaign_create(*, account, actor: AbstractBaseUser, values: dict, content_formset=None) -> Campaign:
+def campaign_create(
+    *,
+    account,
+    actor: AbstractBaseUser,
+    values: dict,
+    content_formset=None,
+    planned_from: Campaign | None = None,
+    plan: dict | None = None,
+) -> Campaign:
     """Create a campaign by hand (accounts without a platform connection; the caller checked the manager role).
-    Saves the content items of `content_formset` (bound to the new campaign) and records the creation."""
+    Saves the content items of `content_formset` (bound to the new campaign) and records the creation.
+
+    `planned_from` (a campaign of the same account) and `plan` (what was carried over from it, see
+    `reports.services.plan_next`) make it the next campaign of that one: the history says "Planned from …".
+    Raises CampaignError for a `planned_from` of another account."""
+    if planned_from is not None and planned_from.account_id != account.pk:
+        raise CampaignError("A campaign is planned from a campaign of its own account.")
+    details = {"created": True}
+    if planned_from is not None:
+        details["planned_from"] = {"id": planned_from.pk, "name": planned_from.name}
     with transaction.atomic():
-        campaign = Campaign.objects.create(account=account, owner=actor, **values)
+        campaign = Campaign.objects.create(
+            account=account, owner=actor, planned_from=planned_from, plan=plan or {}, **values
+        )
         content = _content_formset_save(campaign=campaign, formset=content_formset)
         history_record(
             campaign=campaign,
             action=Action.EDIT,
             actor=actor,
             source=Source.UI,
-            details={"created": True, **content},
+            details={**details, **content},
         )
     return campaign
 

@@ -9,19 +9,13 @@ from django.views.decorators.http import require_http_methods
 
 from .. import selectors, services
 from ..forms import CampaignForm, ContentItemFormSet
-from ..models import AdAccount, Connector, Role
-
-
-def _creatable_accounts(user):
-    return AdAccount.objects.filter(
-        memberships__user=user, memberships__role=Role.MANAGER, connector=Connector.NONE
-    ).order_by("name")
+from ..models import Role
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def campaign_create(request):
-    accounts = _creatable_accounts(request.user)
+    accounts = selectors.accounts_for_creating(user=request.user)
     if not accounts.exists():
         raise PermissionDenied(
             "You need the manager role in an account without a platform connection to create campaigns."

@@ -8,6 +8,7 @@
 - sharing: share links, their secrets and unlock cookies, counting their views
 - feedback: feedback through links or from members, and feedback requests
 - delivery: the report mailed to an account's and a report's recipients, each with a personal link (issue 18)
+- plan_next: the next campaign planned from an ended one's report (issue 18)
 
 Only `feedback` and `delivery` import `reports.tasks` (to mail on commit); tasks import services inside their
 bodies, the one allowed edge back."""
@@ -45,6 +46,7 @@ from .final_figures import reports_final_due, reports_finalize
 from .final_pull import reports_close
 from .lessons import LESSON_FIELDS, lessons_save
 from .pdf_store import pdf_extras, report_pdf_bytes, report_pdfs_refresh_on_commit, report_pdfs_render
+from .plan_next import PlanProposal, plan_next_create, plan_next_propose
 from .sharing import (
     SHARE_SECRET_BYTES,
     SHARE_SECRET_MAX_LENGTH,
@@ -99,6 +101,9 @@ __all__ = [
     "invitation_seal",
     "invitation_text",
     "lessons_save",
+    "PlanProposal",
+    "plan_next_create",
+    "plan_next_propose",
     "report_create",
     "pdf_extras",
     "report_pdf_bytes",

@@ -27,6 +27,13 @@ def can_edit(role) -> bool:
     return role is not None and role.allows(Role.EDITOR)
 
 
+def plan_next_allowed(*, role: Role | None, campaign) -> bool:
+    """Whether a member with `role` in `campaign`'s account may plan the next campaign after it: the people who
+    may create campaigns there by hand (`campaigns.selectors.accounts_for_creating`: managers, in an account
+    without a platform connection). No query (the account is loaded with the campaign)."""
+    return role is not None and role.allows(Role.MANAGER) and not campaign.account.is_connected
+
+
 def lessons_context(*, campaign, report, can_edit: bool, **extra) -> dict:
     """What the lessons partial (`report_detail.html#lessons`) needs."""
     lessons, revisions = selectors.lessons_for_report(report=report)
@@ -72,6 +79,7 @@ def detail_context(request, campaign, report, role) -> dict:
     return {
         **lessons_context(campaign=campaign, report=report, can_edit=can_edit(role)),
         "role": role,
+        "can_plan_next": plan_next_allowed(role=role, campaign=campaign),
         "body_html": public_cache.body_html(request, report, public_cache.TEAM_OPTIONS),
         "since_close": presenters.since_close(frozen_totals=report.frozen_totals, currency=currency, campaign=campaign),
         "final": presenters.final_figures(
