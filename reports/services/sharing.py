@@ -124,9 +124,9 @@ def share_link_revoke(*, link: ShareLink, actor: AbstractBaseUser | None) -> boo
 
 
 def share_link_for_secret(*, secret: str, now: dt.datetime | None = None) -> ShareLink | None:
-    """The active link for this secret, with its report (snapshot deferred) and the report's account and branding
-    (logo bytes deferred), or None: unknown, revoked and
-    expired secrets are indistinguishable to the caller. One query."""
+    """The active link for this secret, with its report (snapshot deferred), the report's account and its branding
+    (logo bytes deferred), or None: unknown, revoked and expired secrets are indistinguishable to the caller. One
+    query."""
     if not secret or len(secret) > SHARE_SECRET_MAX_LENGTH:
         return None
     digest = share_secret_hash(secret)
