@@ -25,7 +25,7 @@ import warnings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -238,9 +238,13 @@ def account_branding_save(
         "footer_text": footer_text,
     }
     with transaction.atomic():
-        branding, created = AccountBranding.objects.select_for_update().get_or_create(
-            account=account, defaults={**wanted, "updated_by": actor}
-        )
+        try:
+            with transaction.atomic():
+                branding, created = AccountBranding.objects.select_for_update().get_or_create(
+                    account=account, defaults={**wanted, "updated_by": actor}
+                )
+        except IntegrityError:  # made at the same moment by another save: change that one
+            branding, created = AccountBranding.objects.select_for_update().get(account=account), False
         changes = [] if not created else ["created"]
         fields = []
         for name, value in wanted.items():

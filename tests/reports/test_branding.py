@@ -235,6 +235,16 @@ def test_a_png_loses_its_text_chunks_and_is_served_with_safe_headers(account, ma
     assert client.get("/b/logo/..%2F..%2Fetc.png").status_code == 404
 
 
+@pytest.mark.parametrize(("kind", "mode"), [("PNG", "P"), ("JPEG", "CMYK"), ("WEBP", "RGBA")])
+def test_png_jpeg_and_webp_are_accepted_and_stored_as_png(kind, mode):
+    image = Image.new(mode, (64, 32))
+    out = io.BytesIO()
+    image.save(out, format=kind)
+    prepared = services.logo_prepare(out.getvalue())
+    with Image.open(io.BytesIO(prepared.png)) as stored:
+        assert stored.format == "PNG" and stored.size == (64, 32)
+
+
 def test_a_big_logo_is_stored_scaled_down(account, manager):
     prepared = services.logo_prepare(png_bytes(size=(3000, 1000)))
     assert (prepared.width, prepared.height) == (800, 267)
