@@ -23,3 +23,5 @@ urlpatterns = [
 urlpatterns += [path("s/<str:secret>/", include("reports.urls_public"))]
 # The report emails' unsubscribe page (issue 18): public, by a per-recipient token; it names no report.
 urlpatterns += [path("unsubscribe/<str:token>/", report_delivery.unsubscribe, name="report_unsubscribe")]
+# Branding of shared reports (issue 18): the logo and the accent's stylesheet, public, named by their content.
+urlpatterns += [path("b/", include("reports.urls_branding"))]

@@ -1,11 +1,14 @@
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models.functions import Length
 from django.utils.html import format_html
 
 from . import services
+from .forms import BrandingForm
 from .models import (
+    AccountBranding,
     CloseReport,
     DeliveryEvent,
     Feedback,
@@ -168,3 +171,51 @@ class DeliveryEventAdmin(ReadOnlyAdmin):
     search_fields = ["email", "note"]
     list_select_related = ["account", "report", "actor"]
     exclude = ["report"]
+
+
+# --- Branding (issue 18): edited through the same form and service as the account's branding page ---
+
+
+class AccountBrandingAdminForm(BrandingForm, forms.ModelForm):
+    """The branding page's form (the same checks refuse the same colours and files here) plus the account, for a
+    new row. It never saves the row itself: `AccountBrandingAdmin.save_model` writes through the service, which
+    audits the change."""
+
+    class Meta:
+        model = AccountBranding
+        fields = ["account", "display_name", "accent_color", "accent_text", "footer_text"]
+
+
+@admin.register(AccountBranding)
+class AccountBrandingAdmin(admin.ModelAdmin):
+    list_display = ["account", "display_name", "accent_color", "has_logo", "updated_at", "updated_by"]
+    list_select_related = ["account", "updated_by"]
+    search_fields = ["display_name", "account__name"]
+    form = AccountBrandingAdminForm
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("logo_png")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["account"] if obj is not None else []
+
+    @admin.display(boolean=True, description="Logo")
+    def has_logo(self, obj):
+        return obj.has_logo
+
+    def save_model(self, request, obj, form, change):
+        data = {k: v for k, v in form.cleaned_data.items() if k in BrandingForm.base_fields}
+        account = obj.account
+        try:
+            saved = services.account_branding_save(account=account, actor=request.user, **data)
+        except services.BrandingError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        obj.pk, obj.account = saved.pk, account
+
+    def delete_model(self, request, obj):
+        services.account_branding_remove(account=obj.account, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for branding in queryset.select_related("account"):
+            services.account_branding_remove(account=branding.account, actor=request.user)

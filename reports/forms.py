@@ -4,7 +4,8 @@ from django import forms
 from django.core.validators import validate_email
 from django.utils import timezone
 
-from .models import Feedback, FeedbackRole, LessonRevision, RecipientRole
+from .models import AccentText, Feedback, FeedbackRole, LessonRevision, RecipientRole
+from .services import branding
 from .services.feedback import EMAIL_SPLIT, FEEDBACK_REQUEST_MAX_EMAILS
 
 
@@ -161,3 +162,59 @@ class RecipientForm(forms.Form):
     email = forms.EmailField(label="Email address", max_length=254)
     name = forms.CharField(label="Name", max_length=120, required=False)
     role = forms.ChoiceField(label="Role", choices=RecipientRole.choices, initial=RecipientRole.STAKEHOLDER)
+
+
+# --- Branding (issue 18) ---
+
+
+class BrandingForm(forms.Form):
+    """The account's branding. The accent's contrast and the logo are checked by the service's own rules
+    (`branding.accent_check`, `branding.logo_prepare`), so the page and the admin refuse the same things."""
+
+    display_name = forms.CharField(
+        label="Display name", max_length=80, help_text="Shown in place of Closeout on shared reports, PDFs and emails."
+    )
+    accent_color = forms.CharField(
+        label="Accent colour",
+        max_length=20,
+        required=False,
+        help_text="#rrggbb, e.g. #0b63c4: the header band and buttons. Empty: Closeout’s colours.",
+        widget=forms.TextInput(attrs={"placeholder": "#0b63c4", "spellcheck": "false", "autocomplete": "off"}),
+    )
+    accent_text = forms.ChoiceField(
+        label="Text on the accent",
+        choices=AccentText.choices,
+        initial=AccentText.LIGHT,
+        widget=forms.RadioSelect,
+        help_text="Must reach WCAG AA contrast (4.5:1) on the accent colour.",
+    )
+    footer_text = forms.CharField(
+        label="Footer", max_length=300, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    logo = forms.FileField(
+        label="Logo",
+        required=False,
+        help_text="PNG, JPEG or WebP, up to 2 MB and 4,000 px a side. Stored as a clean PNG (metadata removed).",
+        widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+    )
+    remove_logo = forms.BooleanField(label="Remove the current logo", required=False)
+
+    def clean_logo(self):
+        upload = self.cleaned_data.get("logo")
+        if not upload:
+            return None
+        try:
+            return branding.logo_prepare(upload)
+        except branding.BrandingError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean(self):
+        data = super().clean()
+        if "accent_color" in data and "accent_text" in data:
+            try:
+                data["accent_color"] = branding.accent_check(
+                    accent_color=data["accent_color"], accent_text=data["accent_text"]
+                )
+            except branding.BrandingError as exc:
+                self.add_error("accent_color", str(exc))
+        return data

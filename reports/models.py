@@ -384,6 +384,7 @@ class DeliveryEventKind(models.TextChoices):
     RETRIED = "retried", "Retry queued"
     BOUNCED = "bounced", "Bounced"
     UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    BRANDING = "branding", "Branding changed"
 
 
 class DeliveryEvent(models.Model):
@@ -404,3 +405,7 @@ class DeliveryEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.email} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
+# --- Branding of what leaves Closeout (issue 18): its own module, one model ---
+from .models_branding import AccentText, AccountBranding  # noqa: E402, F401

@@ -166,6 +166,7 @@ class PdfExtras:
     feedback: dict | None = None
     final: dict | None = None  # `presenters.final_figures(...)`, every audience: None until the figures are final
     incomplete_through: str | None = None  # "4 Mar 2026" (or "no day") when frozen without all final numbers
+    branding: dict | None = None  # `services.branding.branding_for_pdf(...)` for the share links' PDFs (issue 18)
 
     @property
     def internal_details(self) -> bool:
@@ -293,6 +294,7 @@ def report_pdf_html(*, snapshot: dict, images: list[dict], extras: PdfExtras | N
             "comparison": extras.comparison,
             "feedback": _feedback(extras.feedback, zone),
             "final": extras.final,
+            "branding": extras.branding,
         },
     )
 

@@ -21,8 +21,9 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import CloseReport, LessonRevision, ShareLink
+from .models import AccountBranding, CloseReport, LessonRevision, ShareLink
 from .presenters import final_figures, report_body
+from .services.branding import branding_state
 from .tables import ContentTable
 
 BODY_CACHE_SECONDS = 60 * 60
@@ -50,11 +51,15 @@ def link_state(link: ShareLink) -> tuple:
     )
 
 
-def page_state(*, link: ShareLink, report: CloseReport, lessons: LessonRevision | None) -> str:
-    """Everything the page shows depends on these, not on the visitor."""
+def page_state(
+    *, link: ShareLink, report: CloseReport, lessons: LessonRevision | None, branding: AccountBranding | None = None
+) -> str:
+    """Everything the page shows depends on these, not on the visitor: the account's branding too (every field
+    but the logo's bytes, which its hash stands for), so a branding change is a new page at once."""
     parts = (
         PAGE_VERSION,
         link_state(link),
+        branding_state(branding),
         report.pk,
         report.created_at.timestamp(),
         report.snapshot_version,

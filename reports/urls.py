@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import delivery, detail, exports, index, lessons, plan_next, sharing
+from .views import branding, delivery, detail, exports, index, lessons, plan_next, sharing
 
 app_name = "reports"
 
@@ -34,5 +34,9 @@ urlpatterns = [
         "accounts/<int:account_id>/recipients/<int:recipient_id>/remove/",
         delivery.account_recipient_remove,
         name="account_recipient_remove",
+    ),
+    path("accounts/<int:account_id>/branding/", branding.account_branding, name="account_branding"),
+    path(
+        "accounts/<int:account_id>/branding/remove/", branding.account_branding_remove, name="account_branding_remove"
     ),
 ]

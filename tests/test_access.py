@@ -123,6 +123,11 @@ ACCESS: dict[str, Access] = {
     "report_unsubscribe": Access(get="public", post="public", scoped=False),
     # --- Plan the next campaign (issue 18): who may create campaigns in the ended one's account ---
     "reports:plan_next": Access(get="manager", post="manager"),
+    # Branding (issue 18): the logo and the accent's stylesheet are public files named by their content
+    "reports:account_branding": Access(get="viewer", post="manager"),
+    "reports:account_branding_remove": Access(get="none", post="manager"),
+    "branding:logo": Access(get="public", post="none", scoped=False),
+    "branding:theme": Access(get="public", post="none", scoped=False),
 }
 
 # Values for URL kwargs, by name; {campaign} and {account} are filled per test.
@@ -168,6 +173,8 @@ KWARGS_BY_NAME = {
 } | {
     "reports:account_recipient_remove": {"recipient_id": "{account_recipient}"},
     "report_unsubscribe": {"token": "{unsubscribe}"},
+    "branding:logo": {"sha256": "{logo}"},
+    "branding:theme": {"accent": "0b63c4", "text": "light"},
 }
 
 ROLES = {"viewer": Role.VIEWER, "editor": Role.EDITOR, "manager": Role.MANAGER}
@@ -237,7 +244,13 @@ def world(account, other_account, django_capture_on_commit_callbacks, settings, 
 
     account_recipient = account_recipient_add(account=account, actor=None, email="default@client.example")
     recipient = report_recipient_add(report=campaign.close_report, actor=None, email="one@client.example")
+    # --- Branding (issue 18) ---
+    from reports.services import account_branding_save, logo_prepare
+    from tests.reports.test_branding import png_bytes
+
+    branding = account_branding_save(account=account, actor=None, display_name="Matrix", logo=logo_prepare(png_bytes()))
     return {
+        "logo": branding.logo_sha256,
         "account_recipient": account_recipient,
         "recipient": recipient,
         "unsubscribe": unsubscribe_token(recipient),
@@ -274,6 +287,7 @@ def url_for(name, pattern, world):
             recipient=world["recipient"].pk,
             account_recipient=world["account_recipient"].pk,
             unsubscribe=world["unsubscribe"],
+            logo=world["logo"],
         )
     return reverse(name, kwargs=kwargs)
 

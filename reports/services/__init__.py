@@ -7,12 +7,22 @@
 - lessons: lessons learned and their revisions
 - sharing: share links, their secrets and unlock cookies, counting their views
 - feedback: feedback through links or from members, and feedback requests
+- branding: an account's display name, logo, accent and footer on shared pages, PDFs and emails (issue 18)
 - delivery: the report mailed to an account's and a report's recipients, each with a personal link (issue 18)
 - plan_next: the next campaign planned from an ended one's report (issue 18)
 
 Only `feedback` and `delivery` import `reports.tasks` (to mail on commit); tasks import services inside their
 bodies, the one allowed edge back."""
 
+from .branding import (
+    BrandingError,
+    PreparedLogo,
+    accent_check,
+    account_branding_remove,
+    account_branding_save,
+    contrast_ratio,
+    logo_prepare,
+)
 from .delivery import (
     DELIVERY_MAX_ATTEMPTS,
     account_recipient_add,
@@ -68,6 +78,13 @@ from .sharing import (
 from .snapshots import campaigns_just_ended, report_create, reports_create, snapshot_build
 
 __all__ = [
+    "BrandingError",
+    "PreparedLogo",
+    "accent_check",
+    "account_branding_remove",
+    "account_branding_save",
+    "contrast_ratio",
+    "logo_prepare",
     "reports_final_due",
     "reports_finalize",
     "DELIVERY_MAX_ATTEMPTS",

@@ -45,6 +45,7 @@ from ..models import (
     ReportDelivery,
     ReportRecipient,
 )
+from .branding import EmailWithInlineImages, branding_for_email
 from .errors import ReportError
 from .feedback import invitation_open, invitation_seal
 from .pdf_store import report_pdf_bytes
@@ -295,10 +296,13 @@ def headline(snapshot: dict) -> dict:
 
 def delivery_message(*, delivery: ReportDelivery, report: CloseReport, secret: str, pdf: bytes | None):
     """The email: a plain-text and an HTML body with the headline figures, the recipient's personal link, the PDF
-    attached when it is at most REPORT_EMAIL_ATTACH_MAX_BYTES (else a link to it), and an unsubscribe link."""
+    attached when it is at most REPORT_EMAIL_ATTACH_MAX_BYTES (else a link to it), and an unsubscribe link; in the
+    account's branding when it has one (name, colours and footer; the logo attached inline)."""
     recipient = delivery.recipient
     attach = pdf is not None and len(pdf) <= settings.REPORT_EMAIL_ATTACH_MAX_BYTES
+    branding, logo_png = branding_for_email(account_id=report.account_id)  # issue 18: the account's, not ours
     context = {
+        "branding": branding,
         "report": report,
         "recipient": recipient,
         "role": recipient.get_role_display().lower(),
@@ -317,13 +321,15 @@ def delivery_message(*, delivery: ReportDelivery, report: CloseReport, secret: s
         "unsubscribe_url": _public_url(reverse("report_unsubscribe", args=[unsubscribe_token(recipient)])),
     }
     subject = f"{'Final report' if context['final'] else 'Report'}: {report.campaign_name}"
-    message = EmailMultiAlternatives(
+    message: EmailMultiAlternatives = EmailWithInlineImages(
         subject=subject,
         body=render_to_string("reports/emails/report_delivery.txt", context),
         to=[recipient.email],
         headers={"List-Unsubscribe": f"<{context['unsubscribe_url']}>"},
     )
     message.attach_alternative(render_to_string("reports/emails/report_delivery.html", context), "text/html")
+    if logo_png:
+        message.inline_images = ((logo_png, branding["logo_cid"]),)
     if attach:
         message.attach(f"{slugify(report.campaign_name)[:60] or 'campaign'}-report.pdf", pdf, "application/pdf")
     return message, attach

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from .. import pdf, presenters, selectors, tasks
 from ..models import CloseReport, PdfAudience, ReportPdf
+from .branding import branding_for_pdf
 from .feedback import feedback_summary
 
 # Rendered in the background after the snapshot: the team's download and a plain share link's.
@@ -36,8 +37,10 @@ def pdf_extras(*, report: CloseReport, audience: str) -> pdf.PdfExtras:
     if report.numbers_incomplete:
         incomplete = f"{report.numbers_through:%-d %b %Y}" if report.numbers_through else "no day"
     if audience != PdfAudience.TEAM:
+        # The share links' PDFs go outside the team: they carry the account's branding; the team's stays Closeout.
         return pdf.PdfExtras(
             audience=audience,
+            branding=branding_for_pdf(account_id=report.account_id),
             show_lessons=lessons is not None or audience != PdfAudience.PUBLIC,
             lessons=lessons,
             final=final,

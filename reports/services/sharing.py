@@ -124,13 +124,19 @@ def share_link_revoke(*, link: ShareLink, actor: AbstractBaseUser | None) -> boo
 
 
 def share_link_for_secret(*, secret: str, now: dt.datetime | None = None) -> ShareLink | None:
-    """The active link for this secret, with its report (snapshot deferred), or None: unknown, revoked and
-    expired secrets are indistinguishable to the caller. One query."""
+    """The active link for this secret, with its report (snapshot deferred), the report's account and its branding
+    (logo bytes deferred), or None: unknown, revoked and expired secrets are indistinguishable to the caller. One
+    query."""
     if not secret or len(secret) > SHARE_SECRET_MAX_LENGTH:
         return None
     digest = share_secret_hash(secret)
     # secret_hash is unique: no ORDER BY (what .first() would add), one row.
-    found = ShareLink.objects.select_related("report").defer("report__snapshot").filter(secret_hash=digest)
+    # The account's branding (issue 18) comes in the same query: the page and its ETag depend on it.
+    found = (
+        ShareLink.objects.select_related("report__account__branding")
+        .defer("report__snapshot", "report__account__branding__logo_png")
+        .filter(secret_hash=digest)
+    )
     found = found.order_by()[:1]
     link = next(iter(found), None)
     # The index lookup already matched; compare again in constant time so no code path leaks timing on the hash.

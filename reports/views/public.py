@@ -27,6 +27,7 @@ from django_ratelimit.core import is_ratelimited
 from .. import exports, public_cache, selectors, services
 from ..forms import FeedbackForm
 from ..models import PdfAudience
+from ..services.branding import branding_for_page, branding_of
 from .common import csv_download, pdf_download
 
 UNLOCK_COOKIE = "closeout_share"
@@ -76,8 +77,14 @@ def _page(request, link, secret, *, form=None, form_error="", status=200):
     lessons = selectors.lessons_for_report(report=report, history=0)[0] if link.show_team_notes else None
     if link.allow_feedback:
         get_token(request)  # the feedback form needs the CSRF cookie; its value is part of the ETag below
-    last_modified = max(link.changed_at, report.created_at, lessons.created_at if lessons else link.changed_at)
-    state = public_cache.page_state(link=link, report=report, lessons=lessons)
+    branding = branding_of(report.account)  # selected with the link: no query
+    last_modified = max(
+        link.changed_at,
+        report.created_at,
+        lessons.created_at if lessons else link.changed_at,
+        branding.updated_at if branding else link.changed_at,
+    )
+    state = public_cache.page_state(link=link, report=report, lessons=lessons, branding=branding)
     etag = public_cache.page_etag(
         state=state, csrf_cookie=request.META.get("CSRF_COOKIE", ""), query=request.GET.urlencode()
     )
@@ -101,6 +108,7 @@ def _page(request, link, secret, *, form=None, form_error="", status=200):
             "body_html": public_cache.body_html(request, report, public_cache.body_options(link)),
             "lessons": lessons if lessons and not lessons.is_empty else None,
             "final": public_cache.final_for(report),
+            "branding": branding_for_page(branding),
             "form": form,
             "form_error": form_error,
             "sent": sent,
