@@ -253,9 +253,7 @@ def content_rights_warn(*, items: list[ContentItem]) -> list[int]:
             render=render,
             include_managers=True,
         )
-        ContentItem.objects.filter(pk__in=[item.pk for item in items]).update(
-            rights_warned_for=F("rights_expire_on")
-        )
+        ContentItem.objects.filter(pk__in=[item.pk for item in items]).update(rights_warned_for=F("rights_expire_on"))
     return [item.pk for item in items]
 
 
@@ -298,9 +296,7 @@ def content_rights_expire(*, items: list[ContentItem], now: dt.datetime) -> Righ
             return run
         reasons = {pk: {item.pk: _item_text(item, expired=True) for item in group} for pk, group in grouped.items()}
         winddown_content_steps_open(reasons=reasons, source=Source.RIGHTS)
-        ContentItem.objects.filter(pk__in=[item.pk for item in items]).update(
-            rights_expired_for=F("rights_expire_on")
-        )
+        ContentItem.objects.filter(pk__in=[item.pk for item in items]).update(rights_expired_for=F("rights_expire_on"))
         # Other live content: items not expired in their account's day (no date, or a date still ahead).
         others_live = set()
         for pk, expire_on in (

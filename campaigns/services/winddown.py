@@ -227,7 +227,7 @@ def winddown_content_pending(*, campaign: Campaign):
     campaign still running, only the items whose usage rights expired (the step's `rights_items`, see
     `winddown_content_steps_open`)."""
     live = ContentItem.objects.filter(campaign_id=campaign.pk, state=ContentState.LIVE)
-    if campaign.is_ended:
+    if Campaign.objects.filter(pk=campaign.pk, status=Status.ENDED).exists():  # as stored: `campaign` may be stale
         return live
     step = WindDownStep.objects.filter(campaign_id=campaign.pk, kind=WindDownStepKind.CONTENT_REMOVED).first()
     return live.filter(pk__in=(step.data.get("rights_items", []) if step else []))
