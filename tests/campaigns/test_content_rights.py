@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -22,7 +23,9 @@ from campaigns.models import (
     WindDownStep,
     WindDownStepKind,
 )
+from campaigns.platforms import pull
 from campaigns.worker import periodic
+from tests.campaigns.fake_tiktok import fake_tiktok_fixture, tiktok_account_fixture  # noqa: F401
 from tests.factories import CampaignFactory, ContentItemFactory, MembershipFactory, UserFactory
 
 # Noon in Berlin (the accounts' zone in the factories) on 2 Dec 2026.
@@ -498,3 +501,55 @@ def test_the_admin_edits_the_rights_fields_with_the_same_checks(staff, client, c
     assert item.rights_expire_on == dt.date(2026, 12, 9)
     account_page = client.get(reverse("admin:campaigns_adaccount_change", args=[campaign.account_id]))
     assert "rights_warn_days" in account_page.content.decode()
+
+
+# --- the import fills the date, the connector never wipes it ----------------------------------------------------
+
+
+def test_the_ads_manager_import_fills_rights_per_ad_and_never_clears_them(account, manager, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    campaign = CampaignFactory(account=account, name="Glow", platform_id="")
+    kept = item_of(campaign, title="Kept", platform_id="", rights_expire_on=days(9), creator_name="Bo")
+    csv = (
+        "Campaign name,Ad name,By Day,Cost,Spark Ads authorization end date,Creator\n"
+        "Glow,Hero,2026-11-01,10,2026-12-20,Ana Ruiz\n"
+        "Glow,Kept,2026-11-01,5,-,\n"
+    )
+    metric_import = services.metric_import_preview(
+        account=account, upload=SimpleUploadedFile("e.csv", csv.encode()), actor=manager
+    )
+    assert metric_import.summary["error_count"] == 0
+    assert metric_import.summary["content_rights"] == 1
+    services.metric_import_commit(metric_import=metric_import, actor=manager)
+
+    hero = ContentItem.objects.get(campaign=campaign, title="Hero")
+    assert (hero.rights_expire_on, hero.creator_name) == (dt.date(2026, 12, 20), "Ana Ruiz")
+    kept.refresh_from_db()
+    assert (kept.rights_expire_on, kept.creator_name) == (days(9), "Bo")  # empty cells change nothing
+
+    bad = "Campaign name,Ad name,By Day,Cost,Usage rights expiry\nGlow,Hero,2026-11-02,10,soon\n"
+    refused = services.metric_import_preview(
+        account=account, upload=SimpleUploadedFile("f.csv", bad.encode()), actor=manager
+    )
+    assert "Usage rights expiry: “soon” is not a date" in refused.summary["errors"][0]["message"]
+
+
+def test_a_platform_pull_never_wipes_a_manually_entered_expiry_or_creator(tiktok_account, fake_tiktok):
+    campaign = CampaignFactory(account=tiktok_account, name="Glow", platform_id="1800000000000001")
+    fake_tiktok.add_campaign(campaign.platform_id, campaign.name)
+    item = item_of(campaign, title="Hero video", platform_id="7100000000000001")
+    ContentItem.objects.filter(pk=item.pk).update(rights_expire_on=days(9), creator_name="Ana Ruiz")
+    day = dt.date(2026, 6, 30)
+    fake_tiktok.add_metrics(campaign.platform_id, day, spend="5.00", impressions="100")
+    fake_tiktok.add_metrics(
+        campaign.platform_id, day, ad_id="7100000000000001", ad_name="Hero video (new name)", spend="4.00"
+    )
+    fake_tiktok.add_metrics(campaign.platform_id, day, ad_id="7100000000000002", ad_name="New ad", spend="1.00")
+
+    pull.platform_pull_account(account=tiktok_account, days=7, today=day)
+    pull.platform_pull_account(account=tiktok_account, days=7, today=day)
+
+    item.refresh_from_db()
+    assert (item.rights_expire_on, item.creator_name) == (days(9), "Ana Ruiz")
+    new = ContentItem.objects.get(platform_id="7100000000000002")
+    assert (new.rights_expire_on, new.creator_name) == (None, "")  # the platform does not say
