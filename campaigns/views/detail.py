@@ -14,7 +14,7 @@ from .. import charts, history_text, selectors, selectors_winddown, services
 from ..forms import ContentRightsForm, ScheduleForm, zone
 from ..models import BudgetMode, ContentItem, ContentState, Role, ScheduledAction, ScheduledState
 from ..tables import scheduled_badge_text
-from ..text import counted, day_text, rights_text
+from ..text import counted, day_text
 from ..timezones import today_in
 
 
@@ -76,7 +76,7 @@ def detail_context(request, campaign, *, schedule_form=None) -> dict:
 
 
 def _content_items(campaign) -> list[ContentItem]:
-    """The campaign's content, each with `rights_note` ("Usage rights … expire on 5 Dec 2026 (in 3 days)") and
+    """The campaign's content, each with `rights_note` ("until 5 Dec 2026 (in 3 days)", "ended 2 Dec 2026") and
     `rights_urgent` (within the account's warning days, or expired, while it is live) and `rights_expired`."""
     items = list(campaign.content_items.all())
     today = today_in(campaign.account)
@@ -87,7 +87,7 @@ def _content_items(campaign) -> list[ContentItem]:
         if day is None:
             continue
         expired = item.rights_expired = day <= today
-        item.rights_note = rights_text(title=item.title, creator=item.creator_name, day=day, expired=expired)
+        item.rights_note = f"ended {day_text(day)}" if expired else f"until {day_text(day)}"
         if not expired:
             item.rights_note += f" (in {counted((day - today).days, 'day')})"
         item.rights_urgent = item.state == ContentState.LIVE and day <= today + lead
