@@ -99,6 +99,7 @@ def account_detail(request, pk):
 def account_rights(request, pk):
     """Managers: what happens when content usage rights expire, and the warning lead time."""
     account = account_get_for_user(user=request.user, pk=pk)
+    require_role(user=request.user, account_id=account.pk, role=Role.MANAGER, doing="change content-rights settings")
     form = AccountRightsForm(request.POST, instance=account)
     if not form.is_valid():
         errors = " ".join(e for field in form.errors.values() for e in field)

@@ -135,6 +135,9 @@ def content_rights_edit(request, pk, item_pk):
     campaign page, back to its content section with a message saying what happened."""
     campaign = selectors.campaign_get_for_user(user=request.user, pk=pk)
     item = get_object_or_404(ContentItem, pk=item_pk, campaign=campaign)
+    selectors.require_role(
+        user=request.user, account_id=campaign.account_id, role=Role.EDITOR, doing="change content usage rights"
+    )
     form = ContentRightsForm(request.POST)
     back = reverse("campaigns:detail", args=[campaign.pk]) + "#content"
     if not form.is_valid():
