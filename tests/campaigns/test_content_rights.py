@@ -553,3 +553,32 @@ def test_a_platform_pull_never_wipes_a_manually_entered_expiry_or_creator(tiktok
     assert (item.rights_expire_on, item.creator_name) == (days(9), "Ana Ruiz")
     new = ContentItem.objects.get(platform_id="7100000000000002")
     assert (new.rights_expire_on, new.creator_name) == (None, "")  # the platform does not say
+
+
+# --- two runs at once (real row locks: PostgreSQL) -------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_take_the_item_out_once(connected, owner):
+    from tests.campaigns.test_concurrency import run_in_threads
+
+    paused = CampaignFactory(account=connected, owner=owner)
+    item_of(paused, rights_expire_on=TODAY)
+    told = CampaignFactory(account=connected, owner=owner)
+    item_of(told, rights_expire_on=TODAY)
+    item_of(told, title="Still fine")
+    warned = CampaignFactory(account=connected, owner=owner)
+    item_of(warned, rights_expire_on=days(2))
+
+    runs = run_in_threads(3, lambda i: services.content_rights_run(now=NOW))
+
+    assert not [r for r in runs if isinstance(r, Exception)], runs
+    assert sorted(pk for r in runs for pk in r.paused) == [paused.pk]
+    assert sorted(pk for r in runs for pk in r.notified) == [told.pk]
+    assert len([pk for r in runs for pk in r.warned]) == 1
+    assert StatusChange.objects.filter(action=Action.PAUSE).count() == 1
+    assert StatusChange.objects.filter(action=Action.EDIT, source=Source.RIGHTS).count() == 2
+    kinds = sorted(Notification.objects.filter(recipient=owner).values_list("kind", flat=True))
+    # Each once: the pause (its status change, on commit), the take-down, the warning.
+    assert kinds == sorted([NotificationKind.STATUS_CHANGED, NotificationKind.RIGHTS_EXPIRED, "rights_expiring"])
