@@ -183,7 +183,8 @@ def history_row(entry, *, campaign: Campaign) -> HistoryRow:
             step = WindDownStepKind(details["winddown_step"]).label
         except ValueError:
             step = str(details["winddown_step"])
-        done = "done" if details.get("done") else "reopened"
+        # A content-rights expiry opens the step (a running campaign's first step) rather than reopening it.
+        done = "done" if details.get("done") else "opened" if details.get("rights_reason") else "reopened"
         headline = f"Wind-down: {step} {done} " + ("automatically" if details.get("automatic") else by)
     elif action == Action.EDIT and "content_rights" in details:
         headline = f"Edited {by}"

@@ -145,7 +145,7 @@ def test_at_expiry_the_winddown_content_step_opens_for_the_item_with_the_reason(
     assert reason in text
     assert "Other video" not in text  # the open step is about the expired item only
     history = login(owner).get(reverse("campaigns:detail", args=[campaign.pk])).content.decode()
-    assert "Wind-down: Associated content removed reopened by Closeout: usage rights expired" in history
+    assert "Wind-down: Associated content removed opened by Closeout: usage rights expired" in history
 
 
 def test_marking_the_expired_item_removed_completes_the_step_of_a_running_campaign(account, editor):
