@@ -9,6 +9,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
 
 from . import services
+from .forms import ContentRightsCleanMixin
 from .listing.search import campaigns_matching
 from .models import (
     Action,
@@ -69,10 +70,20 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "account"]
 
 
+class ContentItemAdminForm(ContentRightsCleanMixin, forms.ModelForm):
+    """The usage-rights fields checked as on the pages (`services.content_rights_problems`)."""
+
+    class Meta:
+        model = ContentItem
+        fields = ["campaign", "kind", "title", "url", "platform_id", "state", "state_note", "rights_expire_on"]
+        fields += ["creator_name", "state_changed_at", "state_changed_by"]
+
+
 class ContentItemInline(admin.TabularInline):
     model = ContentItem
+    form = ContentItemAdminForm
     extra = 0
-    fields = ["kind", "title", "url", "platform_id", "state", "state_note"]
+    fields = ["kind", "title", "url", "platform_id", "state", "state_note", "rights_expire_on", "creator_name"]
 
 
 class EndReasonForm(forms.Form):
@@ -206,9 +217,10 @@ class CampaignAdmin(admin.ModelAdmin):
 
 @admin.register(ContentItem)
 class ContentItemAdmin(admin.ModelAdmin):
-    list_display = ["title", "campaign", "kind", "state", "platform_id"]
+    form = ContentItemAdminForm
+    list_display = ["title", "campaign", "kind", "state", "platform_id", "creator_name", "rights_expire_on"]
     list_filter = ["kind", "state"]
-    search_fields = ["title", "platform_id", "campaign__name"]
+    search_fields = ["title", "platform_id", "campaign__name", "creator_name"]
     list_select_related = ["campaign"]
     autocomplete_fields = ["campaign"]
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from .models import Action, AdAccount, Campaign, ContentItem, EndReason
 from .platforms import platform_label
-from .services import ReasonRequired, end_reason_validate
+from .services import ReasonRequired, content_rights_problems, end_reason_validate
 from .timezones import zone_named
 
 DATETIME_LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -258,10 +258,59 @@ CAMPAIGN_RANGES = {
 }
 
 
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+RIGHTS_FIELDS = ("rights_expire_on", "creator_name")
+
+
+class ContentRightsCleanMixin:
+    """The usage-rights fields checked as `services.content_rights_problems` checks them, said next to the field."""
+
+    def clean(self):
+        cleaned = super().clean()
+        problems = content_rights_problems(
+            expire_on=cleaned.get("rights_expire_on"), creator_name=cleaned.get("creator_name") or ""
+        )
+        for name, message in problems.items():
+            if name in self.fields and name not in self.errors:
+                self.add_error(name, message)
+        return cleaned
+
+
+class ContentItemForm(ContentRightsCleanMixin, forms.ModelForm):
+    """A content item in the campaign form and the admin, with its usage-rights end date and creator."""
+
+    class Meta:
+        model = ContentItem
+        fields = ("kind", "title", "url", "platform_id", "state", *RIGHTS_FIELDS)
+        widgets = {"rights_expire_on": DATE_INPUT}
+
+
+class ContentRightsForm(ContentRightsCleanMixin, forms.Form):
+    """One item's usage rights on the campaign page (editors and managers)."""
+
+    rights_expire_on = forms.DateField(
+        label="Usage rights expire on",
+        required=False,
+        widget=DATE_INPUT,
+        error_messages={"invalid": "Enter the date as YYYY-MM-DD."},
+    )
+    creator_name = forms.CharField(label="Creator", required=False, max_length=200)
+
+
+class AccountRightsForm(forms.ModelForm):
+    """What happens when content usage rights expire in this account, and how early owners are warned."""
+
+    class Meta:
+        model = AdAccount
+        fields = ("rights_expiry_action", "rights_warn_days")
+        labels = {"rights_expiry_action": "When usage rights expire", "rights_warn_days": "Warn owners"}
+
+
 ContentItemFormSet = inlineformset_factory(
     Campaign,
     ContentItem,
-    fields=("kind", "title", "url", "platform_id", "state"),
+    form=ContentItemForm,
+    fields=ContentItemForm.Meta.fields,
     extra=1,
     can_delete=True,
 )

@@ -70,6 +70,8 @@ def _by(entry, account) -> str:
     if source == Source.RULE:
         name = (entry.details or {}).get("rule_name")
         return f"by rule {name}" if name else "by a rule"
+    if source == Source.RIGHTS:
+        return "by Closeout: usage rights expired"
     if source == Source.PLATFORM and not person:
         return f"on {platform_label(account)}"
     if person:
@@ -124,6 +126,19 @@ def _content(details: dict) -> list[str]:
     return out
 
 
+def _content_rights(details: dict) -> list[str]:
+    """ "Usage rights of “Glow reel”: expire on 5 Dec 2026 → 9 Dec 2026", "Creator of “Glow reel”: — → Ana"."""
+    title = details.get("item", "")
+    out = []
+    for name, label in (("rights_expire_on", "Usage rights of “{}”: expire on"), ("creator_name", "Creator of “{}”:")):
+        if name in details:
+            old, new = (list(details[name]) + [None, None])[:2]
+            is_date = name == "rights_expire_on"
+            shown = [field_value("end_date", v, currency="") if is_date else (v or "—") for v in (old, new)]
+            out.append(f"{label.format(title)} {shown[0]} → {shown[1]}")
+    return out
+
+
 def _scheduled_moment(details: dict) -> dt.datetime | None:
     try:
         return dt.datetime.fromisoformat(details["run_at"])
@@ -171,8 +186,12 @@ def history_row(entry, *, campaign: Campaign) -> HistoryRow:
             step = WindDownStepKind(details["winddown_step"]).label
         except ValueError:
             step = str(details["winddown_step"])
-        done = "done" if details.get("done") else "reopened"
+        # A content-rights expiry opens the step (a running campaign's first step) rather than reopening it.
+        done = "done" if details.get("done") else "opened" if details.get("rights_reason") else "reopened"
         headline = f"Wind-down: {step} {done} " + ("automatically" if details.get("automatic") else by)
+    elif action == Action.EDIT and "content_rights" in details:
+        headline = f"Edited {by}"
+        extra += _content_rights(details["content_rights"])
     elif action == Action.EDIT:
         headline = f"Edited {by}"
         extra += _changes(details, currency=account.currency) + _content(details)
@@ -180,6 +199,7 @@ def history_row(entry, *, campaign: Campaign) -> HistoryRow:
         headline, extra = _sync(details, entry=entry, account=account, by=by)
     else:
         headline = f"{entry.get_action_display()} {by}"
+    extra += [str(why) for why in details.get("rights_reason", [])]  # a rights expiry: which content, which day
     if entry.reason_code:
         try:
             extra.append(EndReason(entry.reason_code).label)

@@ -51,6 +51,18 @@ class Connector(models.TextChoices):
     TIKTOK = "tiktok", "TikTok Marketing API"
 
 
+class RightsExpiryAction(models.TextChoices):
+    """What Closeout does when a content item's usage rights expire (issue 17, `services.content_rights`)."""
+
+    PAUSE = "pause", "Pause the campaign when it was its only live content"
+    NOTIFY = "notify", "Notify only"
+
+
+# The warning lead times a manager chooses from (days before a content item's usage rights expire). A short list,
+# so the home page's "rights expiring" line stays one ORM condition (one OR per choice) on every database.
+RIGHTS_WARN_DAYS_CHOICES = [(n, f"{n} day" + ("" if n == 1 else "s")) for n in (1, 2, 3, 5, 7, 10, 14, 21, 30)]
+
+
 class AdAccount(models.Model):
     name = models.CharField(max_length=200)
     platform = models.CharField(max_length=20, choices=Platform.choices, default=Platform.TIKTOK)
@@ -72,6 +84,19 @@ class AdAccount(models.Model):
         null=True,
         blank=True,
         help_text="Days after an end to pull the final numbers (late attribution); empty: CLOSEOUT_FINAL_AFTER_DAYS.",
+    )
+    rights_expiry_action = models.CharField(
+        "at content-rights expiry",
+        max_length=10,
+        choices=RightsExpiryAction.choices,
+        default=RightsExpiryAction.PAUSE,
+        help_text="Pausing applies to connected accounts only; a manual account is always told instead.",
+    )
+    rights_warn_days = models.PositiveSmallIntegerField(
+        "warn before rights expire",
+        choices=RIGHTS_WARN_DAYS_CHOICES,
+        default=3,
+        help_text="Owners and managers are told this many days before a content item's usage rights expire.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -206,6 +231,8 @@ ATTENTION_SYNC_FAILED = Q(sync_state="failed")
 # Ended with checklist steps open (or never started); 7 is WINDDOWN_STEP_COUNT (defined below, checked by a test).
 ATTENTION_WINDDOWN_OPEN = Q(status="ended") & (Q(winddown_done__isnull=True) | Q(winddown_done__lt=7))
 # Active, with 90 % or more of a lifetime budget spent (a daily budget starts again every day).
+# Live content with a usage-rights end date (issue 17): "live" is the state's stored value.
+ATTENTION_RIGHTS = Q(rights_expire_on__isnull=False, state="live")
 ATTENTION_BUDGET_NEARLY_SPENT = Q(status="active", budget_mode="lifetime", total_spend__gte=F("budget_amount") * 0.9)
 
 
@@ -450,10 +477,26 @@ class ContentItem(models.Model):
     state_changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Usage rights / Spark Ads authorisation (issue 17): entered by people or an import, never by the connector
+    # (the platform's API does not say). The two `*_for` dates record which expiry date Closeout already warned
+    # about and acted on, so each happens once per date, and a changed date is warned about and acted on anew.
+    rights_expire_on = models.DateField(
+        "usage rights expire on",
+        null=True,
+        blank=True,
+        help_text="The day the creator's usage rights (Spark Ads authorisation) end; empty: no end known.",
+    )
+    creator_name = models.CharField("creator", max_length=200, blank=True)
+    rights_warned_for = models.DateField(null=True, blank=True, editable=False)
+    rights_expired_for = models.DateField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
+        # The hourly expiry job and the home page's "rights expiring" line read live items with a date.
+        indexes = [
+            models.Index(fields=["rights_expire_on"], condition=ATTENTION_RIGHTS, name="contentitem_attn_rights")
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -531,6 +574,7 @@ class Source(models.TextChoices):
     IMPORT = "import", "Import"
     COMMAND = "command", "Command"
     RULE = "rule", "Rule"
+    RIGHTS = "rights", "Content-rights expiry"
 
 
 class StatusChange(models.Model):
@@ -678,6 +722,8 @@ class NotificationKind(models.TextChoices):
     REPORT_FINAL = "report_final", "Final figures of a report are in"
     WINDDOWN_OVERDUE = "winddown_overdue", "Wind-down step overdue"
     RULE_TRIGGERED = "rule_triggered", "A rule was triggered"
+    RIGHTS_EXPIRING = "rights_expiring", "Content usage rights expire soon"
+    RIGHTS_EXPIRED = "rights_expired", "Content usage rights expired"
 
 
 class EmailState(models.TextChoices):

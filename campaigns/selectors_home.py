@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import F, QuerySet, Sum, Value
+from django.db.models import F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils import timezone
@@ -23,23 +23,28 @@ from django.utils import timezone
 from .forms import zone
 from .models import (
     ATTENTION_BUDGET_NEARLY_SPENT,
+    ATTENTION_RIGHTS,
     ATTENTION_STILL_DELIVERING,
     ATTENTION_SYNC_FAILED,
     ATTENTION_WINDDOWN_OPEN,
+    RIGHTS_WARN_DAYS_CHOICES,
     WINDDOWN_STEP_COUNT,
     Action,
     AdAccount,
     Campaign,
     CampaignListStat,
+    ContentItem,
     Membership,
     Role,
     ScheduledAction,
     ScheduledState,
+    Status,
     WindDownStep,
     WindDownStepKind,
 )
 from .selectors import User
-from .text import counted
+from .text import counted, day_text
+from .timezones import today_in
 
 ATTENTION_LIMIT = 100  # rows read per line at most: past 99 a line says "99+"
 ATTENTION_SHOWN = 5  # items named under a line; the line's link leads to the rest
@@ -325,6 +330,52 @@ def _lessons_rows(account_ids: Sequence[int], now: dt.datetime) -> QuerySet:
     )
 
 
+# The date furthest ahead anywhere (UTC+14): an item shows from its warning day there; the note is in its account's.
+_EARTH_AHEAD = dt.timedelta(hours=14)
+
+
+def _rights_rows(account_ids: Sequence[int], now: dt.datetime) -> QuerySet:
+    """Live content of live campaigns whose usage rights end within the account's lead time (`rights_warn_days`,
+    one of a few choices: one OR term each), or ended already and not yet taken down."""
+    latest = (now + _EARTH_AHEAD).date()
+    within = Q()
+    for days, _ in RIGHTS_WARN_DAYS_CHOICES:
+        within |= Q(campaign__account__rights_warn_days=days, rights_expire_on__lte=latest + dt.timedelta(days=days))
+    due = ContentItem.objects.filter(
+        ATTENTION_RIGHTS,
+        within,
+        campaign__account_id__in=account_ids,
+        campaign__status__in=[Status.ACTIVE, Status.PAUSED],
+    )
+    return limited(due, "rights_expire_on", "pk").values(
+        **attention_columns(
+            kind="rights_expiring",
+            campaign_id="campaign_id",
+            name="title",
+            account_id="campaign__account_id",
+            day="rights_expire_on",
+            text="campaign__name",
+        )
+    )
+
+
+def _rights_expired(row: dict, account) -> bool:
+    return row["attn_day"] <= today_in(account or timezone.get_current_timezone())
+
+
+def _rights_note(row: dict, scope: HomeScope) -> str:
+    account = scope.accounts.get(row["attn_account"])
+    verb = "expired" if _rights_expired(row, account) else "expire"
+    return f"usage rights {verb} on {day_text(row['attn_day'])} · {row['attn_text']}"
+
+
+def _rights_url(row: dict) -> str:
+    """The wind-down step once the rights have ended (where the content is marked taken down), else the campaign."""
+    if row["attn_day"] <= timezone.now().date():
+        return reverse("campaigns:winddown", args=[row["attn_campaign"]]) + "#winddown-step-content_removed"
+    return reverse("campaigns:detail", args=[row["attn_campaign"]]) + "#content"
+
+
 def _money(value) -> str:
     return f"{Decimal(value or 0):,.2f}"
 
@@ -382,6 +433,19 @@ CAMPAIGN_SOURCES = [
         item_note=_account_note,
         all_url=lambda rows, scope: _one_account_or(rows, reverse("campaigns:accounts")),
         all_label="Retry on the account page",
+    ),
+    AttentionSource(
+        key="rights_expiring",
+        position=25,
+        singular="content item whose usage rights end soon",
+        plural="content items whose usage rights end soon",
+        help="Creator usage rights (Spark Ads authorisation) end within the account's warning days, or have ended: "
+        "renew them, or take the content down.",
+        rows=_rights_rows,
+        item_url=_rights_url,
+        item_note=_rights_note,
+        all_url=lambda rows, scope: _rights_url(_ordered(rows)[0]) if rows else reverse("campaigns:list"),
+        all_label="The most urgent first",
     ),
     AttentionSource(
         key="winddown_overdue",

@@ -136,3 +136,16 @@ def rules_evaluate_task(*, account_ids: list[int] | None = None) -> dict:
 
     results = evaluate.rules_evaluate(account_ids=account_ids)
     return {str(pk): {"acted": r.acted, "held": sorted(r.held)} for pk, r in results.items()}
+
+
+# --- content-rights expiry (issue 17) ---
+
+
+@task
+def content_rights_task() -> dict:
+    """Warn about content whose usage rights expire soon and take out what expired (`services.content_rights`):
+    hourly, by the workers' periodic job `campaigns.rights_expiry`."""
+    from .services import content_rights
+
+    run = content_rights.content_rights_run()
+    return {"warned": run.warned, "expired": run.expired, "paused": run.paused, "notified": run.notified}

@@ -12,3 +12,15 @@ def counted(count: int, singular: str, plural_form: str | None = None, *, at_mos
     if at_most is not None and count > at_most:
         return f"{at_most:,}+ {plural_form or singular + 's'}"
     return f"{count:,} {plural(count, singular, plural_form)}"
+
+
+def day_text(day) -> str:
+    """A date as pages and messages write it: "2 Dec 2026"."""
+    return f"{day.day} {day:%b %Y}"
+
+
+def rights_text(*, title: str, creator: str, day, expired: bool) -> str:
+    """ "Usage rights of “Glow reel” (creator Ana Ruiz) expired on 2 Dec 2026" (or "expire on", before the day)."""
+    who = f" (creator {creator})" if creator else ""
+    verb = "expired" if expired else "expire"
+    return f"Usage rights of “{title}”{who} {verb} on {day_text(day)}"

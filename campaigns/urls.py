@@ -19,6 +19,7 @@ urlpatterns = [
     path("<int:pk>/", detail.campaign_detail, name="detail"),
     path("<int:pk>/edit/", edit.campaign_edit, name="edit"),
     path("<int:pk>/schedule/", schedule.campaign_schedule, name="schedule"),
+    path("<int:pk>/content/<int:item_pk>/rights/", detail.content_rights_edit, name="content_rights"),
     path("<int:pk>/unschedule/", schedule.campaign_unschedule, name="unschedule"),
     # Wind-down and notifications
     path("wind-down/", winddown.winddown_list, name="winddown_list"),
@@ -37,6 +38,7 @@ urlpatterns = [
     path("accounts/", accounts.account_list, name="accounts"),
     path("accounts/<int:pk>/", accounts.account_detail, name="account_detail"),
     path("accounts/<int:pk>/sync/", accounts.account_sync, name="account_sync"),
+    path("accounts/<int:pk>/content-rights/", accounts.account_rights, name="account_rights"),
     path("accounts/<int:pk>/imports/", imports.import_upload, name="import_upload"),
     path("accounts/<int:pk>/imports/<int:import_pk>/", imports.import_preview, name="import_preview"),
     path("accounts/<int:pk>/imports/<int:import_pk>/commit/", imports.import_commit, name="import_commit"),

@@ -60,6 +60,9 @@ ACCESS: dict[str, Access] = {
     "campaigns:unschedule": Access(get="none", post="manager"),
     "campaigns:create": Access(get="manager", post="manager", scoped=False, any_account=True),
     "campaigns:edit": Access(get="manager", post="manager"),
+    # Content-rights expiry (issue 17): an item's rights on the campaign page; the account's settings
+    "campaigns:content_rights": Access(get="none", post="editor"),
+    "campaigns:account_rights": Access(get="none", post="manager"),
     "campaigns:calendar": Access(get="login", post="none", scoped=False),
     "campaigns:ics_token": Access(get="none", post="manager"),
     "campaigns:ics": Access(get="public", post="none", scoped=False),
@@ -169,6 +172,7 @@ KWARGS_BY_NAME = {
         "campaigns:rule_create",
         "campaigns:rule_edit",
         "campaigns:rule_enabled",
+        "campaigns:account_rights",
     )
 } | {
     "reports:account_recipient_remove": {"recipient_id": "{account_recipient}"},

@@ -37,6 +37,8 @@ class ImportPlan:
     metric_rows: dict[tuple, dict]
     new_items: dict[tuple, dict]
     counts: dict[str, int]
+    # Ad ref (as in metric_rows) → the usage-rights fields the file gives for it (issue 17; optional columns).
+    item_rights: dict = dataclasses.field(default_factory=dict)
 
     def summary(self) -> dict:
         dates = [r.date for r in self.parsed.rows]
@@ -53,6 +55,7 @@ class ImportPlan:
             "campaigns_matched": sorted(self.matched.values())[:500],
             "campaigns_matched_count": len(self.matched),
             "content_items_new": len(self.new_items),
+            "content_rights": len(self.item_rights),
             "metric_rows": self.counts,
             "errors": [{"line": e.line, "message": e.message} for e in self.errors[:MAX_ERRORS_SHOWN]],
             "error_count": len(self.errors),
@@ -98,7 +101,21 @@ def import_plan(*, account: AdAccount, parsed: ParsedFile) -> ImportPlan:
         metric_rows,
         new_items,
         counts,
+        _item_rights(matching=matching),
     )
+
+
+def _item_rights(*, matching: "_Matching") -> dict:
+    """{ad ref: {"rights_expire_on": day, "creator_name": name}} from the optional per-ad columns, the last row of
+    an ad winning; only what the file fills in (an empty cell never clears what a person entered)."""
+    if not {"rights_expire_on", "creator_name"} & set(matching.parsed.columns):
+        return {}
+    rights: dict = {}
+    for row in matching.parsed.rows:
+        if row.is_ad_row and row.line in matching.item_of_line:
+            given = {"rights_expire_on": row.rights_expire_on, "creator_name": row.creator_name}
+            rights.setdefault(matching.item_of_line[row.line], {}).update({k: v for k, v in given.items() if v})
+    return {ref: values for ref, values in rights.items() if values}
 
 
 def _currency_check(*, account: AdAccount, parsed: ParsedFile) -> None:
@@ -131,6 +148,7 @@ class _Matching:
     campaign_of_line: dict[int, int | str] = dataclasses.field(default_factory=dict)
     new_campaigns: dict[str, dict] = dataclasses.field(default_factory=dict)
     matched: dict[int, str] = dataclasses.field(default_factory=dict)
+    item_of_line: dict[int, object] = dataclasses.field(default_factory=dict)  # an ad row's line → its ad ref
 
     def name(self, ref: int | str) -> str:
         return self.new_campaigns[ref]["name"] if isinstance(ref, str) else self.names[ref]
@@ -238,6 +256,7 @@ def _metric_rows_plan(*, matching: _Matching) -> tuple[dict, dict, dict, set]:
                     key, {"campaign": ref, "platform_id": row.ad_id, "title": row.ad_name or f"Ad {row.ad_id}"}
                 )
                 item_ref = key
+            matching.item_of_line[row.line] = item_ref
         key = (ref, item_ref, row.date)
         if key in first_line:
             what = (
@@ -375,12 +394,21 @@ def plan_apply(*, plan: ImportPlan, owner=None) -> dict:
                     campaign_id=campaign_pk(spec["campaign"]),
                     platform_id=spec["platform_id"],
                     title=spec["title"],
+                    **plan.item_rights.get(key, {}),
                 )
-                for spec in plan.new_items.values()
+                for key, spec in plan.new_items.items()
             ],
             batch_size=500,
         )
         item_pks = {key: item.pk for key, item in zip(plan.new_items, created_items, strict=True)}
+    known = {ref: values for ref, values in plan.item_rights.items() if not isinstance(ref, tuple)}
+    if known:
+        items = ContentItem.objects.in_bulk(list(known))
+        for pk, values in known.items():
+            for field, value in values.items():
+                if pk in items:
+                    setattr(items[pk], field, value)
+        ContentItem.objects.bulk_update(list(items.values()), ["rights_expire_on", "creator_name"], batch_size=500)
     rows = []
     for (ref, item_ref, day), values in plan.metric_rows.items():
         item_pk = item_pks[item_ref] if isinstance(item_ref, tuple) else item_ref

@@ -36,6 +36,14 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
     "shares": ("paid shares", "shares"),
     "follows": ("paid follows", "paid followers", "follows", "followers"),
     "profile_visits": ("profile visits", "paid profile visits"),
+    # Optional, per ad (issue 17): the creator's usage rights; kept on the ad's content item, never cleared.
+    "rights_expire_on": (
+        "usage rights expiry",
+        "usage rights end date",
+        "spark ads authorization end date",
+        "spark ads authorisation end date",
+    ),
+    "creator_name": ("creator", "creator name"),
 }
 HEADER_TO_FIELD = {synonym: field for field, synonyms in HEADER_SYNONYMS.items() for synonym in synonyms}
 FIELD_LABELS = {field: synonyms[0].capitalize() for field, synonyms in HEADER_SYNONYMS.items()}
@@ -62,6 +70,8 @@ class ParsedRow:
     ad_id: str
     date: dt.date
     metrics: dict[str, int | Decimal]
+    rights_expire_on: dt.date | None = None  # only on an ad's row; empty cells leave the item as it is
+    creator_name: str = ""
 
     @property
     def is_ad_row(self) -> bool:
@@ -159,6 +169,7 @@ def _parsed(lines, file_format: str) -> ParsedFile:
         "ad_name": ContentItem._meta.get_field("title").max_length,
         "campaign_id": Campaign._meta.get_field("platform_id").max_length,
         "ad_id": ContentItem._meta.get_field("platform_id").max_length,
+        "creator_name": ContentItem._meta.get_field("creator_name").max_length,
     }
     rows: list[ParsedRow] = []
     errors: list[RowError] = []
@@ -214,6 +225,15 @@ def _row_parse(line: int, cells: list, *, header: _Header, limits: dict) -> Pars
             metrics[field], problem = number_parse(cell(field), limit=limits[field])
             if problem:
                 problems.append(f"{header.columns[field]}: {problem}")
+    rights = {}
+    if "rights_expire_on" in header.positions and shown(cell("rights_expire_on")).strip().lower() not in MISSING:
+        rights["rights_expire_on"], problem = date_parse(cell("rights_expire_on"))
+        if problem:
+            problems.append(f"{header.columns['rights_expire_on']}: {problem}")
+    if "creator_name" in header.positions:
+        rights["creator_name"], problem = text_parse(cell("creator_name"), max_length=limits["creator_name"])
+        if problem:
+            problems.append(f"{header.columns['creator_name']}: {problem}")
     if problems:
         return RowError(line, "; ".join(problems) + ".")
-    return ParsedRow(line=line, date=day, metrics=metrics, **texts)
+    return ParsedRow(line=line, date=day, metrics=metrics, **texts, **rights)

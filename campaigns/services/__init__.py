@@ -6,6 +6,13 @@ wind-down in the transaction, the `status_changed` event and the tasks on commit
 only module here that imports `campaigns.tasks`.
 """
 
+from .content_rights import (
+    RightsInvalid,
+    account_rights_settings_set,
+    content_item_rights_set,
+    content_rights_problems,
+    content_rights_run,
+)
 from .editing import campaign_create, campaign_edit, ics_token_create, ics_token_revoke
 from .errors import CampaignError, NotPermitted, ReasonRequired, ScheduleError, TransitionNotAllowed
 from .history import history_record
@@ -77,12 +84,14 @@ __all__ = [
     "NotPermitted",
     "Outcome",
     "ReasonRequired",
+    "RightsInvalid",
     "ScheduleError",
     "ScheduleOutcome",
     "ScheduleResult",
     "Transition",
     "TransitionNotAllowed",
     "TransitionResult",
+    "account_rights_settings_set",
     "available_actions",
     "average_daily_spend",
     "campaign_create",
@@ -91,6 +100,9 @@ __all__ = [
     "campaign_transition",
     "campaign_watch_set",
     "campaigns_transition",
+    "content_item_rights_set",
+    "content_rights_problems",
+    "content_rights_run",
     "daily_metrics_upsert",
     "end_reason_validate",
     "history_record",

@@ -215,6 +215,8 @@ def notifications_for_status_changes(*, change_ids: Iterable[int]) -> list[int]:
     who = "A schedule" if scheduled else user_label(first.actor) if first.actor else Source(first.source).label
     if first.source == Source.RULE:
         who = f"Rule “{first.details.get('rule_name', '')}”"
+    if first.source == Source.RIGHTS:
+        who = "Closeout"
 
     def render(pks: list[int]):
         items = [by_campaign[pk] for pk in pks]
@@ -231,6 +233,9 @@ def notifications_for_status_changes(*, change_ids: Iterable[int]) -> list[int]:
         lines.append(_campaign_lines(campaigns))
         if first.source == Source.RULE:  # the numbers that tripped the rule, per campaign
             lines += ["", *(f"{c.campaign.name}: {c.details.get('rule_reason', '')}" for c in items)]
+        if first.source == Source.RIGHTS:  # the content whose usage rights expired, per campaign
+            lines += ["", *(f"{c.campaign.name}: {why}" for c in items for why in c.details.get("rights_reason", []))]
+            lines.append("It was the only live content. Take it down on the platform too.")
         if action == Action.END:
             lines.append(f"\nReason: {EndReason(first.reason_code).label if first.reason_code else '—'}")
             if first.reason_note:

@@ -222,10 +222,74 @@ def winddown_step_reopen(*, campaign: Campaign, kind: str, actor: AbstractBaseUs
     )
 
 
+def winddown_content_pending(*, campaign: Campaign):
+    """The live content items the "content removed" step waits for: every live item of an ended campaign; of a
+    campaign still running, only the items whose usage rights expired (the step's `rights_items`, see
+    `winddown_content_steps_open`)."""
+    live = ContentItem.objects.filter(campaign_id=campaign.pk, state=ContentState.LIVE)
+    if Campaign.objects.filter(pk=campaign.pk, status=Status.ENDED).exists():  # as stored: `campaign` may be stale
+        return live
+    step = WindDownStep.objects.filter(campaign_id=campaign.pk, kind=WindDownStepKind.CONTENT_REMOVED).first()
+    return live.filter(pk__in=(step.data.get("rights_items", []) if step else []))
+
+
+def winddown_content_steps_open(*, reasons: dict[int, dict[int, str]], source: str) -> list[int]:
+    """Open the "content removed" step of each campaign in `reasons` ({campaign id: {content item id: why, for
+    people}}) for those items: the content-rights expiry (`services.content_rights`). A campaign that has not ended
+    gets this one step now (the rest of its checklist comes with its end, which keeps it); a done step is reopened.
+    The items and sentences are merged into the step's `rights_items` and `rights_reason`, the done count
+    recounted, and each opening audited (an EDIT history row naming the reasons). Constant queries; the caller
+    holds the campaigns' row locks. Returns the campaign ids whose step was opened or extended."""
+    ids = sorted(reasons)
+    if not ids:
+        return []
+    position = WindDownStepKind.values.index(WindDownStepKind.CONTENT_REMOVED) + 1
+    steps = {
+        step.campaign_id: step
+        for step in WindDownStep.objects.select_for_update().filter(
+            campaign_id__in=ids, kind=WindDownStepKind.CONTENT_REMOVED
+        )
+    }
+    new, changed, opened = [], [], {}
+    for pk in ids:
+        step = steps.get(pk) or WindDownStep(campaign_id=pk, kind=WindDownStepKind.CONTENT_REMOVED, position=position)
+        items = [int(i) for i in step.data.get("rights_items", [])]
+        added = {item: why for item, why in sorted(reasons[pk].items()) if item not in items}
+        if not added:
+            continue  # these items opened it already (the step may since have been done by a person)
+        step.data = {
+            **step.data,
+            "rights_items": items + list(added),
+            "rights_reason": [*step.data.get("rights_reason", []), *added.values()],
+        }
+        step.done_at, step.done_by, step.automatic = None, None, False
+        (changed if step.pk else new).append(step)
+        opened[pk] = list(added.values())
+    WindDownStep.objects.bulk_create(new)
+    WindDownStep.objects.bulk_update(changed, ["done_at", "done_by", "automatic", "data"])
+    _winddown_done_refresh(campaign_ids=opened)
+    status_of = dict(Campaign.objects.filter(pk__in=list(opened)).values_list("pk", "status"))
+    StatusChange.objects.bulk_create(
+        [
+            StatusChange(
+                campaign_id=pk,
+                action=Action.EDIT,
+                from_status=status_of[pk],
+                to_status=status_of[pk],
+                source=source,
+                details={"winddown_step": WindDownStepKind.CONTENT_REMOVED, "done": False, "rights_reason": why},
+            )
+            for pk, why in opened.items()
+        ]
+    )
+    return sorted(opened)
+
+
 def winddown_content_item_mark(*, item, state: str, note: str, actor: AbstractBaseUser):
     """Record that a content item was taken down (removed) or deliberately left up (kept, with a note).
 
-    When no item of the campaign is live any more, the "content removed" step completes (done by `actor`)."""
+    When no item the "content removed" step waits for is live any more (`winddown_content_pending`), the step
+    completes (done by `actor`)."""
 
     campaign = item.campaign
     _winddown_require(actor=actor, campaign=campaign, role=Role.EDITOR, doing="mark content")
@@ -239,8 +303,7 @@ def winddown_content_item_mark(*, item, state: str, note: str, actor: AbstractBa
             state=state, state_note=note[:500], state_changed_at=timezone.now(), state_changed_by=actor
         )
         item.refresh_from_db()
-        live = ContentItem.objects.filter(campaign_id=campaign.pk, state=ContentState.LIVE).exists()
-        if not live:
+        if not winddown_content_pending(campaign=campaign).exists():
             _winddown_step_write(
                 campaign=campaign,
                 kind=WindDownStepKind.CONTENT_REMOVED,
@@ -253,10 +316,10 @@ def winddown_content_item_mark(*, item, state: str, note: str, actor: AbstractBa
 
 
 def winddown_content_confirm(*, campaign: Campaign, actor: AbstractBaseUser):
-    """Complete the content step by hand: allowed only when no content item is live (or there are none)."""
+    """Complete the content step by hand: allowed only when no item it waits for is live (or there are none)."""
 
     _winddown_require(actor=actor, campaign=campaign, role=Role.EDITOR, doing="complete wind-down steps")
-    live = campaign.content_items.filter(state=ContentState.LIVE).count()
+    live = winddown_content_pending(campaign=campaign).count()
     if live:
         raise CampaignError(f"{counted(live, 'content item')} still live: mark each one removed or kept first.")
     return winddown_step_complete(

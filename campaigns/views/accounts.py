@@ -6,6 +6,7 @@ import os
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.tasks import TaskResultStatus
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from .. import selectors_home, services
+from ..forms import AccountRightsForm
 from ..imports import MAX_UPLOAD_BYTES
 from ..models import Campaign, MetricImport, MetricPull, PullKind, Role, SyncState
 from ..platforms import platform_label, push
@@ -77,6 +79,7 @@ def _account_context(*, request, account) -> dict:
         "token_present": bool(token_env and os.environ.get(token_env, "").strip()),
         "imports": MetricImport.objects.filter(account=account).select_related("uploaded_by")[:10],
         "max_upload_mb": MAX_UPLOAD_BYTES // 1024 // 1024,
+        "rights_form": AccountRightsForm(instance=account) if role is not None and role.allows(Role.MANAGER) else None,
         "nav_section": "accounts",
     }
 
@@ -89,6 +92,41 @@ def account_detail(request, pk):
     if request.htmx:
         return render(request, "campaigns/account_detail.html#sync-status", context)
     return render(request, "campaigns/account_detail.html", context)
+
+
+@login_required
+@require_POST
+def account_rights(request, pk):
+    """Managers: what happens when content usage rights expire, and the warning lead time."""
+    account = account_get_for_user(user=request.user, pk=pk)
+    require_role(user=request.user, account_id=account.pk, role=Role.MANAGER, doing="change content-rights settings")
+    form = AccountRightsForm(request.POST, instance=account)
+    if not form.is_valid():
+        errors = " ".join(e for field in form.errors.values() for e in field)
+        messages.error(request, f"Content-rights settings not saved: {errors}")
+        return redirect(reverse("campaigns:account_detail", args=[account.pk]) + "#content-rights")
+    account.refresh_from_db()  # the ModelForm wrote its values onto the instance while validating
+    try:
+        changed = services.account_rights_settings_set(
+            account=account,
+            actor=request.user,
+            expiry_action=form.cleaned_data["rights_expiry_action"],
+            warn_days=form.cleaned_data["rights_warn_days"],
+        )
+    except services.NotPermitted as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except services.RightsInvalid as exc:
+        messages.error(request, f"Content-rights settings not saved: {exc}")
+    else:
+        if changed:
+            messages.success(
+                request,
+                f"Saved: when usage rights expire, {account.get_rights_expiry_action_display().lower()}; owners are "
+                f"warned {account.get_rights_warn_days_display()} before.",
+            )
+        else:
+            messages.info(request, "Content-rights settings: nothing changed.")
+    return redirect(reverse("campaigns:account_detail", args=[account.pk]) + "#content-rights")
 
 
 @login_required

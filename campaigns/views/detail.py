@@ -1,15 +1,21 @@
 """The campaign page: status and the actions allowed now, plan, chart, schedule, content, history and, after
 an end, the wind-down."""
 
+import datetime as dt
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
 from .. import charts, history_text, selectors, selectors_winddown, services
-from ..forms import ScheduleForm, zone
-from ..models import BudgetMode, Role, ScheduledAction, ScheduledState
+from ..forms import ContentRightsForm, ScheduleForm, zone
+from ..models import BudgetMode, ContentItem, ContentState, Role, ScheduledAction, ScheduledState
 from ..tables import scheduled_badge_text
-from ..text import counted
+from ..text import counted, day_text
+from ..timezones import today_in
 
 
 def detail_context(request, campaign, *, schedule_form=None) -> dict:
@@ -50,7 +56,8 @@ def detail_context(request, campaign, *, schedule_form=None) -> dict:
         "tz": tz.key,
         "history": history[:50],
         "history_rows": history_text.history_rows(history[:50], campaign=campaign),
-        "content_items": list(campaign.content_items.all()),
+        "content_items": _content_items(campaign),
+        "can_edit": role is not None and role.allows(Role.EDITOR),
         "chart": chart,
         "chart_rows": list(zip(days, [m.video_views for m in series], [m.spend for m in series], strict=True)),
         "has_pause_periods": bool(bands),
@@ -66,6 +73,25 @@ def detail_context(request, campaign, *, schedule_form=None) -> dict:
             "cost_per_result": campaign.target_cost_per_result,
         },
     }
+
+
+def _content_items(campaign) -> list[ContentItem]:
+    """The campaign's content, each with `rights_note` ("until 5 Dec 2026 (in 3 days)", "ended 2 Dec 2026") and
+    `rights_urgent` (within the account's warning days, or expired, while it is live) and `rights_expired`."""
+    items = list(campaign.content_items.all())
+    today = today_in(campaign.account)
+    lead = dt.timedelta(days=campaign.account.rights_warn_days)
+    for item in items:
+        item.rights_note, item.rights_urgent, item.rights_expired = "", False, False
+        day = item.rights_expire_on
+        if day is None:
+            continue
+        expired = item.rights_expired = day <= today
+        item.rights_note = f"ended {day_text(day)}" if expired else f"until {day_text(day)}"
+        if not expired:
+            item.rights_note += f" (in {counted((day - today).days, 'day')})"
+        item.rights_urgent = item.state == ContentState.LIVE and day <= today + lead
+    return items
 
 
 def _pause_note(*, pauses: list, bands: list, days: list) -> str:
@@ -100,3 +126,40 @@ def _budget_note(campaign) -> str:
 def campaign_detail(request, pk):
     campaign = selectors.campaign_get_for_user(user=request.user, pk=pk)
     return render(request, "campaigns/campaign_detail.html", detail_context(request, campaign))
+
+
+@login_required
+@require_POST
+def content_rights_edit(request, pk, item_pk):
+    """Set one content item's usage-rights end date and creator (editors and managers): a plain form on the
+    campaign page, back to its content section with a message saying what happened."""
+    campaign = selectors.campaign_get_for_user(user=request.user, pk=pk)
+    item = get_object_or_404(ContentItem, pk=item_pk, campaign=campaign)
+    selectors.require_role(
+        user=request.user, account_id=campaign.account_id, role=Role.EDITOR, doing="change content usage rights"
+    )
+    form = ContentRightsForm(request.POST)
+    back = reverse("campaigns:detail", args=[campaign.pk]) + "#content"
+    if not form.is_valid():
+        errors = " ".join(e for field in form.errors.values() for e in field)
+        messages.error(request, f"Usage rights of “{item.title}” not saved: {errors}")
+        return redirect(back)
+    try:
+        changed = services.content_item_rights_set(
+            item=item,
+            actor=request.user,
+            expire_on=form.cleaned_data["rights_expire_on"],
+            creator_name=form.cleaned_data["creator_name"],
+        )
+    except services.NotPermitted as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except services.RightsInvalid as exc:
+        messages.error(request, f"Usage rights of “{item.title}” not saved: {exc}")
+        return redirect(back)
+    if not changed:
+        messages.info(request, f"Usage rights of “{item.title}”: nothing changed.")
+    elif item.rights_expire_on:
+        messages.success(request, f"Saved: usage rights of “{item.title}” expire on {day_text(item.rights_expire_on)}.")
+    else:
+        messages.success(request, f"Saved: “{item.title}” has no usage-rights end date.")
+    return redirect(back)

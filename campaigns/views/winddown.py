@@ -24,6 +24,10 @@ def _context(request, campaign, steps=None):
     role = role_for(user=request.user, account_id=campaign.account_id)
     steps = winddown_steps_for(campaign=campaign) if steps is None else steps
     announcement = next((s for s in steps if s.kind == WindDownStepKind.AUDIENCE_INFORMED), None)
+    content = campaign.content_items.select_related("state_changed_by")
+    if not campaign.is_ended:  # a running campaign's open step is about the content whose usage rights expired
+        step = next((s for s in steps if s.kind == WindDownStepKind.CONTENT_REMOVED), None)
+        content = content.filter(pk__in=step.data.get("rights_items", []) if step else [])
     return {
         "campaign": campaign,
         "steps": steps,
@@ -31,7 +35,7 @@ def _context(request, campaign, steps=None):
         "step_count": WINDDOWN_STEP_COUNT,
         "can_edit": role is not None and role.allows(Role.EDITOR),
         "can_reopen": role is not None and role.allows(Role.MANAGER),
-        "content_items": list(campaign.content_items.select_related("state_changed_by")),
+        "content_items": list(content),
         "announcement_text": (announcement.data.get("text") if announcement else "")
         or services.winddown_announcement_draft(campaign=campaign),
         "budget_remaining": campaign.budget_remaining,

@@ -1,9 +1,9 @@
 """Campaigns' periodic jobs and reconcile checks, registered by `CampaignsConfig.ready()` (`register`).
 
 Periodic jobs: the lost-task sweep (every heartbeat), the reconciler, wind-down daily (07:00 UTC), the list
-totals' fold (every 5 minutes), the guardrail rules (hourly) and, when PLATFORM_SYNC_EVERY_MINUTES is set, the
-platform sync. Checks: emails neither sent nor given up on, end notifications never made, pushes pending past their
-deadline, scheduled actions past due."""
+totals' fold (every 5 minutes), the guardrail rules (hourly), content-rights expiry (hourly) and, when
+PLATFORM_SYNC_EVERY_MINUTES is set, the platform sync. Checks: emails neither sent nor given up on, end
+notifications never made, pushes pending past their deadline, scheduled actions past due."""
 
 import datetime as dt
 
@@ -36,6 +36,7 @@ END_NOTIFY_WITHIN = dt.timedelta(days=2)  # older ends are not announced late
 # At most this many items per check and reconcile: a backlog drains over a few periods, each run stays short.
 RECONCILE_AT_MOST = 1000
 RULES_EVALUATE_EVERY = dt.timedelta(hours=1)
+RIGHTS_EXPIRY_EVERY = dt.timedelta(hours=1)
 
 
 def emails_unsent_check(*, now) -> int:
@@ -150,6 +151,12 @@ def register() -> None:
             name="campaigns.rules_evaluate",
             task=tasks.rules_evaluate_task,
             next_run=periodic.every(lambda: RULES_EVALUATE_EVERY.total_seconds()),
+        ),
+        # Content-rights expiry (issue 17): warnings N days ahead and the take-out on the day, each once.
+        periodic.RegisteredJob(
+            name="campaigns.rights_expiry",
+            task=tasks.content_rights_task,
+            next_run=periodic.every(lambda: RIGHTS_EXPIRY_EVERY.total_seconds()),
         ),
     ):
         periodic.periodic_job_register(job)

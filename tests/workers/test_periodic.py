@@ -103,6 +103,7 @@ def test_campaigns_registers_the_periodic_jobs_that_used_to_need_cron(db_tasks, 
         "campaigns.list_stats_compact",
         "campaigns.platform_sync",
         "campaigns.rules_evaluate",
+        "campaigns.rights_expiry",
     }
     monday_noon = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
     assert registered["campaigns.winddown_daily"].next_run(monday_noon) == dt.datetime(2026, 3, 3, 7, 0, tzinfo=dt.UTC)
@@ -135,6 +136,7 @@ def test_workers_queue_each_periodic_task_once_at_start(db_tasks):
         "campaigns.winddown_daily",
         "campaigns.list_stats_compact",
         "campaigns.rules_evaluate",
+        "campaigns.rights_expiry",
     }
     assert second == []
     for task in (tasks.winddown_daily, listing_tasks.list_stats_compact):

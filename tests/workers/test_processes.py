@@ -258,6 +258,7 @@ def test_workers_run_the_periodic_jobs_and_reconcile_without_cron(workers, accou
         "campaigns.list_stats_compact",
         "campaigns.platform_sync",
         "campaigns.rules_evaluate",
+        "campaigns.rights_expiry",
     }
     for task in (
         tasks.winddown_daily,
