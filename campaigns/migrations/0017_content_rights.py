@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0015_search_trigger_update'),
+        ('campaigns', '0016_plan_next'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
