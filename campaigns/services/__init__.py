@@ -6,6 +6,15 @@ wind-down in the transaction, the `status_changed` event and the tasks on commit
 only module here that imports `campaigns.tasks`.
 """
 
+from .annotations import (
+    AnnotationInvalid,
+    annotation_can_add,
+    annotation_can_change,
+    annotation_create,
+    annotation_delete,
+    annotation_edit,
+    annotation_problems,
+)
 from .editing import campaign_create, campaign_edit, ics_token_create, ics_token_revoke
 from .errors import CampaignError, NotPermitted, ReasonRequired, ScheduleError, TransitionNotAllowed
 from .history import history_record
@@ -66,6 +75,13 @@ from .winddown import (
 from .winddown_team import winddown_team_notify
 
 __all__ = [
+    "AnnotationInvalid",
+    "annotation_can_add",
+    "annotation_can_change",
+    "annotation_create",
+    "annotation_delete",
+    "annotation_edit",
+    "annotation_problems",
     "END_REASON_PUBLIC",
     "NOTIFICATION_EMAIL_MAX_ATTEMPTS",
     "OUTCOME_LABELS",
