@@ -7,10 +7,11 @@
 - lessons: lessons learned and their revisions
 - sharing: share links, their secrets and unlock cookies, counting their views
 - feedback: feedback through links or from members, and feedback requests
+- timeline: notes added after close, and keeping the cached report fresh when one changes (issue 18)
 - delivery: the report mailed to an account's and a report's recipients, each with a personal link (issue 18)
 
-Only `feedback` and `delivery` import `reports.tasks` (to mail on commit); tasks import services inside their
-bodies, the one allowed edge back."""
+Only `feedback`, `delivery`, `pdf_store` and `timeline` import `reports.tasks` (to mail or render after a change);
+tasks import services inside their bodies, the one allowed edge back."""
 
 from .delivery import (
     DELIVERY_MAX_ATTEMPTS,
@@ -64,8 +65,11 @@ from .sharing import (
     user_agent_family,
 )
 from .snapshots import campaigns_just_ended, report_create, reports_create, snapshot_build
+from .timeline import report_notes_added_after_close, report_timeline_changed
 
 __all__ = [
+    "report_notes_added_after_close",
+    "report_timeline_changed",
     "reports_final_due",
     "reports_finalize",
     "DELIVERY_MAX_ATTEMPTS",

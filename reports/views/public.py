@@ -76,7 +76,12 @@ def _page(request, link, secret, *, form=None, form_error="", status=200):
     lessons = selectors.lessons_for_report(report=report, history=0)[0] if link.show_team_notes else None
     if link.allow_feedback:
         get_token(request)  # the feedback form needs the CSRF cookie; its value is part of the ETag below
-    last_modified = max(link.changed_at, report.created_at, lessons.created_at if lessons else link.changed_at)
+    last_modified = max(
+        link.changed_at,
+        report.created_at,
+        lessons.created_at if lessons else link.changed_at,
+        report.timeline_changed_at or link.changed_at,  # a note added after close (issue 18)
+    )
     state = public_cache.page_state(link=link, report=report, lessons=lessons)
     etag = public_cache.page_etag(
         state=state, csrf_cookie=request.META.get("CSRF_COOKIE", ""), query=request.GET.urlencode()
