@@ -39,6 +39,8 @@ def annotations_context(request, campaign, *, role, timeline, form=None, message
     ]
     if form is None and can_add:
         form = AnnotationForm(campaign=campaign)
+        if message:  # after a note was added in place (htmx): the keyboard stays in the form, ready for the next
+            form.fields["text"].widget.attrs["autofocus"] = True
     return {
         "campaign": campaign,
         "timeline_rows": rows,
