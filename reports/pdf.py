@@ -56,14 +56,27 @@ def _shade_pauses(ax, series):
 
 def _mark_timeline(ax, series):
     """The timeline's markers (issue 18) as numbered vertical lines, numbered as the list under the charts."""
+    from matplotlib.dates import date2num
+
     days = series["days"]
     if not days:
         return
     transform = ax.get_xaxis_transform()  # x in data (days), y in axes fractions: the number sits at the top
+    on_day: dict[int, int] = {}
     for item in series["marker_items"]:
         day = days[item["index"]]
+        stack = on_day[item["index"]] = on_day.get(item["index"], -1) + 1  # two markers on a day: side by side
         ax.axvline(day, color=item["color"], linewidth=0.9, linestyle="--" if item["kind"] == "note" else "-")
-        ax.text(day, 1.0, str(item["number"]), transform=transform, fontsize=6, color=item["color"], ha="center")
+        ax.annotate(
+            str(item["number"]),
+            (date2num(day), 1.0),  # annotate() takes numbers, not dates
+            xycoords=transform,
+            xytext=(stack * 6, 1),
+            textcoords="offset points",
+            fontsize=6,
+            color=item["color"],
+            ha="center",
+        )
 
 
 def _style(ax):
