@@ -299,7 +299,7 @@ class AnnotationAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        campaign = cleaned.get("campaign")
+        campaign = cleaned.get("campaign") or (self.instance.campaign if self.instance.pk else None)
         if campaign is not None and "day" in cleaned and "text" in cleaned:
             problems = services.annotation_problems(campaign=campaign, day=cleaned["day"], text=cleaned["text"])
             for field, problem in problems.items():

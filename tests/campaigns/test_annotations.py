@@ -217,3 +217,17 @@ def test_admin_adds_a_note_through_the_service(campaign, staff, client):
     assert response.status_code == 302
     audit = StatusChange.objects.get(campaign=campaign, action=Action.EDIT)
     assert audit.source == Source.ADMIN and audit.actor == staff and audit.details["annotation"] == "added"
+
+
+def test_admin_edits_a_note_through_the_service_and_refuses_a_bad_day(campaign, editor, staff, client):
+    note = services.annotation_create(campaign=campaign, actor=editor, day=dt.date.today(), text="Creator posted")
+    client.force_login(staff)
+    url = reverse("admin:campaigns_annotation_change", args=[note.pk])
+    too_early = (campaign.start_date - dt.timedelta(days=400)).isoformat()
+    response = client.post(url, {"day": too_early, "text": "Moved"})
+    assert response.status_code == 200 and "Choose a day between" in response.content.decode()
+    assert client.post(url, {"day": note.day.isoformat(), "text": "Creator posted (admin)"}).status_code == 302
+    note.refresh_from_db()
+    assert note.text == "Creator posted (admin)"
+    edited = StatusChange.objects.get(campaign=campaign, details__annotation="edited")
+    assert edited.source == Source.ADMIN and edited.actor == staff
