@@ -204,6 +204,7 @@ def _charts(snapshot: dict, series: dict) -> list[dict]:
     if notes:
         # The notes on their days beside the numbers, so the table says what the chart's markers do.
         for chart in charts_[:3]:
+            chart["notes_column"] = True
             chart["headers"].append("Notes")
             for row in chart["rows"]:
                 row.append(notes.get(row[0], ""))
