@@ -58,6 +58,10 @@ ACCESS: dict[str, Access] = {
     "campaigns:accounts": Access(get="login", post="none", scoped=False),
     "campaigns:schedule": Access(get="none", post="manager"),
     "campaigns:unschedule": Access(get="none", post="manager"),
+    # Timeline notes (issue 18): editors add; the author or a manager changes (the matrix's note has no author)
+    "campaigns:annotation_add": Access(get="none", post="editor"),
+    "campaigns:annotation_edit": Access(get="none", post="manager"),
+    "campaigns:annotation_delete": Access(get="none", post="manager"),
     "campaigns:create": Access(get="manager", post="manager", scoped=False, any_account=True),
     "campaigns:edit": Access(get="manager", post="manager"),
     "campaigns:calendar": Access(get="login", post="none", scoped=False),
@@ -137,6 +141,7 @@ KWARGS = {
     "link_id": "{link}",
     "feedback_id": "{feedback}",
     "recipient_id": "{recipient}",  # issue 18
+    "note_pk": "{note}",  # issue 18
 }
 # Query strings and form data the views need to know which object is meant.
 QUERY_BY_NAME = {
@@ -235,7 +240,11 @@ def world(account, other_account, django_capture_on_commit_callbacks, settings, 
 
     account_recipient = account_recipient_add(account=account, actor=None, email="default@client.example")
     recipient = report_recipient_add(report=campaign.close_report, actor=None, email="one@client.example")
+    note = services.annotation_create(
+        campaign=campaign, actor=None, day=campaign.start_date, text="Matrix", enforce_role=False
+    )
     return {
+        "note": note,
         "account_recipient": account_recipient,
         "recipient": recipient,
         "unsubscribe": unsubscribe_token(recipient),
@@ -272,6 +281,7 @@ def url_for(name, pattern, world):
             recipient=world["recipient"].pk,
             account_recipient=world["account_recipient"].pk,
             unsubscribe=world["unsubscribe"],
+            note=world["note"].pk,
         )
     return reverse(name, kwargs=kwargs)
 
