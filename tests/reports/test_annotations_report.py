@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 import re
+from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
@@ -13,7 +14,7 @@ from pypdf import PdfReader
 
 from campaigns import services as campaign_services
 from campaigns.models import Action, Campaign, Source
-from reports import services
+from reports import services, tasks
 
 from .conftest import START, campaign_end, metrics_generate
 
@@ -167,3 +168,22 @@ def test_report_page_reads_no_notes_while_none_changed_after_close(
     client.get(url)  # renders the body again, with the later note
     with django_assert_num_queries(13):  # and serves it from the cache after that
         assert "Client asked for a recap" in client.get(url).content.decode()
+
+
+def test_note_after_close_queues_the_stored_pdfs_again(
+    noted_report, editor, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    campaign, report = noted_report
+    settings.REPORT_PDF_PRERENDER = True
+    queued = []
+    monkeypatch.setattr(tasks, "report_pdfs_render", SimpleNamespace(enqueue=lambda **kw: queued.append(kw)))
+    _note_after_close(campaign, editor, django_capture_on_commit_callbacks)
+    assert queued == [{"report_ids": [report.pk]}]
+    report.refresh_from_db()
+    assert report.timeline_changed_at is not None
+
+
+def test_note_on_a_live_campaign_touches_no_report(campaign, editor, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_services.annotation_create(campaign=campaign, actor=editor, day=dt.date.today(), text="Live")
+    assert services.report_timeline_changed(campaign_ids=[campaign.pk]) == []
