@@ -14,6 +14,7 @@ from .listing.search import campaigns_matching
 from .models import (
     Action,
     AdAccount,
+    Annotation,
     Campaign,
     CampaignWatch,
     ContentItem,
@@ -300,3 +301,63 @@ def notifications_email_retry(modeladmin, request, queryset):
 
 
 NotificationAdmin.actions = [notifications_email_retry]
+
+
+# --- Timeline notes (issue 18): through the same service as the campaign page (checked, audited as the admin) ---
+class AnnotationAdminForm(forms.ModelForm):
+    class Meta:
+        model = Annotation
+        fields = ["campaign", "day", "text"]
+
+    def clean(self):
+        cleaned = super().clean()
+        campaign = cleaned.get("campaign") or (self.instance.campaign if self.instance.pk else None)
+        if campaign is not None and "day" in cleaned and "text" in cleaned:
+            problems = services.annotation_problems(campaign=campaign, day=cleaned["day"], text=cleaned["text"])
+            for field, problem in problems.items():
+                self.add_error(field, problem)
+        return cleaned
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    form = AnnotationAdminForm
+    list_display = ["day", "campaign", "text", "author", "created_at", "updated_at"]
+    search_fields = ["text", "campaign__name"]
+    list_select_related = ["campaign", "author"]
+    autocomplete_fields = ["campaign"]
+    readonly_fields = ["author", "created_at", "updated_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A note stays on its campaign: moving it would rewrite two timelines (add it to the other one instead).
+        return [*self.readonly_fields, "campaign"] if obj is not None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            note = Annotation.objects.select_related("campaign__account").get(pk=obj.pk)
+            services.annotation_edit(
+                annotation=note,
+                actor=request.user,
+                day=data["day"],
+                text=data["text"],
+                source=Source.ADMIN,
+                enforce_role=False,
+            )
+        else:
+            note = services.annotation_create(
+                campaign=data["campaign"],
+                actor=request.user,
+                day=data["day"],
+                text=data["text"],
+                source=Source.ADMIN,
+                enforce_role=False,
+            )
+            obj.pk = note.pk
+
+    def delete_model(self, request, obj):
+        services.annotation_delete(annotation=obj, actor=request.user, source=Source.ADMIN, enforce_role=False)
+
+    def delete_queryset(self, request, queryset):
+        for note in queryset.select_related("campaign__account"):
+            services.annotation_delete(annotation=note, actor=request.user, source=Source.ADMIN, enforce_role=False)

@@ -38,6 +38,30 @@ def ranges_to_indexes(days: Sequence[date], ranges: Sequence[tuple[date, date | 
     return out
 
 
+MARKER_COLORS = {"note": "#7048e8", "status": "#5a6573", "rule": "#e8590c"}
+
+
+def marker_items(days: Sequence[date], markers: Sequence[tuple[date, str, str]]) -> list[dict]:
+    """Timeline markers (day, label, kind: note | status | rule) as the chart's vertical lines
+    (`options.plugins.markers.items`), numbered in order ("1", "2", …) as the list beside the chart numbers them.
+    A marker on a day without metrics gets no line (the list still names it)."""
+    index = {d: i for i, d in enumerate(days)}
+    items = []
+    for number, (day, label, kind) in enumerate(markers, start=1):
+        if day in index:
+            items.append(
+                {
+                    "index": index[day],
+                    "day": day.isoformat(),
+                    "label": label,
+                    "kind": kind,
+                    "number": number,
+                    "color": MARKER_COLORS.get(kind, "#5a6573"),
+                }
+            )
+    return items
+
+
 def line_chart(
     *,
     labels: list[str],
@@ -47,8 +71,10 @@ def line_chart(
     bands: list[list[int]] | None = None,
     kind: str = "line",
     stacked: bool = False,
+    markers: list[dict] | None = None,
 ) -> dict:
-    """A line (or bar) chart: `series` maps a legend label to its values; labels in `y2` use a right axis."""
+    """A line (or bar) chart: `series` maps a legend label to its values; labels in `y2` use a right axis;
+    `markers` (`marker_items`) draw as numbered vertical lines."""
     colors = colors or {}
     datasets = []
     for name, values in series.items():
@@ -74,7 +100,11 @@ def line_chart(
         "options": {
             "interaction": {"mode": "index", "intersect": False},
             "scales": scales,
-            "plugins": {"legend": {"position": "bottom"}, "bands": {"ranges": bands or []}},
+            "plugins": {
+                "legend": {"position": "bottom"},
+                "bands": {"ranges": bands or []},
+                **({"markers": {"items": markers}} if markers else {}),
+            },
         },
     }
 

@@ -1,5 +1,6 @@
 """Forms validate input and say what is wrong next to the field; the services do the work."""
 
+import datetime as dt
 import uuid
 import zoneinfo
 
@@ -7,9 +8,10 @@ from django import forms
 from django.forms import inlineformset_factory
 from django.utils import timezone
 
-from .models import Action, AdAccount, Campaign, ContentItem, EndReason
+from .models import ANNOTATION_TEXT_MAX, Action, AdAccount, Campaign, ContentItem, EndReason
 from .platforms import platform_label
-from .services import ReasonRequired, content_rights_problems, end_reason_validate
+from .services import ReasonRequired, annotation_problems, content_rights_problems, end_reason_validate
+from .services.annotations import ANNOTATION_DAYS_BEFORE_START, annotation_last_day
 from .timezones import zone_named
 
 DATETIME_LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -314,3 +316,34 @@ ContentItemFormSet = inlineformset_factory(
     extra=1,
     can_delete=True,
 )
+
+
+class AnnotationForm(forms.Form):
+    """A note on a day of the campaign's timeline (issue 18); the rules are `services.annotation_problems`."""
+
+    day = forms.DateField(label="Day", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    text = forms.CharField(
+        label="Note",
+        max_length=ANNOTATION_TEXT_MAX,
+        help_text="Up to 200 characters. Shown on the chart and in the post-close report, shared copies included.",
+        widget=forms.TextInput(attrs={"placeholder": "Creator posted", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, campaign, **kwargs):
+        kwargs.setdefault("auto_id", "annotation_%s")
+        super().__init__(*args, **kwargs)
+        self.campaign = campaign
+        self.fields["day"].widget.attrs.update(
+            min=(campaign.start_date - dt.timedelta(days=ANNOTATION_DAYS_BEFORE_START)).isoformat(),
+            max=annotation_last_day(campaign).isoformat(),
+        )
+        self.fields["text"].widget.attrs["maxlength"] = ANNOTATION_TEXT_MAX
+
+    def clean(self):
+        cleaned = super().clean()
+        if "day" in cleaned and "text" in cleaned:
+            for field, problem in annotation_problems(
+                campaign=self.campaign, day=cleaned["day"], text=cleaned["text"]
+            ).items():
+                self.add_error(field, problem)
+        return cleaned

@@ -61,17 +61,20 @@ def _person(entry) -> str:
     return actor.get_full_name() or actor.get_username()
 
 
-def _by(entry, account) -> str:
-    """ "by eddie-editor", "by a schedule", "on TikTok", "by an import": who or what made the entry."""
+def _by(entry, account, *, named: bool = True) -> str:
+    """ "by eddie-editor", "by a schedule", "on TikTok", "by an import": who or what made the entry. `named=False`
+    leaves out people's and rules' names (what a report shared outside the team says): "" for a person."""
     person = _person(entry)
     source = entry.source
     if source == Source.SCHEDULE:
         return "by a schedule"
     if source == Source.RULE:
         name = (entry.details or {}).get("rule_name")
-        return f"by rule {name}" if name else "by a rule"
+        return f"by rule {name}" if name and named else "by a rule"
     if source == Source.RIGHTS:
         return "by Closeout: usage rights expired"
+    if not named:
+        return "" if person or source in (Source.UI, Source.ADMIN) else _by(entry, account)
     if source == Source.PLATFORM and not person:
         return f"on {platform_label(account)}"
     if person:
@@ -79,6 +82,13 @@ def _by(entry, account) -> str:
     return {Source.IMPORT: "by an import", Source.COMMAND: "by a command", Source.ADMIN: "in the admin"}.get(
         source, "by Closeout"
     )
+
+
+def transition_headline(entry, *, account, named: bool = True) -> str:
+    """ "Paused by eddie-editor", "Resumed by a schedule", "Ended by rule Overspend" for a status change (the words
+    of the history and of the timeline's markers); `named=False`: "Paused", "Ended by a rule"."""
+    verb = VERBS.get(entry.action) or entry.get_action_display()
+    return f"{verb} {_by(entry, account, named=named)}".strip()
 
 
 def field_value(name: str, value, *, currency: str) -> str:
@@ -181,6 +191,8 @@ def history_row(entry, *, campaign: Campaign) -> HistoryRow:
     elif action == Action.EDIT and details.get("created"):
         headline = f"Created {by}"
         extra += _content(details)
+    elif action == Action.EDIT and "annotation" in details:
+        headline, extra = _annotation(details, by=by)
     elif action == Action.EDIT and "winddown_step" in details:
         try:
             step = WindDownStepKind(details["winddown_step"]).label
@@ -208,6 +220,27 @@ def history_row(entry, *, campaign: Campaign) -> HistoryRow:
     if entry.reason_note:
         extra.append(f"“{entry.reason_note}”")
     return HistoryRow(entry=entry, headline=headline, details=extra, at=entry.created_at)
+
+
+def _day_text(value) -> str:
+    try:
+        day = dt.date.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return f"{day.day} {day:%b %Y}"
+
+
+def _annotation(details: dict, *, by: str) -> tuple[str, list[str]]:
+    """ "Note added by eddie-editor for 5 Mar 2026" · “creator posted” (and what an edit changed)."""
+    op = {"added": "added", "edited": "edited", "removed": "removed"}.get(details.get("annotation"), "changed")
+    headline = f"Note {op} {by} for {_day_text(details.get('day', ''))}"
+    extra = [f"“{details.get('text', '')}”"]
+    was = details.get("was") or {}
+    if was.get("day") and was["day"] != details.get("day"):
+        extra.append(f"was for {_day_text(was['day'])}")
+    if "text" in was and was["text"] != details.get("text"):
+        extra.append(f"was “{was['text']}”")
+    return headline, extra
 
 
 def _sync(details: dict, *, entry, account, by: str) -> tuple[str, list[str]]:

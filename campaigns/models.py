@@ -12,6 +12,7 @@ from django.db.models import F, Q
 
 # Models kept in modules of their own (this one is long enough), imported here so Django finds them; they name
 # this module's models by string ("campaigns.Campaign"), so importing them first is safe.
+from .models_annotations import ANNOTATION_TEXT_MAX, Annotation  # noqa: F401
 from .models_pull import MetricPull, PullKind, PullState, RateBucket  # noqa: F401
 from .models_rules import (  # noqa: F401
     Rule,

@@ -18,3 +18,9 @@ schedules_created = Signal()
 
 # A scheduled action ended FAILED (committed), with `scheduled`: the ScheduledAction, its `result` saying why.
 schedule_failed = Signal()
+
+# A campaign's annotations changed (issue 18: one added, edited or removed; committed), with:
+#   campaign_ids: the campaigns whose notes changed.
+# Sent after commit with `send_robust`. The close report listens: a note added after close shows on the (cached)
+# report page and shared page at once.
+annotations_changed = Signal()

@@ -1,6 +1,19 @@
 from django.urls import path
 
-from .views import accounts, actions, calendar, detail, edit, home, imports, notifications, rules, schedule, winddown
+from .views import (
+    accounts,
+    actions,
+    annotations,
+    calendar,
+    detail,
+    edit,
+    home,
+    imports,
+    notifications,
+    rules,
+    schedule,
+    winddown,
+)
 from .views import list as campaign_list
 
 app_name = "campaigns"
@@ -21,6 +34,10 @@ urlpatterns = [
     path("<int:pk>/schedule/", schedule.campaign_schedule, name="schedule"),
     path("<int:pk>/content/<int:item_pk>/rights/", detail.content_rights_edit, name="content_rights"),
     path("<int:pk>/unschedule/", schedule.campaign_unschedule, name="unschedule"),
+    # Notes on the campaign's timeline (issue 18)
+    path("<int:pk>/notes/", annotations.annotation_add, name="annotation_add"),
+    path("<int:pk>/notes/<int:note_pk>/", annotations.annotation_edit, name="annotation_edit"),
+    path("<int:pk>/notes/<int:note_pk>/delete/", annotations.annotation_delete, name="annotation_delete"),
     # Wind-down and notifications
     path("wind-down/", winddown.winddown_list, name="winddown_list"),
     path("<int:pk>/wind-down/", winddown.winddown_detail, name="winddown"),

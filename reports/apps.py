@@ -6,12 +6,13 @@ class ReportsConfig(AppConfig):
     verbose_name = "Reports"
 
     def ready(self) -> None:
-        from campaigns.signals import status_changed
+        from campaigns.signals import annotations_changed, status_changed
 
         from . import reconcile
-        from .receivers import on_status_changed
+        from .receivers import on_annotations_changed, on_status_changed
 
         status_changed.connect(on_status_changed, dispatch_uid="reports.close_report_on_end")
+        annotations_changed.connect(on_annotations_changed, dispatch_uid="reports.timeline_on_note")
         reconcile.register()  # the workers' reconciler: reports missing, PDFs missing
 
         from campaigns.selectors_home import attention_source_register

@@ -19,7 +19,8 @@ from .formatting import COUNT, MONEY, PERCENT, fmt_value
 
 # What a frozen snapshot holds. Bump it when a snapshot starts to store something new, e.g. a derived metric (give
 # the metric `since=` the new number); reports frozen under an older version keep rendering what they hold.
-SNAPSHOT_VERSION = 1
+# 2 (issue 18): the timeline (notes, status changes, rule actions) is frozen in "timeline".
+SNAPSHOT_VERSION = 2
 
 CENT = Decimal("0.01")
 MILLI = Decimal("0.0001")

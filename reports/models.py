@@ -43,6 +43,10 @@ class CloseReport(models.Model):
     final_tried_at = models.DateTimeField(null=True, blank=True)
     final_error = models.TextField(blank=True)
 
+    # When a note of the campaign last changed after the freeze (issue 18: `services.report_timeline_changed`):
+    # the report shows notes added after close, so the cached body and shared page are keyed by it.
+    timeline_changed_at = models.DateTimeField(null=True, blank=True)
+
     snapshot = models.JSONField()
     # What the snapshot holds (`reports.metrics.SNAPSHOT_VERSION` when it was frozen; set by `reports_create`).
     snapshot_version = models.PositiveSmallIntegerField(default=1)

@@ -23,7 +23,7 @@ from campaigns.timezones import moment_date_text, moment_text, zone_label, zone_
 from . import metrics
 from .formatting import MONEY, fmt_money
 from .models import PdfAudience
-from .presenters import chart_series, report_body
+from .presenters import chart_series, report_body, timeline
 
 # The metric columns of the PDF's content and daily (or monthly) tables.
 CONTENT_METRICS = ("video_views", "likes", "comments", "shares", "engagement_rate", "spend")
@@ -54,24 +54,51 @@ def _shade_pauses(ax, series):
         ax.axvspan(start, end, color="#ffbf47", alpha=0.25, linewidth=0)
 
 
+def _mark_timeline(ax, series):
+    """The timeline's markers (issue 18) as numbered vertical lines, numbered as the list under the charts."""
+    from matplotlib.dates import date2num
+
+    days = series["days"]
+    if not days:
+        return
+    transform = ax.get_xaxis_transform()  # x in data (days), y in axes fractions: the number sits at the top
+    on_day: dict[int, int] = {}
+    for item in series["marker_items"]:
+        day = days[item["index"]]
+        stack = on_day[item["index"]] = on_day.get(item["index"], -1) + 1  # two markers on a day: side by side
+        ax.axvline(day, color=item["color"], linewidth=0.9, linestyle="--" if item["kind"] == "note" else "-")
+        ax.annotate(
+            str(item["number"]),
+            (date2num(day), 1.0),  # annotate() takes numbers, not dates
+            xycoords=transform,
+            xytext=(stack * 6, 1),
+            textcoords="offset points",
+            fontsize=6,
+            color=item["color"],
+            ha="center",
+        )
+
+
 def _style(ax):
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#d9dee5", linewidth=0.6)
     ax.tick_params(labelsize=7)
 
 
-def chart_images(snapshot: dict) -> list[dict]:
-    """[{title, uri}] for the PDF: the same four charts as the page."""
+def chart_images(snapshot: dict, markers: list[dict] = ()) -> list[dict]:
+    """[{title, uri}] for the PDF: the same four charts as the page, the timeline's `markers`
+    (`presenters.timeline`) on the three over time."""
     import matplotlib
 
     matplotlib.rcParams["svg.fonttype"] = "path"
-    s = chart_series(snapshot)
+    s = chart_series(snapshot, markers)
     days = s["days"]
     out = []
 
     fig = _figure()
     ax = fig.add_subplot()
     _shade_pauses(ax, s)
+    _mark_timeline(ax, s)
     ax.plot(days, s["views"], color=PALETTE["views"], label="Video views", linewidth=1.5)
     ax2 = ax.twinx()
     for key, label in (("likes", "Likes"), ("shares", "Shares"), ("comments", "Comments")):
@@ -88,6 +115,7 @@ def chart_images(snapshot: dict) -> list[dict]:
     fig = _figure()
     ax = fig.add_subplot()
     _shade_pauses(ax, s)
+    _mark_timeline(ax, s)
     ax.plot(days, s["followers_cum"], color=PALETTE["follows"], linewidth=1.5)
     _style(ax)
     ax.set_ylim(bottom=0)
@@ -97,6 +125,7 @@ def chart_images(snapshot: dict) -> list[dict]:
     fig = _figure()
     ax = fig.add_subplot()
     _shade_pauses(ax, s)
+    _mark_timeline(ax, s)
     ax.plot(days, [float(v) for v in s["spend_cum"]], color=PALETTE["spend"], label="Spend", linewidth=1.5)
     ax.plot(days, [float(v) for v in s["budget_line"]], color=PALETTE["budget"], label="Budget", linestyle="--")
     _style(ax)
@@ -129,7 +158,7 @@ def chart_images(snapshot: dict) -> list[dict]:
 # WeasyPrint lays out a table cell in a few milliseconds; beyond this many days the PDF lists months, not days
 # (the full daily series is in the CSV export).
 PDF_DAILY_ROWS_MAX = 62
-PDF_VERSION = 2  # bump when the PDF's layout changes: stored PDFs of another version are rendered again
+PDF_VERSION = 3  # bump when the PDF's layout changes: stored PDFs of another version are rendered again
 
 
 def _monthly(daily: list[dict]) -> list[dict]:
@@ -167,6 +196,7 @@ class PdfExtras:
     final: dict | None = None  # `presenters.final_figures(...)`, every audience: None until the figures are final
     incomplete_through: str | None = None  # "4 Mar 2026" (or "no day") when frozen without all final numbers
     branding: dict | None = None  # `services.branding.branding_for_pdf(...)` for the share links' PDFs (issue 18)
+    added_after_close: tuple = ()  # the campaign's notes written after the freeze (`Annotation` rows, issue 18)
 
     @property
     def internal_details(self) -> bool:
@@ -265,7 +295,9 @@ def report_pdf_html(*, snapshot: dict, images: list[dict], extras: PdfExtras | N
     """The PDF's HTML (what WeasyPrint lays out) for `extras.audience` (by default a share link's: no internal
     details, lessons, benchmark or feedback)."""
     extras = extras or PdfExtras()
-    body = report_body(snapshot=snapshot, internal_details=extras.internal_details)
+    body = report_body(
+        snapshot=snapshot, internal_details=extras.internal_details, added_after_close=extras.added_after_close
+    )
     zone = zone_of(snapshot["campaign"].get("timezone"))
     currency = snapshot["campaign"]["currency"]
     daily = snapshot["daily"]
@@ -302,7 +334,9 @@ def report_pdf_html(*, snapshot: dict, images: list[dict], extras: PdfExtras | N
 def report_pdf(*, snapshot: dict, extras: PdfExtras | None = None) -> bytes:
     from weasyprint import HTML  # imported lazily: WeasyPrint is slow to import and only the PDF needs it
 
-    html = report_pdf_html(snapshot=snapshot, images=chart_images(snapshot), extras=extras)
+    extras = extras or PdfExtras()
+    markers = timeline(snapshot, internal_details=extras.internal_details, added_after_close=extras.added_after_close)
+    html = report_pdf_html(snapshot=snapshot, images=chart_images(snapshot, markers), extras=extras)
     return HTML(string=html).write_pdf()
 
 

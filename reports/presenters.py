@@ -44,8 +44,46 @@ def _cumulative(values) -> list:
     return out
 
 
-def chart_series(snapshot: dict) -> dict:
-    """The plain series behind the report's charts (also used by the PDF's matplotlib charts)."""
+def timeline(snapshot: dict, *, internal_details: bool = True, added_after_close=()) -> list[dict]:
+    """The report's timeline markers (issue 18), numbered by day as on its charts: what the snapshot froze (notes as
+    they were, status changes, rule actions) and the notes `added_after_close` (live `Annotation` rows written
+    after the freeze, read by the caller), each of those marked `after_close`. Without `internal_details` a marker
+    names no person and no rule (as the pause periods do). Old snapshots froze none: only the later notes show."""
+    frozen = [
+        {
+            "day": m["day"],
+            "kind": m["kind"],
+            "label": m["label"] if internal_details else m["public_label"],
+            "by": m["by"] if internal_details else None,
+            "at": m["at"],
+            "after_close": False,
+        }
+        for m in snapshot.get("timeline", ())
+    ]
+    later = [
+        {
+            "day": note.day.isoformat(),
+            "kind": "note",
+            "label": note.text,
+            "by": (note.author.get_full_name() or note.author.get_username())
+            if internal_details and note.author
+            else None,
+            "at": note.created_at.isoformat(),
+            "after_close": True,
+        }
+        for note in added_after_close
+    ]
+    markers = sorted(frozen + later, key=lambda m: (m["day"], m["after_close"], m["at"]))
+    for number, marker in enumerate(markers, start=1):
+        marker["number"] = number
+        marker["day_display"] = fmt_date(marker["day"])
+        marker["text"] = marker["label"] + (" (added after close)" if marker["after_close"] else "")
+    return markers
+
+
+def chart_series(snapshot: dict, markers: list[dict] = ()) -> dict:
+    """The plain series behind the report's charts (also used by the PDF's matplotlib charts); `markers` from
+    `timeline`."""
     daily = snapshot["daily"]
     days = [dt.date.fromisoformat(d["date"]) for d in daily]
     budget = snapshot["budget"]
@@ -71,7 +109,20 @@ def chart_series(snapshot: dict) -> dict:
         "budget_line": budget_line,
         "pauses": pauses,
         "bands": charts.ranges_to_indexes(days, pauses),
+        "markers": [(dt.date.fromisoformat(m["day"]), m["text"], m["kind"]) for m in markers],
+        "marker_items": charts.marker_items(
+            days, [(dt.date.fromisoformat(m["day"]), m["text"], m["kind"]) for m in markers]
+        ),
+        "notes_by_day": _notes_by_day(markers),
     }
+
+
+def _notes_by_day(markers: list[dict]) -> dict[str, str]:
+    """{ISO day: "1 Creator posted · 2 Paused"}: what the charts' number tables list on each day."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for m in markers:
+        out[m["day"]].append(f"{m['number']} {m['text']}")
+    return {day: " · ".join(texts) for day, texts in out.items()}
 
 
 # The daily chart's lines: (metric, its key in `chart_series` and the palette), views on the left axis.
@@ -81,7 +132,7 @@ MIX = ("likes", "comments", "shares")
 
 def _charts(snapshot: dict, series: dict) -> list[dict]:
     cur = snapshot["campaign"]["currency"]
-    labels, bands = series["labels"], series["bands"]
+    labels, bands, markers = series["labels"], series["bands"], series["marker_items"]
     t = snapshot["totals"]
     pal = charts.PALETTE
     label = metrics.label
@@ -100,6 +151,7 @@ def _charts(snapshot: dict, series: dict) -> list[dict]:
                 colors={label(key): pal[name] for key, name in DAILY_LINES},
                 y2=tuple(label(key) for key, _ in DAILY_LINES[1:]),
                 bands=bands,
+                markers=markers,
             ),
             "headers": ["Date", *(label(key) for key, _ in DAILY_LINES)],
             "rows": [[labels[i], *(fmt_int(series[name][i]) for _, name in DAILY_LINES)] for i in range(len(labels))],
@@ -113,6 +165,7 @@ def _charts(snapshot: dict, series: dict) -> list[dict]:
                 series={followers: series["followers_cum"]},
                 colors={followers: pal["follows"]},
                 bands=bands,
+                markers=markers,
             ),
             "headers": ["Date", f"{followers} (cumulative)"],
             "rows": [[labels[i], fmt_int(series["followers_cum"][i])] for i in range(len(labels))],
@@ -126,6 +179,7 @@ def _charts(snapshot: dict, series: dict) -> list[dict]:
                 series={spend: series["spend_cum"], budget_label: series["budget_line"]},
                 colors={spend: pal["spend"], budget_label: pal["budget"]},
                 bands=bands,
+                markers=markers,
             ),
             "headers": ["Date", f"{spend} (cumulative, {cur})", budget_label],
             "rows": [
@@ -146,6 +200,14 @@ def _charts(snapshot: dict, series: dict) -> list[dict]:
             "rows": [[label(key), fmt_int(t[key]), fmt_pct(ratio(t[key], interactions, scale=100))] for key in MIX],
         },
     ]
+    notes = series["notes_by_day"]
+    if notes:
+        # The notes on their days beside the numbers, so the table says what the chart's markers do.
+        for chart in charts_[:3]:
+            chart["notes_column"] = True
+            chart["headers"].append("Notes")
+            for row in chart["rows"]:
+                row.append(notes.get(row[0], ""))
     for chart in charts_:
         chart["data_id"] = f"{chart['id']}-data"
         chart["rows_html"] = _rows_html(chart["rows"])
@@ -345,13 +407,16 @@ def _content_table(snapshot: dict, request) -> ContentTable:
     return table
 
 
-def report_body(*, snapshot: dict, request=None, internal_details: bool = True) -> dict:
+def report_body(*, snapshot: dict, request=None, internal_details: bool = True, added_after_close=()) -> dict:
     """Everything the report body template (`reports/includes/report_body.html`) needs, from the snapshot only.
     With `request`, the content table honours its `?sort=` parameter.
 
     `internal_details` are who ended and who paused the campaign and the note given when it ended: the team's
-    page shows them; a share link only when it shows team notes; the PDF, which travels, never."""
-    series = chart_series(snapshot)
+    page shows them; a share link only when it shows team notes; the PDF, which travels, never.
+
+    `added_after_close`: the campaign's notes written after the freeze (see `timeline`)."""
+    markers = timeline(snapshot, internal_details=internal_details, added_after_close=added_after_close)
+    series = chart_series(snapshot, markers)
     return {
         "snapshot": snapshot,
         "campaign": snapshot["campaign"],
@@ -364,6 +429,7 @@ def report_body(*, snapshot: dict, request=None, internal_details: bool = True) 
         "targets_met": sum(1 for t in snapshot["targets"] if t["met"]),
         "budget": _budget(snapshot),
         "pauses": _pauses(snapshot, internal_details=internal_details),
+        "timeline": markers,
         "content_table": _content_table(snapshot, request),
         "content_count": len(snapshot["content"]),
         "insights": _insights(snapshot),

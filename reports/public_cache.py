@@ -24,11 +24,12 @@ from django.utils.safestring import SafeString, mark_safe
 from .models import AccountBranding, CloseReport, LessonRevision, ShareLink
 from .presenters import final_figures, report_body
 from .services.branding import branding_state
+from .services.timeline import report_notes_added_after_close
 from .tables import ContentTable
 
 BODY_CACHE_SECONDS = 60 * 60
-BODY_CACHE_VERSION = 4  # bump when reports/includes/report_body.html or what presenters give it changes
-PAGE_VERSION = "4"  # bump when the public templates change, so browsers (and the page cache) drop old copies
+BODY_CACHE_VERSION = 5  # bump when reports/includes/report_body.html or what presenters give it changes
+PAGE_VERSION = "5"  # bump when the public templates change, so browsers (and the page cache) drop old copies
 # Stands in for the CSRF token in a cached page; replaced by the visitor's own token on every response.
 CSRF_MARKER = "csrf-token-placeholder-4b9d1c"
 # Fields of a link that never change what a visitor sees: written by the visits themselves.
@@ -64,6 +65,7 @@ def page_state(
         report.created_at.timestamp(),
         report.snapshot_version,
         report.final_at.timestamp() if report.final_at else "",  # the final figures appear
+        report.timeline_changed_at.timestamp() if report.timeline_changed_at else "",  # a note added after close
         lessons.pk if lessons else "",
     )
     return "|".join(str(part) for part in parts)
@@ -80,15 +82,18 @@ def page_etag(*, state: str, csrf_cookie: str, query: str) -> str:
 
 def _body_key(report: CloseReport, sort: str, options: dict) -> str:
     chosen = ",".join(f"{name}={value}" for name, value in sorted(options.items()))
+    # The notes added after close are in the body too: a changed note stamps the report (`timeline_changed_at`).
+    notes = report.timeline_changed_at.timestamp() if report.timeline_changed_at else ""
     return (
-        f"share:body:{report.pk}:{report.created_at.timestamp()}:{report.snapshot_version}:{sort}:{chosen}:"
+        f"share:body:{report.pk}:{report.created_at.timestamp()}:{report.snapshot_version}:{notes}:{sort}:{chosen}:"
         f"{BODY_CACHE_VERSION}"
     )
 
 
 def body_html(request, report: CloseReport, options: dict) -> SafeString:
-    """The frozen report body as HTML, rendered with `options` (see `body_options`). Cached when the query string
-    is empty or a known sort: it depends only on the snapshot and the options, so every viewer gets the same bytes."""
+    """The frozen report body as HTML, rendered with `options` (see `body_options`), with the notes added after
+    close. Cached when the query string is empty or a known sort: it depends only on the snapshot, the options and
+    the notes' stamp (`timeline_changed_at`), so every viewer gets the same bytes."""
     keys = set(request.GET)
     sort = request.GET.get("sort", "")
     cacheable = not keys or (keys == {"sort"} and sort in SORT_KEYS)
@@ -96,7 +101,8 @@ def body_html(request, report: CloseReport, options: dict) -> SafeString:
     html = cache.get(key) if cacheable else None
     if html is None:
         snapshot = CloseReport.objects.filter(pk=report.pk).values_list("snapshot", flat=True).get()
-        body = report_body(snapshot=snapshot, request=request, **options)
+        later = report_notes_added_after_close(report=report, snapshot=snapshot)
+        body = report_body(snapshot=snapshot, request=request, added_after_close=later, **options)
         html = render_to_string("reports/includes/report_body.html", {"body": body}, request=request)
         if cacheable:
             cache.set(key, html, BODY_CACHE_SECONDS)

@@ -58,6 +58,10 @@ ACCESS: dict[str, Access] = {
     "campaigns:accounts": Access(get="login", post="none", scoped=False),
     "campaigns:schedule": Access(get="none", post="manager"),
     "campaigns:unschedule": Access(get="none", post="manager"),
+    # Timeline notes (issue 18): editors add; the author or a manager changes (the matrix's note has no author)
+    "campaigns:annotation_add": Access(get="none", post="editor"),
+    "campaigns:annotation_edit": Access(get="none", post="manager"),
+    "campaigns:annotation_delete": Access(get="none", post="manager"),
     "campaigns:create": Access(get="manager", post="manager", scoped=False, any_account=True),
     "campaigns:edit": Access(get="manager", post="manager"),
     # Content-rights expiry (issue 17): an item's rights on the campaign page; the account's settings
@@ -147,6 +151,7 @@ KWARGS = {
     "link_id": "{link}",
     "feedback_id": "{feedback}",
     "recipient_id": "{recipient}",  # issue 18
+    "note_pk": "{note}",  # issue 18
 }
 # Query strings and form data the views need to know which object is meant.
 QUERY_BY_NAME = {
@@ -253,7 +258,11 @@ def world(account, other_account, django_capture_on_commit_callbacks, settings, 
     from tests.reports.test_branding import png_bytes
 
     branding = account_branding_save(account=account, actor=None, display_name="Matrix", logo=logo_prepare(png_bytes()))
+    note = services.annotation_create(
+        campaign=campaign, actor=None, day=campaign.start_date, text="Matrix", enforce_role=False
+    )
     return {
+        "note": note,
         "logo": branding.logo_sha256,
         "account_recipient": account_recipient,
         "recipient": recipient,
@@ -292,6 +301,7 @@ def url_for(name, pattern, world):
             account_recipient=world["account_recipient"].pk,
             unsubscribe=world["unsubscribe"],
             logo=world["logo"],
+            note=world["note"].pk,
         )
     return reverse(name, kwargs=kwargs)
 

@@ -6,6 +6,15 @@ wind-down in the transaction, the `status_changed` event and the tasks on commit
 only module here that imports `campaigns.tasks`.
 """
 
+from .annotations import (
+    AnnotationInvalid,
+    annotation_can_add,
+    annotation_can_change,
+    annotation_create,
+    annotation_delete,
+    annotation_edit,
+    annotation_problems,
+)
 from .content_rights import (
     RightsInvalid,
     account_rights_settings_set,
@@ -73,6 +82,13 @@ from .winddown import (
 from .winddown_team import winddown_team_notify
 
 __all__ = [
+    "AnnotationInvalid",
+    "annotation_can_add",
+    "annotation_can_change",
+    "annotation_create",
+    "annotation_delete",
+    "annotation_edit",
+    "annotation_problems",
     "END_REASON_PUBLIC",
     "NOTIFICATION_EMAIL_MAX_ATTEMPTS",
     "OUTCOME_LABELS",

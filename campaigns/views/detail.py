@@ -10,15 +10,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import charts, history_text, selectors, selectors_winddown, services
+from .. import charts, history_text, selectors, selectors_annotations, selectors_winddown, services
 from ..forms import ContentRightsForm, ScheduleForm, zone
 from ..models import BudgetMode, ContentItem, ContentState, Role, ScheduledAction, ScheduledState
 from ..tables import scheduled_badge_text
 from ..text import counted, day_text
 from ..timezones import today_in
+from .annotations import annotations_context, chart_markers
 
 
-def detail_context(request, campaign, *, schedule_form=None) -> dict:
+def detail_context(request, campaign, *, schedule_form=None, annotation_form=None) -> dict:
     """The campaign page's context. `actions` are the status actions the user may take now
     (`services.available_actions`): the template offers exactly those."""
     role = selectors.role_for(user=request.user, account_id=campaign.account_id)
@@ -28,12 +29,14 @@ def detail_context(request, campaign, *, schedule_form=None) -> dict:
     days = [m.date for m in series]
     pauses = selectors.campaign_pause_periods(history=history, tz=tz)
     bands = charts.ranges_to_indexes(days, pauses)
+    timeline = selectors_annotations.campaign_timeline(campaign=campaign)
     chart = charts.line_chart(
         labels=charts.date_labels(days),
         series={"Video views": [m.video_views for m in series], "Spend": [m.spend for m in series]},
         colors={"Video views": charts.PALETTE["views"], "Spend": charts.PALETTE["spend"]},
         y2=("Spend",),
         bands=bands,
+        markers=chart_markers(days=days, timeline=timeline),
     )
     pending = ScheduledAction.objects.filter(campaign=campaign, state=ScheduledState.PENDING).first()
     is_manager = role is not None and role.allows(Role.MANAGER)
@@ -46,6 +49,7 @@ def detail_context(request, campaign, *, schedule_form=None) -> dict:
         ("Followers", campaign.target_followers, campaign.total_follows),
     ]
     return {
+        **annotations_context(request, campaign, role=role, timeline=timeline, form=annotation_form),
         "campaign": campaign,
         "role": role,
         "actions": services.available_actions(campaign=campaign, role=role),

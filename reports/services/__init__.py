@@ -8,11 +8,12 @@
 - sharing: share links, their secrets and unlock cookies, counting their views
 - feedback: feedback through links or from members, and feedback requests
 - branding: an account's display name, logo, accent and footer on shared pages, PDFs and emails (issue 18)
+- timeline: notes added after close, and keeping the cached report fresh when one changes (issue 18)
 - delivery: the report mailed to an account's and a report's recipients, each with a personal link (issue 18)
 - plan_next: the next campaign planned from an ended one's report (issue 18)
 
-Only `feedback` and `delivery` import `reports.tasks` (to mail on commit); tasks import services inside their
-bodies, the one allowed edge back."""
+Only `feedback`, `delivery`, `pdf_store` and `timeline` import `reports.tasks` (to mail or render after a change);
+tasks import services inside their bodies, the one allowed edge back."""
 
 from .branding import (
     BrandingError,
@@ -76,6 +77,7 @@ from .sharing import (
     user_agent_family,
 )
 from .snapshots import campaigns_just_ended, report_create, reports_create, snapshot_build
+from .timeline import report_notes_added_after_close, report_timeline_changed
 
 __all__ = [
     "BrandingError",
@@ -85,6 +87,8 @@ __all__ = [
     "account_branding_save",
     "contrast_ratio",
     "logo_prepare",
+    "report_notes_added_after_close",
+    "report_timeline_changed",
     "reports_final_due",
     "reports_finalize",
     "DELIVERY_MAX_ATTEMPTS",

@@ -16,6 +16,7 @@ from .. import pdf, presenters, selectors, tasks
 from ..models import CloseReport, PdfAudience, ReportPdf
 from .branding import branding_for_pdf
 from .feedback import feedback_summary
+from .timeline import report_notes_added_after_close
 
 # Rendered in the background after the snapshot: the team's download and a plain share link's.
 PRERENDERED = (PdfAudience.TEAM, PdfAudience.PUBLIC)
@@ -33,6 +34,7 @@ def pdf_extras(*, report: CloseReport, audience: str) -> pdf.PdfExtras:
     final = presenters.final_figures(
         report=report, frozen_totals=snapshot["totals"], currency=currency, zone=snapshot["campaign"].get("timezone")
     )
+    later = tuple(report_notes_added_after_close(report=report, snapshot=snapshot))
     incomplete = None
     if report.numbers_incomplete:
         incomplete = f"{report.numbers_through:%-d %b %Y}" if report.numbers_through else "no day"
@@ -45,6 +47,7 @@ def pdf_extras(*, report: CloseReport, audience: str) -> pdf.PdfExtras:
             lessons=lessons,
             final=final,
             incomplete_through=incomplete,
+            added_after_close=later,
         )
     return pdf.PdfExtras(
         audience=audience,
@@ -52,6 +55,7 @@ def pdf_extras(*, report: CloseReport, audience: str) -> pdf.PdfExtras:
         lessons=lessons,
         final=final,
         incomplete_through=incomplete,
+        added_after_close=later,
         comparison=presenters.comparison(figures=selectors.report_comparison(report=report), currency=currency),
         feedback=feedback_summary(report=report, include_hidden=False),
     )

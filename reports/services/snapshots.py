@@ -16,6 +16,7 @@ from django.utils import timezone
 from campaigns.models import (
     COUNT_METRIC_FIELDS,
     METRIC_FIELDS,
+    Annotation,
     BudgetMode,
     Campaign,
     ContentItem,
@@ -27,6 +28,7 @@ from campaigns.models import (
     StatusChange,
 )
 from campaigns.selectors import campaign_pause_spans
+from campaigns.selectors_annotations import timeline_markers
 
 from .. import metrics
 from ..formatting import COUNT
@@ -76,6 +78,23 @@ def _pause_periods(changes: list[StatusChange], tz) -> list[dict]:
             }
         periods.append(period)
     return periods
+
+
+def _timeline(campaign: Campaign, annotations: list[Annotation], transitions: list[StatusChange]) -> list[dict]:
+    """The timeline frozen (issue 18, `SNAPSHOT_VERSION` 2): the notes as they were, and the status changes and
+    rule actions, each with the team's label and the one without names (`selectors_annotations.TimelineMarker`)."""
+    return [
+        {
+            "day": m.day.isoformat(),
+            "kind": m.kind,
+            "label": m.label,
+            "public_label": m.public_label,
+            "by": m.by or None,
+            "at": m.at.isoformat(),
+            "id": m.annotation.pk if m.annotation is not None else None,
+        }
+        for m in timeline_markers(account=campaign.account, annotations=annotations, changes=transitions)
+    ]
 
 
 def _targets(campaign: Campaign, totals: dict, rates: dict) -> list[dict]:
@@ -157,6 +176,7 @@ def snapshot_build(
     content_totals: dict[int, dict],
     changes: list[StatusChange],
     now: dt.datetime,
+    annotations: list[Annotation] = (),
 ) -> dict:
     """The frozen report of one ended campaign, as JSON-safe data (money as strings, dates ISO).
 
@@ -216,6 +236,7 @@ def snapshot_build(
         "pauses": _pause_periods(transitions, tz),
         "budget": _budget(campaign, totals["spend"]),
         "targets": _targets(campaign, totals, rates),
+        "timeline": _timeline(campaign, list(annotations), transitions),
     }
 
 
@@ -238,8 +259,8 @@ def _report_from_snapshot(
     )
 
 
-def _batch_inputs(cids: list[int]) -> tuple[dict, dict, dict, dict]:
-    """(daily rows, content items, content totals, status history) of these campaigns: four queries."""
+def _batch_inputs(cids: list[int]) -> tuple[dict, dict, dict, dict, dict]:
+    """(daily rows, content items, content totals, status history, notes) of these campaigns: five queries."""
     daily: dict[int, list[dict]] = defaultdict(list)
     for row in (
         DailyMetric.objects.filter(campaign_id__in=cids, content_item__isnull=True)
@@ -269,7 +290,10 @@ def _batch_inputs(cids: list[int]) -> tuple[dict, dict, dict, dict]:
         .order_by("created_at", "id")
     ):
         history[change.campaign_id].append(change)
-    return daily, items, content_totals, history
+    notes: dict[int, list[Annotation]] = defaultdict(list)
+    for note in Annotation.objects.filter(campaign_id__in=cids).select_related("author").order_by("day", "id"):
+        notes[note.campaign_id].append(note)
+    return daily, items, content_totals, history, notes
 
 
 def reports_create(
@@ -280,7 +304,8 @@ def reports_create(
     frozen without all of the platform's numbers → the last day they are complete for (the report says so).
 
     Campaigns that are not ended, or already have a report, are skipped. Works in batches with a constant
-    number of queries per batch (campaigns, daily rows, content items, content totals, history, one insert).
+    number of queries per batch (campaigns, daily rows, content items, content totals, history, notes, one
+    insert).
     Idempotent and race-safe: the insert ignores conflicts on the unique campaign, so the first writer wins
     and a repeated or concurrent call changes nothing. Returns the ids of the campaigns it built a snapshot for."""
     ids = sorted({int(pk) for pk in campaign_ids})
@@ -295,8 +320,9 @@ def reports_create(
         if not campaigns:
             continue
         cids = [c.pk for c in campaigns]
-        daily, items, content_totals, history = _batch_inputs(cids)
+        # Taken before the inputs are read: a note written after this moment is "added after close" on the report.
         now = timezone.now()
+        daily, items, content_totals, history, notes = _batch_inputs(cids)
         reports = []
         for campaign in campaigns:
             snapshot = snapshot_build(
@@ -306,6 +332,7 @@ def reports_create(
                 content_totals=content_totals,
                 changes=history[campaign.pk],
                 now=now,
+                annotations=notes[campaign.pk],
             )
             end_change = next(
                 (c for c in reversed(history[campaign.pk]) if c.to_status == Status.ENDED),

@@ -83,6 +83,7 @@ def _page(request, link, secret, *, form=None, form_error="", status=200):
         report.created_at,
         lessons.created_at if lessons else link.changed_at,
         branding.updated_at if branding else link.changed_at,
+        report.timeline_changed_at or link.changed_at,  # a note added after close (issue 18)
     )
     state = public_cache.page_state(link=link, report=report, lessons=lessons, branding=branding)
     etag = public_cache.page_etag(

@@ -1,6 +1,9 @@
 /* Draws every <canvas data-chart="ID"> from the JSON in <script type="application/json" id="ID">
    (made by a view with json_script from campaigns/charts.py). Runs on load and after every htmx swap.
-   `options.plugins.bands.ranges` = [[fromIndex, toIndex], ...] shades periods (e.g. pauses) behind the data. */
+   `options.plugins.bands.ranges` = [[fromIndex, toIndex], ...] shades periods (e.g. pauses) behind the data;
+   `options.plugins.markers.items` = [{index, number, label, kind, color}, ...] draws numbered vertical lines
+   (timeline notes and status changes; the list beside the chart says what each number is). An
+   `annotationsChanged` event ({chart: ID, markers: [...]}, sent by the server with HX-Trigger) redraws them. */
 (function () {
   "use strict";
 
@@ -22,6 +25,43 @@
       ctx.restore();
     },
   };
+
+  const markersPlugin = {
+    id: "markers",
+    afterDatasetsDraw(chart, _args, opts) {
+      const items = (opts && opts.items) || [];
+      const x = chart.scales.x;
+      const area = chart.chartArea;
+      if (!x || !items.length) return;
+      const ctx = chart.ctx;
+      const perDay = {};
+      ctx.save();
+      ctx.font = "bold 11px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      for (const item of items) {
+        const left = x.getPixelForValue(item.index);
+        const stack = (perDay[item.index] = (perDay[item.index] || 0) + 1) - 1;
+        ctx.strokeStyle = ctx.fillStyle = item.color || "#5a6573";
+        ctx.setLineDash(item.kind === "note" ? [4, 3] : []);
+        ctx.lineWidth = 1.5;
+        ctx.beginPath();
+        ctx.moveTo(left, area.top + 14);
+        ctx.lineTo(left, area.bottom);
+        ctx.stroke();
+        ctx.fillText(String(item.number), left + stack * 12, area.top + 10);
+      }
+      ctx.restore();
+    },
+  };
+
+  document.addEventListener("annotationsChanged", function (event) {
+    const detail = event.detail || {};
+    const canvas = document.querySelector('canvas[data-chart="' + detail.chart + '"]');
+    const chart = canvas && window.Chart && window.Chart.getChart(canvas);
+    if (!chart) return;
+    chart.options.plugins.markers = { items: detail.markers || [] };
+    chart.update("none");
+  });
 
   function hasData(config) {
     const datasets = (config.data && config.data.datasets) || [];
@@ -49,7 +89,7 @@
       config.options.responsive = true;
       config.options.maintainAspectRatio = false;
       config.options.animation = false;
-      config.plugins = [bandsPlugin];
+      config.plugins = [bandsPlugin, markersPlugin];
       new window.Chart(canvas, config);
       canvas.dataset.drawn = "1";
     });

@@ -52,8 +52,13 @@ def _csv(kind: str, snapshot: dict) -> str:
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_snapshot_build_is_unchanged(case):
+    """Everything version 1 held is built as it was; version 2 (issue 18) added the frozen timeline (the golden
+    cases have no notes: their markers are their status changes)."""
     built = json.loads(json.dumps(services.snapshot_build(**CASES[case]())))
-    assert built == _snapshot(case)
+    timeline, golden = built.pop("timeline"), _snapshot(case)
+    assert (built.pop("version"), golden.pop("version")) == (metrics.SNAPSHOT_VERSION, 1)
+    assert built == golden
+    assert {m["kind"] for m in timeline} <= {"status", "rule"}
 
 
 @pytest.mark.parametrize("sort", SORTS)
@@ -81,12 +86,12 @@ def new_metric(monkeypatch):
         "Interactions per click",
         metrics.PERCENT,
         formula=metrics.Ratio(("likes", "comments", "shares"), "clicks", 100),
-        since=2,
+        since=3,
         per_content=True,
         csv="interactions_per_click",
     )
     catalogue = (*metrics.METRICS, added)
-    monkeypatch.setattr(metrics, "SNAPSHOT_VERSION", 2)
+    monkeypatch.setattr(metrics, "SNAPSHOT_VERSION", 3)
     monkeypatch.setattr(metrics, "METRICS", catalogue)
     monkeypatch.setattr(metrics, "BY_KEY", {m.key: m for m in catalogue})
     monkeypatch.setattr(metrics, "DERIVED", tuple(m for m in catalogue if m.derived))
@@ -105,7 +110,7 @@ def test_a_new_metric_is_frozen_and_shown_in_new_reports(new_metric):
     snapshot = json.loads(json.dumps(services.snapshot_build(**CASES["full"]())))
     totals = snapshot["totals"]
     expected = metrics.ratio(totals["likes"] + totals["comments"] + totals["shares"], totals["clicks"], scale=100)
-    assert snapshot["version"] == 2 and snapshot["rates"]["interactions_per_click"] == str(expected)
+    assert snapshot["version"] == 3 and snapshot["rates"]["interactions_per_click"] == str(expected)
     assert "interactions_per_click" in snapshot["content"][0]
     html = _body_html(snapshot)
     assert 'data-kpi="interactions_per_click"' in html and "Interactions per click" in html
