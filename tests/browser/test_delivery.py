@@ -1,6 +1,7 @@
 """Stakeholder delivery in a real browser (issue 18): a manager adds a default stakeholder on the account's recipient
 page, ends a campaign, the close email arrives with a personal link, the stakeholder opens it in a fresh browser
-and leaves feedback, and the manager's share panel shows that recipient's email, view and feedback."""
+and leaves feedback on the account's branded page, and the manager's share panel shows that recipient's email, view
+and feedback."""
 
 import datetime as dt
 import re
@@ -8,6 +9,7 @@ import re
 import pytest
 from django.core import mail
 
+from reports.services import account_branding_save
 from tests.factories import CampaignFactory
 from tests.reports.conftest import metrics_generate
 
@@ -22,6 +24,13 @@ def test_ending_a_campaign_emails_the_stakeholder_who_opens_it_and_leaves_feedba
     campaign = CampaignFactory(account=account, name="Autumn Glow Launch", start_date=start, target_views=1000)
     metrics_generate(campaign, days=14, content=2, start=start)
 
+    account_branding_save(
+        account=account,
+        actor=manager,
+        display_name="Northwind Creative",
+        accent_color="#0a5f3c",
+        footer_text="Northwind Creative Ltd",
+    )
     page = login_page(manager)
     page.goto(f"{live_server.url}/reports/accounts/{account.pk}/recipients/")
     page.get_by_label("Email address").fill("sam@brand.example")
@@ -45,6 +54,7 @@ def test_ending_a_campaign_emails_the_stakeholder_who_opens_it_and_leaves_feedba
     assert message.to == ["sam@brand.example"] and message.subject == "Report: Autumn Glow Launch"
     assert "Video views" in message.body and message.attachments[0][2] == "application/pdf"
     html = message.alternatives[0][0]
+    assert "Northwind Creative" in html and "Northwind Creative Ltd" in message.body  # the account's branding
     url = re.search(r'href="([^"]+/s/[^"]+/)"', html).group(1)
     assert url.startswith(f"{live_server.url}/s/")
 
@@ -57,6 +67,9 @@ def test_ending_a_campaign_emails_the_stakeholder_who_opens_it_and_leaves_feedba
     public.set_viewport_size({"width": 1366, "height": 900})
     public.goto(url)
     assert public.get_by_role("heading", name=re.compile("Autumn Glow Launch")).first.is_visible()
+    header = public.locator("header.brand-header")  # the branded page, not Closeout's
+    assert header.locator(".brand-name").inner_text() == "Northwind Creative"
+    assert header.evaluate("h => getComputedStyle(h).backgroundColor") == "rgb(10, 95, 60)"
     form = public.locator("#feedback-form")
     assert form.get_by_label("Stakeholder").is_checked()  # the link asks in the recipient's role
     form.locator("input[name=rating][value='4']").check()
