@@ -136,3 +136,23 @@ def rules_evaluate_task(*, account_ids: list[int] | None = None) -> dict:
 
     results = evaluate.rules_evaluate(account_ids=account_ids)
     return {str(pk): {"acted": r.acted, "held": sorted(r.held)} for pk, r in results.items()}
+
+
+# --- metric imports (issue 19) ---
+
+
+@task
+def metric_import_preview_task(import_id: int) -> str:
+    """Read a stored upload into its preview (queued by the upload). Idempotent; re-queued by the reconciler
+    when it was lost. The id is positional, as `reconcile.task_enqueue_missing(kwarg=None)` reads it."""
+    from . import services
+
+    return services.metric_import_preview_run(import_id=import_id)
+
+
+@task
+def metric_import_commit_task(import_id: int) -> str:
+    """Commit a previewed import, all or nothing (queued by "Import"). Idempotent; re-queued when lost."""
+    from . import services
+
+    return services.metric_import_commit_run(import_id=import_id)

@@ -15,7 +15,8 @@ from ..models import METRIC_FIELDS, Campaign, ContentItem, DailyMetric
 from .cells import MISSING, date_parse, id_parse, metric_limits, number_parse, shown, text_parse
 from .files import ImportFileError, file_lines
 
-MAX_ROWS = 50_000
+MAX_ROWS = 2_000_000  # issue 19: parsed in a background task, committed at database speed
+PROGRESS_EVERY = 20_000  # lines between two calls of file_parse's `progress`
 HEADER_SEARCH_ROWS = 10
 _SHOWN_HEADER = 100
 
@@ -80,11 +81,12 @@ class ParsedFile:
     currencies: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-def file_parse(*, content: bytes, filename: str) -> ParsedFile:
-    """Raises ImportFileError when the file as a whole cannot be used (see `files.file_lines`; and no known
-    headers, no date or metric column, more than MAX_ROWS rows)."""
-    file_format, lines = file_lines(content=content, filename=filename)
-    return _parsed(lines, file_format)
+def file_parse(*, content: bytes | None = None, filename: str, handle=None, progress=None) -> ParsedFile:
+    """The file's rows, from `content` or a binary file `handle` (streamed). `progress(lines read)` is called
+    every PROGRESS_EVERY lines when given. Raises ImportFileError when the file as a whole cannot be used (see
+    `files.file_lines`; and no known headers, no date or metric column, more than MAX_ROWS rows)."""
+    file_format, lines = file_lines(content=content, filename=filename, handle=handle)
+    return _parsed(lines, file_format, progress=progress)
 
 
 def _header_key(value) -> str:
@@ -150,7 +152,7 @@ def _header_find(lines) -> _Header:
     )
 
 
-def _parsed(lines, file_format: str) -> ParsedFile:
+def _parsed(lines, file_format: str, *, progress=None) -> ParsedFile:
     lines = iter(lines)
     header = _header_find(lines)
     limits = {
@@ -166,6 +168,8 @@ def _parsed(lines, file_format: str) -> ParsedFile:
     # Blank rows are skipped, not counted as rows, but a sheet of a million empty rows must not be read to its end.
     max_lines = 2 * MAX_ROWS + HEADER_SEARCH_ROWS
     for seen, (line, cells) in enumerate(lines, start=1):
+        if progress is not None and not seen % PROGRESS_EVERY:
+            progress(seen)
         if seen > max_lines:
             raise ImportFileError(f"The file has more than {max_lines:,} lines. Export a shorter date range.")
         if not any(str(c).strip() for c in cells):
