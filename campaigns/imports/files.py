@@ -108,10 +108,7 @@ def upload_check(upload) -> None:
 
 def _has_text(upload) -> bool:
     try:
-        for chunk in upload.chunks():
-            if chunk.strip():
-                return True
-        return False
+        return any(chunk.strip() for chunk in upload.chunks())
     finally:
         upload.seek(0)
 
@@ -123,9 +120,7 @@ def _too_big(size: int) -> str:
     )
 
 
-def file_lines(
-    *, content: bytes | None = None, filename: str, handle=None
-) -> tuple[str, Iterator[tuple[int, list]]]:
+def file_lines(*, content: bytes | None = None, filename: str, handle=None) -> tuple[str, Iterator[tuple[int, list]]]:
     """("csv" or "xlsx", the file's (line number, cells) one by one), from `content` or from `handle` (a binary,
     seekable file, read as a stream). The line is the file's line for CSV (of a row's last line when a quoted
     cell spans several), the sheet's row for XLSX. Raises ImportFileError at once for a file of the wrong kind,

@@ -337,7 +337,8 @@ def _total_bases(*, metric_rows: dict, existing: dict, existing_ids: list[int]) 
 
 def plan_apply(*, plan: ImportPlan, owner=None) -> dict:
     """Create the plan's new campaigns and content items; return the daily metric rows (tuples: campaign id,
-    content item id or None, day, the METRIC_FIELDS) for `daily_metrics_bulk_upsert`. Call inside a transaction (services.metric_import_commit does).
+    content item id or None, day, the METRIC_FIELDS) for `daily_metrics_bulk_upsert`. Call inside a transaction
+    (services.metric_import_commit_run does).
 
     A new campaign is known only by its name (and platform id): it is created with no budget, marked
     `needs_details` and owned by `owner` (the importer), so the list and its page ask a manager to fill it in."""

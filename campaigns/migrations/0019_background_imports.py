@@ -6,35 +6,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0015_search_trigger_update'),
+        ("campaigns", "0015_search_trigger_update"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='metricimport',
-            name='committed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="metricimport",
+            name="committed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='metricimport',
-            name='progress',
+            model_name="metricimport",
+            name="progress",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='metricimport',
-            name='progress_at',
+            model_name="metricimport",
+            name="progress_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='metricimport',
-            name='state',
-            field=models.CharField(choices=[('queued', 'Waiting to be read'), ('parsing', 'Reading the file'), ('preview', 'Previewed'), ('committing', 'Importing'), ('committed', 'Imported'), ('failed', 'Failed'), ('discarded', 'Discarded')], default='preview', max_length=10),
+            model_name="metricimport",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Waiting to be read"),
+                    ("parsing", "Reading the file"),
+                    ("preview", "Previewed"),
+                    ("committing", "Importing"),
+                    ("committed", "Imported"),
+                    ("failed", "Failed"),
+                    ("discarded", "Discarded"),
+                ],
+                default="preview",
+                max_length=10,
+            ),
         ),
         migrations.AddIndex(
-            model_name='metricimport',
-            index=models.Index(condition=models.Q(('state__in', ['queued', 'parsing', 'committing'])), fields=['state', 'progress_at'], name='metricimport_working'),
+            model_name="metricimport",
+            index=models.Index(
+                condition=models.Q(("state__in", ["queued", "parsing", "committing"])),
+                fields=["state", "progress_at"],
+                name="metricimport_working",
+            ),
         ),
     ]

@@ -39,14 +39,15 @@ def _sha256_of(upload) -> str:  # chunk by chunk: a 500 MB upload is never in me
 
 
 def _rows_estimate(upload, size: int) -> int:
-    """About how many lines the file has: its size over the mean length of its first 64 KB's lines (0 when it
-    cannot tell, e.g. a workbook)."""
+    """About how many rows the file has (less its header line): its size over the mean length of its first
+    64 KB's lines (0 when it cannot tell, e.g. a workbook)."""
     upload.seek(0)
     head = upload.read(64 * 1024)
     upload.seek(0)
     if head.startswith(b"PK") or b"\n" not in head:
         return 0
-    return max(1, round(size / (len(head) / head.count(b"\n")))) if len(head) < size else head.count(b"\n")
+    lines = round(size / (len(head) / head.count(b"\n"))) if len(head) < size else head.count(b"\n")
+    return max(lines - 1, 0)
 
 
 def metric_import_start(*, account: AdAccount, upload, actor) -> MetricImport:
@@ -159,10 +160,14 @@ def metric_import_preview_run(*, import_id: int) -> str:
     )
     if metric_import is None:
         return "skipped"
-    progress = _Progress(
-        import_id=import_id, step="reading", total=(metric_import.progress or {}).get("total", 0)
-    )
     try:
+        with metric_import.file.open("rb") as handle:
+            total = imports.rows_count(handle=handle, filename=metric_import.filename)
+        total = max(total - 1, 0) or (metric_import.progress or {}).get("total", 0)  # less the header
+        MetricImport.objects.filter(pk=import_id).update(
+            progress={"step": "reading", "done": 0, "total": total}, progress_at=timezone.now()
+        )
+        progress = _Progress(import_id=import_id, step="reading", total=total)
         with metric_import.file.open("rb") as handle:
             summary = _summary(
                 account=metric_import.account,
@@ -327,9 +332,7 @@ def metric_import_discard(*, metric_import: MetricImport) -> None:
 def metric_imports_stuck(*, older_than) -> dict[str, list[int]]:
     """Imports a task should be working on (queued, parsing, committing) whose progress has not moved since
     `older_than`: {"preview": ids, "commit": ids}, for the reconciler to queue again."""
-    stuck = MetricImport.objects.filter(state__in=WORKING_STATES, progress_at__lt=older_than).values_list(
-        "pk", "state"
-    )
+    stuck = MetricImport.objects.filter(state__in=WORKING_STATES, progress_at__lt=older_than).values_list("pk", "state")
     found: dict[str, list[int]] = {"preview": [], "commit": []}
     for pk, state in stuck:
         found["commit" if state == ImportState.COMMITTING else "preview"].append(pk)
