@@ -12,6 +12,8 @@ through a staging table, `daily_metrics_bulk_upsert`), together with the import'
 killed mid-commit leaves nothing behind and the state still "committing"; the lost-task sweep, or the reconcile
 check `campaigns.imports` (campaigns/worker/checks.py), runs it again."""
 
+import contextlib
+import gc
 import hashlib
 
 from django.conf import settings
@@ -114,6 +116,20 @@ def metric_import_preview(*, account: AdAccount, upload, actor) -> MetricImport:
     return metric_import
 
 
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """Reading a big file makes millions of small objects that hold no reference cycles: the cyclic collector
+    would walk them again and again (measured: 2.7× slower on 200,000 rows). Reference counting still frees
+    them; the collector runs again after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class _Progress:
     """Writes the task's progress on the import's row, at most every PROGRESS_SECONDS (outside any transaction,
     so the page sees it at once)."""
@@ -168,7 +184,7 @@ def metric_import_preview_run(*, import_id: int) -> str:
             progress={"step": "reading", "done": 0, "total": total}, progress_at=timezone.now()
         )
         progress = _Progress(import_id=import_id, step="reading", total=total)
-        with metric_import.file.open("rb") as handle:
+        with metric_import.file.open("rb") as handle, _no_cycle_collection():
             summary = _summary(
                 account=metric_import.account,
                 handle=handle,
@@ -242,8 +258,10 @@ def metric_import_commit_run(*, import_id: int) -> str:
             if digest.hexdigest() != metric_import.sha256:
                 raise CampaignError("The stored file changed since the preview; upload it again.")
             handle.seek(0)
-            parsed = imports.file_parse(handle=handle, filename=metric_import.filename, progress=progress)
-        plan = imports.import_plan(account=metric_import.account, parsed=parsed)
+            with _no_cycle_collection():
+                parsed = imports.file_parse(handle=handle, filename=metric_import.filename, progress=progress)
+        with _no_cycle_collection():
+            plan = imports.import_plan(account=metric_import.account, parsed=parsed)
         if plan.errors:
             count = len(plan.errors)
             raise CampaignError(
