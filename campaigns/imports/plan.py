@@ -248,7 +248,10 @@ def _metric_rows_plan(*, matching: _Matching) -> tuple[dict, dict, dict, set]:
             )
             continue
         first_line[key] = row.line
-        values = {f: row.metrics.get(f, 0) for f in METRIC_FIELDS}
+        # The row's own dict when the file has every metric column (no second dict per row), else a full one.
+        values = (
+            row.metrics if len(row.metrics) == len(METRIC_FIELDS) else {f: row.metrics.get(f, 0) for f in METRIC_FIELDS}
+        )
         metric_rows[key] = values
         if item_ref is not None:
             day_key = (ref, None, row.date)
