@@ -772,7 +772,13 @@ class Notification(models.Model):
 
 
 class ImportState(models.TextChoices):
+    """queued → parsing → preview → committing → committed; parsing or committing → failed (with `error`);
+    preview → discarded. Queued, parsing and committing are a task's: the reconciler re-queues one left behind."""
+
+    QUEUED = "queued", "Waiting to be read"
+    PARSING = "parsing", "Reading the file"
     PREVIEW = "preview", "Previewed"
+    COMMITTING = "committing", "Importing"
     COMMITTED = "committed", "Imported"
     FAILED = "failed", "Failed"
     DISCARDED = "discarded", "Discarded"
@@ -794,9 +800,24 @@ class MetricImport(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     committed_at = models.DateTimeField(null=True, blank=True)
+    # Who asked for the commit: the owner of the campaigns it creates and the actor of its audit rows.
+    committed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # What the running task has done: {"step": "reading" | "writing", "done": rows, "total": estimated rows}.
+    progress = models.JSONField(default=dict, blank=True)
+    # When the task last wrote `progress` or the state changed: older than the grace, the work was lost.
+    progress_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["state", "progress_at"],
+                name="metricimport_working",
+                condition=Q(state__in=["queued", "parsing", "committing"]),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.filename

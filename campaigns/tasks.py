@@ -149,3 +149,23 @@ def content_rights_task() -> dict:
 
     run = content_rights.content_rights_run()
     return {"warned": run.warned, "expired": run.expired, "paused": run.paused, "notified": run.notified}
+
+
+# --- metric imports (issue 19) ---
+
+
+@task
+def metric_import_preview_task(import_id: int) -> str:
+    """Read a stored upload into its preview (queued by the upload). Idempotent; re-queued by the reconciler
+    when it was lost. The id is positional, as `reconcile.task_enqueue_missing(kwarg=None)` reads it."""
+    from . import services
+
+    return services.metric_import_preview_run(import_id=import_id)
+
+
+@task
+def metric_import_commit_task(import_id: int) -> str:
+    """Commit a previewed import, all or nothing (queued by "Import"). Idempotent; re-queued when lost."""
+    from . import services
+
+    return services.metric_import_commit_run(import_id=import_id)

@@ -1,9 +1,9 @@
 """Reading TikTok Ads Manager exports (CSV or XLSX) into daily metric rows, and planning what importing them does.
 
 Reads only; `services.metric_import_*` do the writes. Contracts:
-- `upload_read` / `file_parse` / `import_plan` raise ImportFileError with a message for the user when the file
-  as a whole cannot be used (too big, wrong type, binary, zip bomb, DTD, not UTF-8/UTF-16, no known headers, no
-  date column, too many rows, another currency than the account's); nothing is stored then;
+- `upload_check` / `upload_read` / `file_parse` / `import_plan` raise ImportFileError with a message for the user
+  when the file as a whole cannot be used (too big, wrong type, binary, zip bomb, DTD, not UTF-8/UTF-16, no known
+  headers, no date column, too many rows, another currency than the account's); nothing is stored then;
 - a value that cannot be stored as it is becomes a RowError with its line number (the file's line for CSV, the
   sheet's row for XLSX): not a number or a date, negative, past the range of its column (checked against the
   model field, also for the campaign and account totals a commit would produce), a control character or too
@@ -17,9 +17,9 @@ Reads only; `services.metric_import_*` do the writes. Contracts:
 Modules: `files` (bytes → lines of cells), `cells` (one cell → a value or a problem), `rows` (lines → a
 ParsedFile), `plan` (a ParsedFile → an ImportPlan for an account; `plan_apply`)."""
 
-from .files import MAX_UPLOAD_BYTES, ImportFileError, display_filename, safe_filename, upload_read
+from .files import MAX_UPLOAD_BYTES, ImportFileError, display_filename, safe_filename, upload_check, upload_read
 from .plan import ImportPlan, import_plan, plan_apply
-from .rows import HEADER_SYNONYMS, ParsedFile, ParsedRow, RowError, file_parse
+from .rows import HEADER_SYNONYMS, ParsedFile, ParsedRow, RowError, file_parse, rows_count
 
 __all__ = [
     "HEADER_SYNONYMS",
@@ -33,6 +33,8 @@ __all__ = [
     "file_parse",
     "import_plan",
     "plan_apply",
+    "rows_count",
     "safe_filename",
+    "upload_check",
     "upload_read",
 ]

@@ -8,7 +8,12 @@ cost is the number of elements (it makes a Python object of each: ~90 bytes and 
 row before it hands the row over, so the sheet is also read through a meter that stops a single row from growing
 past MAX_XLSX_ROW_BYTES. Measured on this project's machine: a 50,000-row export with 39 columns (60 MB of XML,
 1.95 million cells) reads in 11 to 15 s; a workbook at the shared-strings limit is refused or read in about 3 s;
-one row of 2 million cells, which took openpyxl 1.3 GB, is refused at once."""
+one row of 2 million cells, which took openpyxl 1.3 GB, is refused at once.
+
+Files are read as a stream (`file_lines(handle=...)`): a CSV is decoded chunk by chunk, never held whole as bytes
+or text, so a 2,000,000-row export (issue 19) costs its rows, not its size twice over. The workbook limits grow with
+the row cap, except for the parts openpyxl parses whole (styles, workbook, shared strings), which keep the small
+per-part bound MAX_XLSX_PART_ELEMENTS."""
 
 import codecs
 import csv
@@ -18,12 +23,16 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-MAX_XLSX_UNCOMPRESSED_BYTES = 64 * 1024 * 1024  # a 50,000-row export with 30 columns is about 48 MB of XML
-# An export of 50,000 rows has some 20 to 40 cells per row, each two or three elements (<c><v>, <c><is><t>).
-# 6 million elements is also what bounds a part openpyxl parses whole (styles, workbook): ~540 MB at most.
-MAX_XLSX_ELEMENTS = 6_000_000
-MAX_XLSX_CELLS = 2_000_000
+# 2,000,000 rows (rows.MAX_ROWS) of an export with 15 to 40 columns: 150 to 500 bytes a row as CSV.
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+# A 50,000-row export with 30 columns is about 48 MB of XML: 2,000,000 rows about 2 GB. Streamed, never held.
+MAX_XLSX_UNCOMPRESSED_BYTES = 2048 * 1024 * 1024
+# An export has some 20 to 40 cells per row, each two or three elements (<c><v>, <c><is><t>): 2,000,000 rows of
+# 30 cells are some 150 million elements, read row by row from the worksheet.
+MAX_XLSX_ELEMENTS = 160_000_000
+MAX_XLSX_CELLS = 64_000_000
+# What bounds a part openpyxl parses whole (styles, workbook, shared strings; anything but a worksheet): ~540 MB.
+MAX_XLSX_PART_ELEMENTS = 6_000_000
 MAX_XLSX_SHARED_STRINGS = 300_000
 MAX_XLSX_ROW_BYTES = 1024 * 1024  # 16,384 cells (Excel's last column) of 60 bytes; an export's row is < 10 KB
 MAX_XLSX_ENTRIES = 2_000
@@ -80,6 +89,30 @@ def upload_read(upload) -> bytes:
     return content
 
 
+def upload_check(upload) -> None:
+    """Refuse a missing, empty or too big upload without reading it (the preview streams it later)."""
+    if upload is None:
+        raise ImportFileError("Choose a CSV or XLSX file to import.")
+    size = upload.size
+    if size is None:
+        upload.seek(0, io.SEEK_END)
+        size = upload.tell()
+    if size > MAX_UPLOAD_BYTES:
+        raise ImportFileError(_too_big(size))
+    upload.seek(0)
+    head = upload.read(BINARY_SAMPLE)
+    upload.seek(0)
+    if not head.strip() and (size <= BINARY_SAMPLE or not _has_text(upload)):
+        raise ImportFileError("The file is empty.")
+
+
+def _has_text(upload) -> bool:
+    try:
+        return any(chunk.strip() for chunk in upload.chunks())
+    finally:
+        upload.seek(0)
+
+
 def _too_big(size: int) -> str:
     return (
         f"The file is {size / 1024 / 1024:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 1024 // 1024} MB. "
@@ -87,58 +120,70 @@ def _too_big(size: int) -> str:
     )
 
 
-def file_lines(*, content: bytes, filename: str) -> tuple[str, Iterator[tuple[int, list]]]:
-    """("csv" or "xlsx", the file's (line number, cells) one by one). The line is the file's line for CSV (of a
-    row's last line when a quoted cell spans several), the sheet's row for XLSX. Raises ImportFileError at once
-    for a file of the wrong kind, and while iterating for one that breaks further in."""
-    if content.startswith(b"PK\x03\x04"):
-        return "xlsx", _xlsx_rows(content)
-    if content.startswith(b"\xd0\xcf\x11\xe0"):
+def file_lines(*, content: bytes | None = None, filename: str, handle=None) -> tuple[str, Iterator[tuple[int, list]]]:
+    """("csv" or "xlsx", the file's (line number, cells) one by one), from `content` or from `handle` (a binary,
+    seekable file, read as a stream). The line is the file's line for CSV (of a row's last line when a quoted
+    cell spans several), the sheet's row for XLSX. Raises ImportFileError at once for a file of the wrong kind,
+    and while iterating for one that breaks further in (a byte that is not UTF-8 far down the file)."""
+    if handle is None:
+        handle = io.BytesIO(content)
+    head = handle.read(BINARY_SAMPLE)
+    handle.seek(0)
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx", _xlsx_rows(handle)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise ImportFileError("This is an old Excel .xls file. Save it as .xlsx or CSV UTF-8 and upload that.")
     if filename.lower().endswith((".xlsx", ".xlsm")):
         raise ImportFileError("The file is named .xlsx but is not an Excel workbook. Export it again.")
-    return "csv", _csv_rows(_decode(content))
+    return "csv", _csv_rows(_decode(handle, head))
 
 
-def _decode(content: bytes) -> str:
-    if content.startswith(codecs.BOM_UTF8):
+_NOT_UTF8 = "The file is not UTF-8 text. In Excel choose “CSV UTF-8” (or upload the .xlsx) and try again."
+
+
+def _decode(handle, head: bytes) -> io.TextIOBase:
+    """The file as a text stream, after checking its first BINARY_SAMPLE bytes: a stray control character further
+    in is a row error (with its line), not a binary file."""
+    if head.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
-    elif content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"  # Excel's "Unicode text" export
     else:
-        if b"\x00" in content[:BINARY_SAMPLE]:
+        if b"\x00" in head:
             raise ImportFileError("This looks like a binary file, not a CSV or XLSX export.")
         encoding = "utf-8"
     try:
-        text = content.decode(encoding)
+        sample = codecs.getincrementaldecoder(encoding)().decode(head, final=len(head) < BINARY_SAMPLE)
     except UnicodeDecodeError:
-        raise ImportFileError(
-            "The file is not UTF-8 text. In Excel choose “CSV UTF-8” (or upload the .xlsx) and try again."
-        ) from None
-    # Only a sample: a stray control character further in is a row error (with its line), not a binary file.
-    sample = text[:BINARY_SAMPLE]
+        raise ImportFileError(_NOT_UTF8) from None
     controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t")
     if "\x00" in sample or controls > len(sample) // 100 + 1:
         raise ImportFileError("This looks like a binary file, not a CSV or XLSX export.")
-    return text
+    return io.TextIOWrapper(handle, encoding=encoding, newline="")
 
 
-def _csv_rows(text: str):
-    first_line = text.lstrip("\ufeff").split("\n", 1)[0]
-    delimiter = max(",;\t", key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+def _csv_rows(text: io.TextIOBase):
+    try:
+        first_line = text.readline()
+        text.seek(0)
+    except UnicodeDecodeError:
+        raise ImportFileError(_NOT_UTF8) from None
+    delimiter = max(",;\t", key=first_line.lstrip("\ufeff").count)
+    reader = csv.reader(text, delimiter=delimiter)
     try:
         for cells in reader:
             yield reader.line_num, cells
     except csv.Error as e:
         raise ImportFileError(f"The CSV cannot be read near line {reader.line_num}: {e}.") from None
+    except UnicodeDecodeError:
+        raise ImportFileError(_NOT_UTF8) from None
 
 
-def _xlsx_check(content: bytes) -> None:
+def _xlsx_check(handle) -> None:
     """Refuse an archive that is not a plausible workbook before anything inflates or parses it."""
     damaged = "The file looks like a damaged Excel workbook. Export it again."
     try:
-        archive = zipfile.ZipFile(io.BytesIO(content))
+        archive = zipfile.ZipFile(handle)
         entries = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError, EOFError):
         raise ImportFileError(damaged) from None
@@ -167,6 +212,8 @@ def _part_scan(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, *, counts: dict
     most MAX_XLSX_UNCOMPRESSED_BYTES): refuse a DTD, and a workbook with more elements than openpyxl should
     build. Each chunk is searched together with the end of the one before, so a marker split between two chunks
     is found."""
+    whole = not entry.filename.startswith("xl/worksheets/")  # openpyxl parses it in one piece
+    part_elements = counts["elements"]
     with archive.open(entry) as part:
         tail = b""
         while chunk := part.read(_SCAN_CHUNK):
@@ -183,6 +230,7 @@ def _part_scan(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, *, counts: dict
                 counts["elements"] > MAX_XLSX_ELEMENTS
                 or counts["cells"] > MAX_XLSX_CELLS
                 or counts["shared strings"] > MAX_XLSX_SHARED_STRINGS
+                or (whole and counts["elements"] - part_elements > MAX_XLSX_PART_ELEMENTS)
             ):
                 raise ImportFileError(_BOMB)
             tail = window[-_OVERLAP:]
@@ -216,15 +264,16 @@ class _MeteredSheet:
         self.close()
 
 
-def _xlsx_rows(content: bytes):
-    _xlsx_check(content)
+def _xlsx_rows(handle):
+    _xlsx_check(handle)
+    handle.seek(0)
     import openpyxl  # only XLSX uploads pay for loading it
 
     unreadable = "The workbook cannot be read. Open it in Excel, save it again and retry."
     # openpyxl raises many types for broken workbooks (KeyError, ValueError, TypeError, XML ParseError, …):
     # whichever it is, the user needs the same message, never a server error.
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
     except Exception:
         raise ImportFileError(unreadable) from None
     try:

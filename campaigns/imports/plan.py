@@ -267,7 +267,10 @@ def _metric_rows_plan(*, matching: _Matching) -> tuple[dict, dict, dict, set]:
             )
             continue
         first_line[key] = row.line
-        values = {f: row.metrics.get(f, 0) for f in METRIC_FIELDS}
+        # The row's own dict when the file has every metric column (no second dict per row), else a full one.
+        values = (
+            row.metrics if len(row.metrics) == len(METRIC_FIELDS) else {f: row.metrics.get(f, 0) for f in METRIC_FIELDS}
+        )
         metric_rows[key] = values
         if item_ref is not None:
             day_key = (ref, None, row.date)
@@ -355,8 +358,9 @@ def _total_bases(*, metric_rows: dict, existing: dict, existing_ids: list[int]) 
 
 
 def plan_apply(*, plan: ImportPlan, owner=None) -> dict:
-    """Create the plan's new campaigns and content items; return the daily metric rows for
-    `daily_metrics_upsert`. Call inside a transaction (services.metric_import_commit does).
+    """Create the plan's new campaigns and content items; return the daily metric rows (tuples: campaign id,
+    content item id or None, day, the METRIC_FIELDS) for `daily_metrics_bulk_upsert`. Call inside a transaction
+    (services.metric_import_commit_run does).
 
     A new campaign is known only by its name (and platform id): it is created with no budget, marked
     `needs_details` and owned by `owner` (the importer), so the list and its page ask a manager to fill it in."""
@@ -409,12 +413,16 @@ def plan_apply(*, plan: ImportPlan, owner=None) -> dict:
                 if pk in items:
                     setattr(items[pk], field, value)
         ContentItem.objects.bulk_update(list(items.values()), ["rights_expire_on", "creator_name"], batch_size=500)
+    # Tuples in DAILY_ROW_COLUMNS order, for `daily_metrics_bulk_upsert`: one small tuple a row, no dicts.
     rows = []
+    campaign_ids = set()
     for (ref, item_ref, day), values in plan.metric_rows.items():
         item_pk = item_pks[item_ref] if isinstance(item_ref, tuple) else item_ref
-        rows.append({"campaign_id": campaign_pk(ref), "content_item_id": item_pk, "date": day, **values})
+        pk = campaign_pk(ref)
+        campaign_ids.add(pk)
+        rows.append((pk, item_pk, day, *(values[f] for f in METRIC_FIELDS)))
     return {
         "rows": rows,
-        "campaign_ids": sorted({r["campaign_id"] for r in rows}),
+        "campaign_ids": sorted(campaign_ids),
         "counts": {"campaigns_created": len(plan.new_campaigns), "content_items_created": len(plan.new_items)},
     }

@@ -15,7 +15,8 @@ from ..models import METRIC_FIELDS, Campaign, ContentItem, DailyMetric
 from .cells import MISSING, date_parse, id_parse, metric_limits, number_parse, shown, text_parse
 from .files import ImportFileError, file_lines
 
-MAX_ROWS = 50_000
+MAX_ROWS = 2_000_000  # issue 19: parsed in a background task, committed at database speed
+PROGRESS_EVERY = 20_000  # lines between two calls of file_parse's `progress`
 HEADER_SEARCH_ROWS = 10
 _SHOWN_HEADER = 100
 
@@ -61,7 +62,7 @@ class RowError:
     message: str
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # one per row of a file of up to 2,000,000: no __dict__ each
 class ParsedRow:
     line: int
     campaign_name: str
@@ -90,11 +91,29 @@ class ParsedFile:
     currencies: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-def file_parse(*, content: bytes, filename: str) -> ParsedFile:
-    """Raises ImportFileError when the file as a whole cannot be used (see `files.file_lines`; and no known
-    headers, no date or metric column, more than MAX_ROWS rows)."""
-    file_format, lines = file_lines(content=content, filename=filename)
-    return _parsed(lines, file_format)
+def file_parse(*, content: bytes | None = None, filename: str, handle=None, progress=None) -> ParsedFile:
+    """The file's rows, from `content` or a binary file `handle` (streamed). `progress(lines read)` is called
+    every PROGRESS_EVERY lines when given. Raises ImportFileError when the file as a whole cannot be used (see
+    `files.file_lines`; and no known headers, no date or metric column, more than MAX_ROWS rows)."""
+    file_format, lines = file_lines(content=content, filename=filename, handle=handle)
+    return _parsed(lines, file_format, progress=progress)
+
+
+def rows_count(*, handle, filename: str) -> int:
+    """How many non-blank lines a CSV has (0 for a workbook: counting its rows costs as much as reading them),
+    read by the csv module alone, several times faster than parsing: the progress's total, and a file far past
+    MAX_ROWS is refused before any row is parsed. Raises ImportFileError as `file_parse` does (also for more
+    than MAX_ROWS + HEADER_SEARCH_ROWS lines: more rows than the cap, whatever the header)."""
+    file_format, lines = file_lines(filename=filename, handle=handle)
+    if file_format != "csv":
+        return 0
+    count = 0
+    for _, cells in lines:
+        if cells and any(cells):
+            count += 1
+            if count > MAX_ROWS + HEADER_SEARCH_ROWS:
+                raise ImportFileError(f"The file has more than {MAX_ROWS:,} rows. Export a shorter date range.")
+    return count
 
 
 def _header_key(value) -> str:
@@ -120,6 +139,13 @@ class _Header:
     columns: dict[str, str]  # field → its header as written (for messages and the preview)
     unknown: list[str]
     currencies: dict[str, str]
+    _metric_columns: list | None = None
+
+    def metric_columns(self, limits: dict) -> list[tuple]:
+        """(field, column, Limit) of the file's metric columns, in METRIC_FIELDS order (worked out once)."""
+        if self._metric_columns is None:
+            self._metric_columns = [(f, self.positions[f], limits[f]) for f in METRIC_FIELDS if f in self.positions]
+        return self._metric_columns
 
 
 def _header_find(lines) -> _Header:
@@ -160,7 +186,7 @@ def _header_find(lines) -> _Header:
     )
 
 
-def _parsed(lines, file_format: str) -> ParsedFile:
+def _parsed(lines, file_format: str, *, progress=None) -> ParsedFile:
     lines = iter(lines)
     header = _header_find(lines)
     limits = {
@@ -177,6 +203,8 @@ def _parsed(lines, file_format: str) -> ParsedFile:
     # Blank rows are skipped, not counted as rows, but a sheet of a million empty rows must not be read to its end.
     max_lines = 2 * MAX_ROWS + HEADER_SEARCH_ROWS
     for seen, (line, cells) in enumerate(lines, start=1):
+        if progress is not None and not seen % PROGRESS_EVERY:
+            progress(seen)
         if seen > max_lines:
             raise ImportFileError(f"The file has more than {max_lines:,} lines. Export a shorter date range.")
         if not any(str(c).strip() for c in cells):
@@ -192,14 +220,22 @@ def _parsed(lines, file_format: str) -> ParsedFile:
     return ParsedFile(file_format, header.columns, header.unknown, rows, errors, skipped, header.currencies)
 
 
+_MONEY_PLAIN = re.compile(r"\d{1,12}(?:\.\d{1,2})?")  # "1234.50": at most 999,999,999,999.99, read as it is
+
+
 def _row_parse(line: int, cells: list, *, header: _Header, limits: dict) -> ParsedRow | RowError:
-    """One data row, or its problems as one RowError. Notes the row's currency in `header.currencies`."""
+    """One data row, or its problems as one RowError. Notes the row's currency in `header.currencies`.
+
+    The common cells take a fast path (plain digits, plain money, printable text), checked to give exactly what
+    `cells` would; anything else goes through `cells`."""
+    positions = header.positions
+    width = len(cells)
 
     def cell(field):
-        index = header.positions.get(field)
-        return cells[index] if index is not None and index < len(cells) else ""
+        index = positions.get(field)
+        return cells[index] if index is not None and index < width else ""
 
-    if "currency" in header.positions:
+    if "currency" in positions:
         currency = shown(cell("currency")).strip()
         if currency.lower() not in MISSING:
             header.currencies.setdefault(currency.upper(), f"line {line}")
@@ -211,7 +247,13 @@ def _row_parse(line: int, cells: list, *, header: _Header, limits: dict) -> Pars
         ("ad_name", text_parse),
         ("ad_id", id_parse),
     ):
-        texts[field], problem = parse(cell(field), max_length=limits[field])
+        value = cell(field)
+        if value.__class__ is str and value.isprintable() and len(value) <= limits[field]:
+            text = value.strip()
+            if parse is text_parse or text.lower() not in MISSING:
+                texts[field] = text
+                continue
+        texts[field], problem = parse(value, max_length=limits[field])
         if problem:
             problems.append(f"{header.columns[field]}: {problem}")
     if not texts["campaign_name"] and not texts["campaign_id"] and not problems:
@@ -220,11 +262,18 @@ def _row_parse(line: int, cells: list, *, header: _Header, limits: dict) -> Pars
     if problem:
         problems.append(f"{header.columns['date']}: {problem}")
     metrics: dict[str, int | Decimal] = {}
-    for field in METRIC_FIELDS:
-        if field in header.positions:
-            metrics[field], problem = number_parse(cell(field), limit=limits[field])
-            if problem:
-                problems.append(f"{header.columns[field]}: {problem}")
+    for field, index, limit in header.metric_columns(limits):
+        value = cells[index] if index < width else ""
+        if value.__class__ is str and value.isascii():
+            if limit.places == 0 and value.isdigit() and len(value) < 19 and int(value) <= limit.high:
+                metrics[field] = int(value)
+                continue
+            if limit.places == 2 and limit.high >= _MONEY_HIGH and _MONEY_PLAIN.fullmatch(value):
+                metrics[field] = Decimal(value).quantize(_CENT)
+                continue
+        metrics[field], problem = number_parse(value, limit=limit)
+        if problem:
+            problems.append(f"{header.columns[field]}: {problem}")
     rights = {}
     if "rights_expire_on" in header.positions and shown(cell("rights_expire_on")).strip().lower() not in MISSING:
         rights["rights_expire_on"], problem = date_parse(cell("rights_expire_on"))
@@ -237,3 +286,7 @@ def _row_parse(line: int, cells: list, *, header: _Header, limits: dict) -> Pars
     if problems:
         return RowError(line, "; ".join(problems) + ".")
     return ParsedRow(line=line, date=day, metrics=metrics, **texts, **rights)
+
+
+_CENT = Decimal("0.01")
+_MONEY_HIGH = Decimal("999999999999.99")

@@ -25,8 +25,16 @@ from .content_rights import (
 from .editing import campaign_create, campaign_edit, ics_token_create, ics_token_revoke
 from .errors import CampaignError, NotPermitted, ReasonRequired, ScheduleError, TransitionNotAllowed
 from .history import history_record
-from .metric_imports import metric_import_commit, metric_import_discard, metric_import_preview
-from .metrics import average_daily_spend, campaign_totals_refresh, daily_metrics_upsert
+from .metric_imports import (
+    metric_import_commit,
+    metric_import_commit_run,
+    metric_import_discard,
+    metric_import_preview,
+    metric_import_preview_run,
+    metric_import_start,
+    metric_imports_stuck,
+)
+from .metrics import average_daily_spend, campaign_totals_refresh, daily_metrics_bulk_upsert, daily_metrics_upsert
 from .notifications import (
     NOTIFICATION_EMAIL_MAX_ATTEMPTS,
     campaign_watch_set,
@@ -119,14 +127,19 @@ __all__ = [
     "content_item_rights_set",
     "content_rights_problems",
     "content_rights_run",
+    "daily_metrics_bulk_upsert",
     "daily_metrics_upsert",
     "end_reason_validate",
     "history_record",
     "ics_token_create",
     "ics_token_revoke",
     "metric_import_commit",
+    "metric_import_commit_run",
     "metric_import_discard",
     "metric_import_preview",
+    "metric_import_preview_run",
+    "metric_import_start",
+    "metric_imports_stuck",
     "notification_emails_retry_due",
     "notification_emails_send_now",
     "notification_preferences_update",

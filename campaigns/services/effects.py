@@ -102,6 +102,19 @@ def rules_evaluate_enqueue(*, account_ids: list[int]) -> None:
         tasks.rules_evaluate_task.enqueue(account_ids=with_rules)
 
 
+# Imports (issue 19) ----------------------------------------------------------------------------------------
+
+
+def metric_import_preview_enqueue(*, import_id: int) -> None:
+    """Queue the reading of a stored upload (`metric_imports.metric_import_preview_run`)."""
+    tasks.metric_import_preview_task.enqueue(import_id)
+
+
+def metric_import_commit_enqueue(*, import_id: int) -> None:
+    """Queue the commit of a previewed import (`metric_imports.metric_import_commit_run`)."""
+    tasks.metric_import_commit_task.enqueue(import_id)
+
+
 # Notification emails --------------------------------------------------------------------------------------
 
 

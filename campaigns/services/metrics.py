@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
@@ -77,6 +77,76 @@ def daily_metrics_upsert(*, rows: list[dict], refresh_totals: bool = True) -> tu
         if refresh_totals:
             campaign_totals_refresh(campaign_ids=campaign_ids)
     return (len(to_create), len(to_update))
+
+
+DAILY_ROW_COLUMNS = ("campaign_id", "content_item_id", "date", *METRIC_FIELDS)
+_STAGE = "closeout_daily_metric_stage"
+_STAGE_BATCH = 10_000
+
+
+def daily_metrics_bulk_upsert(*, rows, refresh_totals: bool = True) -> tuple[int, int]:
+    """Insert or update many daily metric rows at database speed: tuples in DAILY_ROW_COLUMNS order (campaign id,
+    content item id or None, day, the METRIC_FIELDS), keyed as in `daily_metrics_upsert`, each key at most once.
+
+    The rows go into a temporary staging table (PostgreSQL: COPY through psycopg's `cursor.copy()`; otherwise
+    `executemany`), then into campaigns_dailymetric with one INSERT … SELECT … ON CONFLICT per partial unique
+    constraint (campaign days, content days). A row whose values are already stored is left as it is (its
+    `updated_at` too): the same rows again change nothing. Runs in the caller's transaction (one is opened if
+    there is none), so a failure stores nothing; the staging table is dropped before it returns. Returns
+    (created, updated)."""
+    columns = ", ".join(DAILY_ROW_COLUMNS)
+    metric_types = ", ".join(f"{f} {'numeric(14, 2)' if f == 'spend' else 'bigint'} NOT NULL" for f in METRIC_FIELDS)
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {_STAGE} (campaign_id bigint NOT NULL, content_item_id bigint, "
+            f"date date NOT NULL, {metric_types})"
+        )
+        raw = cursor.cursor
+        if hasattr(raw, "copy"):  # psycopg 3: COPY, the fastest way in
+            with raw.copy(f"COPY {_STAGE} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            insert = f"INSERT INTO {_STAGE} ({columns}) VALUES ({', '.join(['%s'] * len(DAILY_ROW_COLUMNS))})"  # noqa: S608
+            batch = []
+            for row in rows:
+                # Days and money as text: what Django stores on SQLite, and no adapter per value.
+                batch.append((row[0], row[1], row[2].isoformat(), str(row[3]), *row[4:]))
+                if len(batch) >= _STAGE_BATCH:
+                    cursor.executemany(insert, batch)
+                    batch.clear()
+            if batch:
+                cursor.executemany(insert, batch)
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {_STAGE} s WHERE NOT EXISTS (SELECT 1 FROM campaigns_dailymetric m "  # noqa: S608
+            "WHERE m.campaign_id = s.campaign_id AND m.date = s.date AND (m.content_item_id = s.content_item_id "
+            "OR (m.content_item_id IS NULL AND s.content_item_id IS NULL)))"
+        )
+        created = cursor.fetchone()[0]
+        changed = " OR ".join(f"campaigns_dailymetric.{f} <> excluded.{f}" for f in METRIC_FIELDS)
+        assign = ", ".join(f"{f} = excluded.{f}" for f in (*METRIC_FIELDS, "updated_at"))
+        written = 0
+        for condition, target in (
+            ("content_item_id IS NULL", "(campaign_id, date) WHERE content_item_id IS NULL"),
+            ("content_item_id IS NOT NULL", "(campaign_id, content_item_id, date) WHERE content_item_id IS NOT NULL"),
+        ):
+            # The SELECT's WHERE also keeps SQLite from reading ON CONFLICT as a join's ON.
+            cursor.execute(
+                f"INSERT INTO campaigns_dailymetric ({columns}, updated_at) SELECT {columns}, %s FROM {_STAGE} "  # noqa: S608
+                f"WHERE {condition} ON CONFLICT {target} DO UPDATE SET {assign} WHERE {changed}",
+                [now],
+            )
+            written += cursor.rowcount
+        campaign_ids = []
+        if refresh_totals:
+            cursor.execute(f"SELECT DISTINCT campaign_id FROM {_STAGE}")  # noqa: S608
+            campaign_ids = [pk for (pk,) in cursor.fetchall()]
+        cursor.execute(f"DROP TABLE {_STAGE}")
+        if campaign_ids:
+            campaign_totals_refresh(campaign_ids=campaign_ids)
+    return created, written - created
 
 
 def average_daily_spend(*, campaign: Campaign, days: int = 7, today: date | None = None) -> Decimal:

@@ -3,7 +3,8 @@
 Periodic jobs: the lost-task sweep (every heartbeat), the reconciler, wind-down daily (07:00 UTC), the list
 totals' fold (every 5 minutes), the guardrail rules (hourly), content-rights expiry (hourly) and, when
 PLATFORM_SYNC_EVERY_MINUTES is set, the platform sync. Checks: emails neither sent nor given up on, end
-notifications never made, pushes pending past their deadline, scheduled actions past due."""
+notifications never made, pushes pending past their deadline, scheduled actions past due, imports stuck reading or
+committing."""
 
 import datetime as dt
 
@@ -25,6 +26,7 @@ from ..models import (
     WindDownStepKind,
 )
 from ..platforms.push import PUSH_STALE_MINUTES
+from ..services.metric_imports import metric_imports_stuck
 from ..services.notifications import NOTIFICATION_EMAIL_MAX_ATTEMPTS
 from . import periodic, reconcile, recovery
 
@@ -37,6 +39,8 @@ END_NOTIFY_WITHIN = dt.timedelta(days=2)  # older ends are not announced late
 RECONCILE_AT_MOST = 1000
 RULES_EVALUATE_EVERY = dt.timedelta(hours=1)
 RIGHTS_EXPIRY_EVERY = dt.timedelta(hours=1)
+# An import's task writes its progress every second or so while it works.
+IMPORT_STUCK_AFTER = dt.timedelta(minutes=2)
 
 
 def emails_unsent_check(*, now) -> int:
@@ -91,6 +95,18 @@ def scheduled_actions_due_check(*, now) -> int:
     return reconcile.task_enqueue_missing(task=tasks.run_scheduled_action, ids=ids, kwarg=None, batch=200)
 
 
+def imports_stuck_check(*, now) -> int:
+    """Imports queued, reading or committing whose progress has not moved for IMPORT_STUCK_AFTER and that no
+    pending run of their task holds: the enqueue failed, or the worker died and its task was given up on. Both
+    tasks are idempotent (the commit is one transaction), so running one again never stores a row twice."""
+    stuck = metric_imports_stuck(older_than=now - IMPORT_STUCK_AFTER)
+    return reconcile.task_enqueue_missing(
+        task=tasks.metric_import_preview_task, ids=stuck["preview"][:RECONCILE_AT_MOST], kwarg=None, batch=1
+    ) + reconcile.task_enqueue_missing(
+        task=tasks.metric_import_commit_task, ids=stuck["commit"][:RECONCILE_AT_MOST], kwarg=None, batch=1
+    )
+
+
 def worker_timings_check(app_configs=None, **kwargs) -> list[system_checks.CheckMessage]:
     """A worker is judged lost after WORKER_LOST_AFTER_SECONDS without a beat: that must span a few beats, or a
     live worker's task would be queued twice."""
@@ -114,6 +130,7 @@ def register() -> None:
         ("campaigns.end_notifications", end_notifications_missing_check),
         ("campaigns.pushes", pushes_pending_check),
         ("campaigns.scheduled_actions", scheduled_actions_due_check),
+        ("campaigns.imports", imports_stuck_check),
     ):
         reconcile.reconcile_check_register(name, check)
     for job in (

@@ -276,6 +276,9 @@ WORKER_UNTRACKED_TIMEOUT_SECONDS = env.float("WORKER_UNTRACKED_TIMEOUT_SECONDS",
 WORKER_TASK_MAX_ATTEMPTS = env.int("WORKER_TASK_MAX_ATTEMPTS", default=3)
 RECONCILE_EVERY_SECONDS = env.float("RECONCILE_EVERY_SECONDS", default=300.0)
 PLATFORM_SYNC_EVERY_MINUTES = env.float("PLATFORM_SYNC_EVERY_MINUTES", default=0.0)
+# Metric imports (issue 19): an upload up to this size is previewed in the request (some 2,000 rows: a few ms);
+# a larger one by the task worker, the page showing its progress.
+IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=256 * 1024)
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 

@@ -31,6 +31,7 @@ from campaigns import services
 from campaigns.models import Action, AdAccount, Campaign, DailyMetric, EndReason, Source, Status, StatusChange
 
 from .generate import ACCOUNT_PREFIX, bench_user, report_campaign
+from .imports import imports_section
 from .probes import (
     NotAvailable,
     Row,
@@ -113,7 +114,7 @@ EXPORT_MAX_GROWTH_MB = 100
 LOAD_LIST_VS_ADMIN_MIN = 1.0
 LOAD_SHARED_VS_LIST_MIN = 5.0
 
-SECTIONS = ("pages", "report_pages", "bulk", "snapshot", "rules", "export", "backfill", "load")
+SECTIONS = ("pages", "report_pages", "bulk", "snapshot", "rules", "export", "backfill", "imports", "load")
 
 
 class Command(BaseCommand):
@@ -642,6 +643,8 @@ class Bench:
         )
         self.log(f"  backfill {enforced['calls_per_second']:.2f} calls/s, {enforced['over_limit']} over; lost "
                  f"{held - throttled['rows_stored']} of {held} with every 4th call throttled")  # fmt: skip
+
+    imports = imports_section  # issue 19: tests/bench/imports.py
 
     # 8: under load: gunicorn + wrk ---------------------------------------------------------------------------
 

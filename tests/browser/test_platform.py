@@ -119,3 +119,46 @@ def test_import_csv_preview_then_commit(login_page, live_server, account, editor
     spring = Campaign.objects.get(account=account, name="Spring Glow")
     assert str(spring.total_spend) == "1314.60"
     assert Campaign.objects.filter(account=account, name="Autumn Drop").exists()
+
+
+def test_big_import_is_read_and_committed_in_the_background_and_the_page_follows(
+    login_page, live_server, account, editor, tmp_path, settings, screenshot
+):
+    """Issue 19: the upload returns at once; the page shows where the task is (htmx polling), becomes the preview
+    when the reading is done, and shows the result once the commit task has run."""
+    from campaigns import services  # noqa: PLC0415
+    from campaigns.models import ImportState, MetricImport  # noqa: PLC0415
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.TASKS = NO_WORKER  # the test plays the worker
+    settings.IMPORT_INLINE_MAX_BYTES = 0
+    CampaignFactory(account=account, name="Spring Glow", platform_id="")
+    good = tmp_path / "ads-manager-export.csv"
+    good.write_text(CSV, encoding="utf-8-sig")
+    page = login_page(editor)
+    page.goto(f"{live_server.url}/campaigns/accounts/{account.pk}/")
+
+    page.get_by_label("CSV or XLSX file").set_input_files(str(good))
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.locator("[data-import-progress]")).to_contain_text("Waiting for a worker to read the file")
+    metric_import = MetricImport.objects.get()
+    MetricImport.objects.filter(pk=metric_import.pk).update(
+        state=ImportState.PARSING, progress={"step": "reading", "done": 420_000, "total": 1_000_000}
+    )
+    expect(page.locator("[data-import-progress]")).to_contain_text("Reading the file: 420,000 of ~1,000,000 rows.")
+    screenshot(page, "import-progress")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "import-progress-phone")
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+    MetricImport.objects.filter(pk=metric_import.pk).update(state=ImportState.QUEUED)
+    services.metric_import_preview_run(import_id=metric_import.pk)
+    expect(page.get_by_role("heading", name="Check before importing")).to_be_visible()
+    page.get_by_role("button", name="Import 3 daily rows").click()
+    expect(page.locator("#messages")).to_contain_text("This page shows how far it is")
+    expect(page.locator("[data-import-progress]")).to_contain_text("Importing: writing 0 of 3 rows.")
+
+    services.metric_import_commit_run(import_id=metric_import.pk)
+    expect(page.get_by_text("3 new and 0 updated daily rows")).to_be_visible()
+    screenshot(page, "import-committed")
+    assert str(Campaign.objects.get(account=account, name="Spring Glow").total_spend) == "1314.60"

@@ -198,14 +198,16 @@ def test_commit_is_all_or_nothing(account, spring, editor, monkeypatch):
     def explode(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(metric_imports, "daily_metrics_upsert", explode)
-    with pytest.raises(RuntimeError):
-        services.metric_import_commit(metric_import=metric_import, actor=editor)
+    monkeypatch.setattr(metric_imports, "daily_metrics_bulk_upsert", explode)
+    # The commit task runs under the immediate backend, which records its RuntimeError as the task's failure.
+    services.metric_import_commit(metric_import=metric_import, actor=editor)
 
     assert not Campaign.objects.filter(name="Autumn Drop").exists()
     assert not DailyMetric.objects.exists()
     metric_import.refresh_from_db()
-    assert metric_import.state == ImportState.PREVIEW
+    # The commit task failed (issue 19): the import says so, and nothing was stored.
+    assert metric_import.state == ImportState.FAILED
+    assert "Nothing was imported" in metric_import.error
 
 
 def test_connected_account_rejects_unknown_campaigns(account, editor, login):
@@ -657,7 +659,10 @@ def test_xlsx_shared_strings_bomb_is_refused_before_it_is_read(account, manager,
 
     assert "zip bomb" in response.content.decode()
     assert time.monotonic() - started < 5  # openpyxl would take about 2 s to read the strings alone
-    assert not MetricImport.objects.exists()
+    # Over IMPORT_INLINE_MAX_BYTES, so read in the background: the import failed, and its file is not kept.
+    failed = last_import()
+    assert failed.state == ImportState.FAILED and "zip bomb" in failed.error
+    assert not failed.file
 
 
 def test_xlsx_cells_bomb_is_refused(account, manager, login, monkeypatch):
@@ -696,12 +701,13 @@ def test_xlsx_row_larger_than_any_export_row_is_refused_while_read(account, spri
     assert MetricImport.objects.count() == 1
 
 
-def test_xlsx_rows_far_down_or_far_right_are_not_padded(account, spring, manager, login):
+def test_xlsx_rows_far_down_or_far_right_are_not_padded(account, spring, manager, login, monkeypatch):
     """A <dimension> of A1:XFD1048576, a cell in column XFD, a row a million rows down: read in well under a
     second (openpyxl would otherwise build 16,384-cell rows for each of a million rows)."""
     header = ["Campaign name", "By Day", "Cost"]
     wide = ["Spring Glow", "2026-05-01", 1, *[None] * 16_000, "far right"]
     client = login(manager)
+    monkeypatch.setattr(imports.rows, "MAX_ROWS", 50_000)  # the cap before issue 19: a row a million down is past it
 
     started = time.monotonic()
     upload(client, account, xlsx_raw([header, wide], dimension="A1:XFD1048576"), name="export.xlsx")
@@ -870,4 +876,4 @@ def test_commit_refused_when_the_account_currency_changed_since_the_preview(acco
 
     assert "This file is in USD" in response.content.decode() and "Nothing was imported." in response.content.decode()
     assert not DailyMetric.objects.exists()
-    assert last_import().state == ImportState.PREVIEW
+    assert last_import().state == ImportState.FAILED  # the commit task refused it, and its page says why

@@ -167,6 +167,7 @@ def test_every_app_registers_its_checks_and_a_failing_one_does_not_stop_the_othe
         "campaigns.end_notifications",
         "campaigns.pushes",
         "campaigns.scheduled_actions",
+        "campaigns.imports",
         "reports.final",
         "reports.missing",
         "reports.pdfs",
@@ -187,6 +188,7 @@ def test_every_app_registers_its_checks_and_a_failing_one_does_not_stop_the_othe
         "campaigns.end_notifications": 1,  # the same lost end: its notifications were never made either
         "campaigns.pushes": 0,
         "campaigns.scheduled_actions": 0,
+        "campaigns.imports": 0,
         "reports.final": 0,
         "reports.missing": 1,
         "reports.pdfs": 0,
