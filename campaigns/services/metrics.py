@@ -109,7 +109,7 @@ def daily_metrics_bulk_upsert(*, rows, refresh_totals: bool = True) -> tuple[int
                 for row in rows:
                     copy.write_row(row)
         else:
-            insert = f"INSERT INTO {_STAGE} ({columns}) VALUES ({', '.join(['%s'] * len(DAILY_ROW_COLUMNS))})"  # noqa: S608
+            insert = f"INSERT INTO {_STAGE} ({columns}) VALUES ({', '.join(['%s'] * len(DAILY_ROW_COLUMNS))})"  # noqa: S608  # nosec B608
             batch = []
             for row in rows:
                 # Days and money as text: what Django stores on SQLite, and no adapter per value.
@@ -120,7 +120,7 @@ def daily_metrics_bulk_upsert(*, rows, refresh_totals: bool = True) -> tuple[int
             if batch:
                 cursor.executemany(insert, batch)
         cursor.execute(
-            f"SELECT COUNT(*) FROM {_STAGE} s WHERE NOT EXISTS (SELECT 1 FROM campaigns_dailymetric m "  # noqa: S608
+            f"SELECT COUNT(*) FROM {_STAGE} s WHERE NOT EXISTS (SELECT 1 FROM campaigns_dailymetric m "  # noqa: S608  # nosec B608
             "WHERE m.campaign_id = s.campaign_id AND m.date = s.date AND (m.content_item_id = s.content_item_id "
             "OR (m.content_item_id IS NULL AND s.content_item_id IS NULL)))"
         )
@@ -134,14 +134,14 @@ def daily_metrics_bulk_upsert(*, rows, refresh_totals: bool = True) -> tuple[int
         ):
             # The SELECT's WHERE also keeps SQLite from reading ON CONFLICT as a join's ON.
             cursor.execute(
-                f"INSERT INTO campaigns_dailymetric ({columns}, updated_at) SELECT {columns}, %s FROM {_STAGE} "  # noqa: S608
+                f"INSERT INTO campaigns_dailymetric ({columns}, updated_at) SELECT {columns}, %s FROM {_STAGE} "  # noqa: S608  # nosec B608
                 f"WHERE {condition} ON CONFLICT {target} DO UPDATE SET {assign} WHERE {changed}",
                 [now],
             )
             written += cursor.rowcount
         campaign_ids = []
         if refresh_totals:
-            cursor.execute(f"SELECT DISTINCT campaign_id FROM {_STAGE}")  # noqa: S608
+            cursor.execute(f"SELECT DISTINCT campaign_id FROM {_STAGE}")  # noqa: S608  # nosec B608
             campaign_ids = [pk for (pk,) in cursor.fetchall()]
         cursor.execute(f"DROP TABLE {_STAGE}")
         if campaign_ids:
