@@ -46,12 +46,21 @@ def machine_description() -> str:
     )
 
 
-def docs_write(*, vendor: str, label: str, table: str, total: int, requests: int, summary: str) -> None:
-    """Write or update docs/benchmarks.md: the header (machine, date, commands) and this database's section."""
-    start, end = f"<!-- bench:{vendor}:start -->", f"<!-- bench:{vendor}:end -->"
+# The sections of docs/benchmarks.md, in order: each database's run, the series (issue 19) per database, the
+# hand-written notes, and `make soak`'s.
+DOCS_SECTIONS = ("sqlite", "postgresql", "series-sqlite", "series-postgresql", "notes", "soak")
+
+
+def docs_write(
+    *, vendor: str, label: str, table: str, total: int, requests: int, summary: str, section: str = "", generator=None
+) -> None:
+    """Write or update docs/benchmarks.md: the header (machine, date, commands) and this database's section
+    (`section`: another key of DOCS_SECTIONS for this database, with `generator` its data-generation text)."""
+    key = section or vendor
+    start, end = f"<!-- bench:{key}:start -->", f"<!-- bench:{key}:end -->"
     existing = DOCS.read_text() if DOCS.exists() else ""
     sections = {}
-    for other in ("sqlite", "postgresql", "notes", "soak"):  # soak: `make soak` writes it
+    for other in DOCS_SECTIONS:  # soak: `make soak` writes it
         match = re.search(rf"<!-- bench:{other}:start -->.*?<!-- bench:{other}:end -->", existing, re.S)
         if match:
             sections[other] = match.group(0)
@@ -59,8 +68,11 @@ def docs_write(*, vendor: str, label: str, table: str, total: int, requests: int
         cursor.execute("SELECT sqlite_version()" if vendor == "sqlite" else "SHOW server_version")
         version = cursor.fetchone()[0]
     generated = BASE_DIR / "bench" / f"generate-{vendor}.json"
-    generator = ""
-    if generated.exists():
+    if generator is None:
+        generator = ""
+    elif generator:
+        generator += "\n\n"
+    if not section and generated.exists():
         info = json.loads(generated.read_text())
         steps = ", ".join(f"{k} {v:.1f} s" for k, v in info["steps"].items())
         reused = f"; reused by this run ({info['reused']})" if info.get("reused") else ""
@@ -68,12 +80,13 @@ def docs_write(*, vendor: str, label: str, table: str, total: int, requests: int
             f"Data generated in {info['seconds']:.0f} s wall, {info.get('cpu_seconds', 0):.0f} s CPU of the "
             f"generator process, on {info['date']} ({steps}){reused}.\n\n"
         )
-    sections[vendor] = (
+    sections[key] = (
         f"{start}\n## {label} {version}\n\nRun {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
-        f"{total:,} campaigns, {requests} requests per scenario. {summary}\n\n{generator}{table}{end}"
+        f"{'' if section else f'{total:,} campaigns, '}{requests} requests per scenario. {summary}\n\n"
+        f"{generator}{table}{end}"
     )
     body = DOCS_HEADER.format(machine=machine_description(), date=f"{dt.datetime.now(dt.UTC):%Y-%m-%d}")
-    body += "\n\n".join(sections[v] for v in ("sqlite", "postgresql", "notes", "soak") if v in sections) + "\n"
+    body += "\n\n".join(sections[v] for v in DOCS_SECTIONS if v in sections) + "\n"
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     DOCS.write_text(body)
 
