@@ -124,6 +124,17 @@ with a logged-in session cookie; wrk and gunicorn share the machine's cores. Non
 counted from gunicorn's access log: wrk runs without a Lua `response()` callback, which copies every body into
 Lua and cost the 150 KB shared page 20–30 % of its requests/s.
 
+Series (issue 19, "pages flat as the data grows"): the same list, admin, report and rules probes, plus the home
+page, at 10,000 and 100,000 campaigns, and at 1,000,000 with `make bench BENCH_SERIES_1M=1` (30 daily rows and 2
+content items a campaign: 30,000,000 daily rows at the top). Each size is a data set of its own, generated once
+and kept (`bench/closeout_series_10k.sqlite3`, database `closeout_series_10k`, …; the 100,000 point is the bench's
+own data, which the seeded generator makes identical), and measured in a process of its own
+(`python -m tests.bench run --series-point`). Targets: at the largest size each page within 1.5× its time at
+100,000; the list scenarios and the home page within 8 queries, the report page and the rule evaluation with no
+more queries than at 100,000; the list within 0.5× the admin changelist at every size. Without BENCH_SERIES_1M=1
+the 1,000,000 rows say "not run (BENCH_SERIES_1M=1)". The series tables are their own sections below; run only
+them with `python -m tests.bench run --only series --write-docs` (`--series-sizes`, `--series-url` for others).
+
 ## Machine
 
 {machine}

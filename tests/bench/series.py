@@ -107,10 +107,12 @@ def rows_load(path: Path) -> list[Row]:
 
 
 class Series:
-    def __init__(self, *, sizes, url_for, requests, warmup, log, not_run=(), reuse=None):
+    def __init__(self, *, sizes, url_for, requests, warmup, log, not_run=(), reuse=None, timings_dir=None):
         """`url_for(size)`: the DATABASE_URL of that size; `not_run`: sizes listed as not run; `reuse`: a
-        {size: url} of databases that already hold that size (measured there, not generated)."""
+        {size: url} of databases that already hold that size (measured there, not generated); `timings_dir`: where
+        each generation's timings go (default bench/)."""
         self.sizes, self.url_for, self.not_run = sizes, url_for, set(not_run)
+        self.timings_dir = Path(timings_dir or BASE_DIR / "bench")
         self.requests, self.warmup, self.log = requests, warmup, log
         self.reuse = reuse or {}
         self.generated: dict[int, dict] = {}
@@ -132,7 +134,7 @@ class Series:
         self._step([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], env)
         if size not in self.reuse:
             vendor = "sqlite" if url.startswith("sqlite") else "postgresql"
-            timings = BASE_DIR / "bench" / f"generate-series-{size_label(size)}-{vendor}.json"
+            timings = self.timings_dir / f"generate-series-{size_label(size)}-{vendor}.json"
             timings.parent.mkdir(parents=True, exist_ok=True)
             self._step(
                 [sys.executable, "-m", "tests.bench", "generate", "--campaigns", str(size),

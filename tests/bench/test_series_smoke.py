@@ -32,6 +32,7 @@ def tiny_series(tmp_path_factory):
         requests=2,
         warmup=1,
         log=logged.append,
+        timings_dir=tmp,
     )
     return run.run(), logged, tmp
 
@@ -67,6 +68,7 @@ def test_series_second_run_reuses_the_generated_data(tiny_series):
         requests=1,
         warmup=0,
         log=logged.append,
+        timings_dir=tmp,
     )
     rows = again.run()
     assert any("nothing to do" in line for line in logged)
