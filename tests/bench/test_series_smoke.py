@@ -30,7 +30,7 @@ def tiny_series(tmp_path_factory):
         sizes=[200, 2_000],
         url_for=lambda size: f"sqlite:///{tmp}/series_{series.size_label(size)}.sqlite3",
         requests=2,
-        warmup=1,
+        warmup=0,
         log=logged.append,
         timings_dir=tmp,
     )
@@ -38,14 +38,17 @@ def tiny_series(tmp_path_factory):
 
 
 def test_series_tiny_sizes_give_a_row_per_page_and_size_with_a_result(tiny_series):
-    rows, _logged, tmp = tiny_series
+    rows, logged, tmp = tiny_series
     assert [r.scenario for r in rows] == [f"{page} @ {size}" for page in PAGE_NAMES for size in ("200", "2,000")]
     assert {r.section for r in rows} == {"series"}
     for row in rows:
         assert row.median_ms is not None and row.median_ms > 0, row
         assert row.queries, row
-    # Each size has its own database, kept for the next run.
+    # Each size has its own database, generated at its size and kept for the next run (which the generator then
+    # leaves alone: tests/bench/test_bench_smoke.py).
     assert (tmp / "series_200.sqlite3").exists() and (tmp / "series_2k.sqlite3").exists()
+    generated = [line for line in logged if line.strip().startswith("Generated ")]
+    assert len(generated) == 2 and "2,000 campaigns, 60,000 metric rows, 4,000 content items" in generated[1]
     table = rows_markdown(rows)
     for row in rows:
         if row.scenario.startswith("list "):
@@ -57,22 +60,6 @@ def test_series_tiny_sizes_give_a_row_per_page_and_size_with_a_result(tiny_serie
             assert "× at 200" in row.compare and "≤ 1.5× at 200" in row.target
             assert row.result in ("PASS", "FAIL"), row
         assert f"| series | {row.scenario} |" in table
-
-
-def test_series_second_run_reuses_the_generated_data(tiny_series):
-    _rows, _logged, tmp = tiny_series
-    logged = []
-    again = series.Series(
-        sizes=[200],
-        url_for=lambda size: f"sqlite:///{tmp}/series_{series.size_label(size)}.sqlite3",
-        requests=1,
-        warmup=0,
-        log=logged.append,
-        timings_dir=tmp,
-    )
-    rows = again.run()
-    assert any("nothing to do" in line for line in logged)
-    assert len(rows) == len(PAGE_NAMES)
 
 
 def _point(ms, queries=8, admin_ms=None):
@@ -113,3 +100,25 @@ def test_series_growth_over_the_size_before_and_list_vs_admin_decide_the_result(
     # Growth is judged only at the largest size: 100,000 over 10,000 is shown, not judged.
     assert rows["rules evaluation @ 100,000"].result == ""
     assert "1.00× at 10,000" in rows["rules evaluation @ 100,000"].compare
+
+
+def test_series_table_has_its_own_docs_section_kept_by_the_main_run(tmp_path, monkeypatch):
+    from django.db import connection
+
+    from tests.bench import results
+
+    monkeypatch.setattr(results, "DOCS", tmp_path / "benchmarks.md")
+    rows = series.series_table([10_000, 100_000], {10_000: _point(10), 100_000: _point(11)})
+
+    class Bench:
+        vendor_label, total, n = "SQLite", 100_000, 30
+        series_generated = {10_000: {"seconds": 21.8, "date": "2026-12-02 06:10 UTC", "spec": "10,000 campaigns"}}
+
+    series.series_docs_write(rows=rows, bench=Bench, summary="1 PASS, 0 FAIL, 9s on SQLite.")
+    results.docs_write(vendor=connection.vendor, label="SQLite", table="| main |\n", total=100_000, requests=30,
+                       summary="main run")  # fmt: skip
+    text = results.DOCS.read_text()
+    series_part = text.split(f"<!-- bench:series-{connection.vendor}:start -->")[1].split("end -->")[0]
+    assert "| series | list page 1 @ 100,000 |" in series_part
+    assert "10,000 campaigns generated in 22 s wall" in series_part
+    assert "| main |" in text.split(f"<!-- bench:{connection.vendor}:start -->")[1]
