@@ -44,7 +44,7 @@ from .probes import (
     vacuum_written_tables,
 )
 from .results import BASE_DIR, DOCS, docs_write, rows_markdown
-from .series import SERIES_1M_VARIABLE, point_rows, rows_dump, series_docs_write, series_section
+from .series import RULES_MAX_CAMPAIGNS, SERIES_1M_VARIABLE, point_rows, rows_dump, series_docs_write, series_section
 from .server import gunicorn_server, wrk_run
 
 # --- Scenarios: adjust these to the pages' parameter names ---------------------------------------------------
@@ -141,6 +141,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--series-sizes", default="", help="Comma-separated campaign counts instead.")
         parser.add_argument("--series-url", default="", help="DATABASE_URL of each size, with {label} (10k, 1m).")
+        parser.add_argument(
+            "--series-rules-max",
+            type=int,
+            default=RULES_MAX_CAMPAIGNS,
+            help="Leave the rule evaluation out of the series above this many campaigns (0: never).",
+        )
         parser.add_argument("--series-point", action="store_true", help="Internal: one size of the series.")
         parser.add_argument("--rows-json", help="Also write the result rows here as JSON.")
 
