@@ -122,3 +122,15 @@ def test_series_table_has_its_own_docs_section_kept_by_the_main_run(tmp_path, mo
     assert "| series | list page 1 @ 100,000 |" in series_part
     assert "10,000 campaigns generated in 22 s wall" in series_part
     assert "| main |" in text.split(f"<!-- bench:{connection.vendor}:start -->")[1]
+
+
+def test_series_rules_left_out_at_a_size_say_not_run():
+    from tests.bench.run import RULES_COUNT
+
+    point = _point(12)
+    note = series.RULES_NOT_RUN.format(limit=100_000)
+    point["rules evaluation"] = Row("rules", f"{RULES_COUNT} rules, first evaluation (acts)", note=note)
+    rows = {r.scenario: r for r in series.series_table([100_000, 1_000_000], {100_000: _point(10), 1_000_000: point})}
+    assert rows["rules evaluation @ 1,000,000"].result == "not run"
+    assert "--series-rules-max" in rows["rules evaluation @ 1,000,000"].note
+    assert rows["list page 1 @ 1,000,000"].result == "PASS"
