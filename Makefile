@@ -96,11 +96,15 @@ clean:
 # --- benchmark (issue 9) ---
 # `make bench`: generate (or reuse) the benchmark data on SQLite and PostgreSQL, measure both, write
 # docs/benchmarks.md. Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and wrk (installed if missing).
+# Its series section (issue 19) measures the pages again at 10,000 campaigns (a data set of its own, kept in
+# bench/closeout_series_10k.sqlite3 and database closeout_series_10k) and at 100,000 (the bench's own data);
+# BENCH_SERIES_1M=1 adds 1,000,000 (closeout_series_1m: 30,000,000 daily rows, generated once and kept).
 BENCH_DIR := $(CURDIR)/bench
 BENCH_SQLITE_URL ?= sqlite:///$(BENCH_DIR)/closeout_bench.sqlite3
 BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/closeout_bench
 BENCH_ARGS ?=
-BENCH_ENV := DJANGO_SETTINGS_MODULE=config.settings.local DJANGO_DEBUG=0
+BENCH_SERIES_1M ?=
+BENCH_ENV := DJANGO_SETTINGS_MODULE=config.settings.local DJANGO_DEBUG=0 BENCH_SERIES_1M=$(BENCH_SERIES_1M)
 
 bench: install-dev
 	@mkdir -p $(BENCH_DIR)

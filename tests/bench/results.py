@@ -46,12 +46,21 @@ def machine_description() -> str:
     )
 
 
-def docs_write(*, vendor: str, label: str, table: str, total: int, requests: int, summary: str) -> None:
-    """Write or update docs/benchmarks.md: the header (machine, date, commands) and this database's section."""
-    start, end = f"<!-- bench:{vendor}:start -->", f"<!-- bench:{vendor}:end -->"
+# The sections of docs/benchmarks.md, in order: each database's run, the series (issue 19) per database, the
+# hand-written notes, and `make soak`'s.
+DOCS_SECTIONS = ("sqlite", "postgresql", "series-sqlite", "series-postgresql", "notes", "soak")
+
+
+def docs_write(
+    *, vendor: str, label: str, table: str, total: int, requests: int, summary: str, section: str = "", generator=None
+) -> None:
+    """Write or update docs/benchmarks.md: the header (machine, date, commands) and this database's section
+    (`section`: another key of DOCS_SECTIONS for this database, with `generator` its data-generation text)."""
+    key = section or vendor
+    start, end = f"<!-- bench:{key}:start -->", f"<!-- bench:{key}:end -->"
     existing = DOCS.read_text() if DOCS.exists() else ""
     sections = {}
-    for other in ("sqlite", "postgresql", "notes", "soak"):  # soak: `make soak` writes it
+    for other in DOCS_SECTIONS:  # soak: `make soak` writes it
         match = re.search(rf"<!-- bench:{other}:start -->.*?<!-- bench:{other}:end -->", existing, re.S)
         if match:
             sections[other] = match.group(0)
@@ -59,8 +68,11 @@ def docs_write(*, vendor: str, label: str, table: str, total: int, requests: int
         cursor.execute("SELECT sqlite_version()" if vendor == "sqlite" else "SHOW server_version")
         version = cursor.fetchone()[0]
     generated = BASE_DIR / "bench" / f"generate-{vendor}.json"
-    generator = ""
-    if generated.exists():
+    if generator is None:
+        generator = ""
+    elif generator:
+        generator += "\n\n"
+    if not section and generated.exists():
         info = json.loads(generated.read_text())
         steps = ", ".join(f"{k} {v:.1f} s" for k, v in info["steps"].items())
         reused = f"; reused by this run ({info['reused']})" if info.get("reused") else ""
@@ -68,12 +80,13 @@ def docs_write(*, vendor: str, label: str, table: str, total: int, requests: int
             f"Data generated in {info['seconds']:.0f} s wall, {info.get('cpu_seconds', 0):.0f} s CPU of the "
             f"generator process, on {info['date']} ({steps}){reused}.\n\n"
         )
-    sections[vendor] = (
+    sections[key] = (
         f"{start}\n## {label} {version}\n\nRun {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
-        f"{total:,} campaigns, {requests} requests per scenario. {summary}\n\n{generator}{table}{end}"
+        f"{'' if section else f'{total:,} campaigns, '}{requests} requests per scenario. {summary}\n\n"
+        f"{generator}{table}{end}"
     )
     body = DOCS_HEADER.format(machine=machine_description(), date=f"{dt.datetime.now(dt.UTC):%Y-%m-%d}")
-    body += "\n\n".join(sections[v] for v in ("sqlite", "postgresql", "notes", "soak") if v in sections) + "\n"
+    body += "\n\n".join(sections[v] for v in DOCS_SECTIONS if v in sections) + "\n"
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     DOCS.write_text(body)
 
@@ -110,6 +123,18 @@ subprocess (time, growth of peak RSS). Load: gunicorn with 2 sync workers on 127
 with a logged-in session cookie; wrk and gunicorn share the machine's cores. Non-2xx responses (3xx included) are
 counted from gunicorn's access log: wrk runs without a Lua `response()` callback, which copies every body into
 Lua and cost the 150 KB shared page 20–30 % of its requests/s.
+
+Series (issue 19, "pages flat as the data grows"): the same list, admin, report and rules probes, plus the home
+page, at 10,000 and 100,000 campaigns, and at 1,000,000 with `make bench BENCH_SERIES_1M=1` (30 daily rows and 2
+content items a campaign: 30,000,000 daily rows at the top). Each size is a data set of its own, generated once
+and kept (`bench/closeout_series_10k.sqlite3`, database `closeout_series_10k`, …; the 100,000 point is the bench's
+own data, which the seeded generator makes identical), and measured in a process of its own
+(`python -m tests.bench run --series-point`). Targets: at the largest size each page within 1.5× its time at
+100,000; the list scenarios and the home page within 8 queries, the report page and the rule evaluation with no
+more queries than at 100,000; the list within 0.5× the admin changelist at every size. Without BENCH_SERIES_1M=1
+the 1,000,000 rows say "not run (BENCH_SERIES_1M=1)"; the rule evaluation is left out above 100,000 campaigns
+(`--series-rules-max`; see the notes). The series tables are their own sections below; run only
+them with `python -m tests.bench run --only series --write-docs` (`--series-sizes`, `--series-url` for others).
 
 ## Machine
 

@@ -45,6 +45,7 @@ from .probes import (
     vacuum_written_tables,
 )
 from .results import BASE_DIR, DOCS, docs_write, rows_markdown
+from .series import RULES_MAX_CAMPAIGNS, SERIES_1M_VARIABLE, point_rows, rows_dump, series_docs_write, series_section
 from .server import gunicorn_server, wrk_run
 
 # --- Scenarios: adjust these to the pages' parameter names ---------------------------------------------------
@@ -114,7 +115,7 @@ EXPORT_MAX_GROWTH_MB = 100
 LOAD_LIST_VS_ADMIN_MIN = 1.0
 LOAD_SHARED_VS_LIST_MIN = 5.0
 
-SECTIONS = ("pages", "report_pages", "bulk", "snapshot", "rules", "export", "backfill", "imports", "load")
+SECTIONS = ("pages", "report_pages", "bulk", "snapshot", "rules", "export", "backfill", "imports", "load", "series")
 
 
 class Command(BaseCommand):
@@ -132,6 +133,23 @@ class Command(BaseCommand):
             "--only", default="", help=f"Comma-separated sections to run (default all): {', '.join(SECTIONS)}."
         )
         parser.add_argument("--write-docs", action="store_true", help=f"Write this run into {DOCS}.")
+        # The series section (issue 19): `series`.
+        parser.add_argument(
+            "--series-1m",
+            action="store_true",
+            default=os.environ.get(SERIES_1M_VARIABLE) == "1",
+            help=f"Also measure 1,000,000 campaigns (default: {SERIES_1M_VARIABLE}=1 in the environment).",
+        )
+        parser.add_argument("--series-sizes", default="", help="Comma-separated campaign counts instead.")
+        parser.add_argument("--series-url", default="", help="DATABASE_URL of each size, with {label} (10k, 1m).")
+        parser.add_argument(
+            "--series-rules-max",
+            type=int,
+            default=RULES_MAX_CAMPAIGNS,
+            help="Leave the rule evaluation out of the series above this many campaigns (0: never).",
+        )
+        parser.add_argument("--series-point", action="store_true", help="Internal: one size of the series.")
+        parser.add_argument("--rows-json", help="Also write the result rows here as JSON.")
 
     def handle(self, *args, **options):
         if options["quick"]:
@@ -139,21 +157,30 @@ class Command(BaseCommand):
         started = time.perf_counter()
         bench = Bench(options=options, out=self.stdout)
         rows = bench.run()
+        if options["rows_json"]:
+            rows_dump(rows, options["rows_json"])
         table = rows_markdown(rows)
+        if options["series_point"]:
+            return  # the series section prints its own table of every size
         self.stdout.write("\n" + table)
         passed = sum(r.ok is True for r in rows)
         failed = sum(r.ok is False for r in rows)
         summary = f"{passed} PASS, {failed} FAIL, {time.perf_counter() - started:.0f}s on {bench.vendor_label}."
         self.stdout.write(summary)
         if options["write_docs"]:
-            docs_write(
-                vendor=connection.vendor,
-                label=bench.vendor_label,
-                table=table,
-                total=bench.total,
-                requests=bench.n,
-                summary=summary,
-            )
+            main = [r for r in rows if r.section != "series"]
+            series_rows = [r for r in rows if r.section == "series"]
+            if main:
+                docs_write(
+                    vendor=connection.vendor,
+                    label=bench.vendor_label,
+                    table=rows_markdown(main) if series_rows else table,
+                    total=bench.total,
+                    requests=bench.n,
+                    summary=summary,
+                )
+            if series_rows:
+                series_docs_write(rows=series_rows, bench=bench, summary=summary)
             self.stdout.write(f"Wrote {DOCS.relative_to(BASE_DIR)}.")
 
 
@@ -188,6 +215,8 @@ class Bench:
             raise CommandError(f"Unknown sections: {', '.join(sorted(unknown))}.")
         if self.options["skip_load"]:
             only.discard("load")
+        if self.options["series_point"]:
+            return point_rows(self)
         for section in SECTIONS:
             if section in only:
                 getattr(self, section)()
@@ -645,6 +674,14 @@ class Bench:
                  f"{held - throttled['rows_stored']} of {held} with every 4th call throttled")  # fmt: skip
 
     imports = imports_section  # issue 19: tests/bench/imports.py
+
+    # 9: the same pages at 10,000, 100,000 and 1,000,000 campaigns (issue 19): `series` ------------------------
+
+    def series(self):
+        if self.options["quick"] and not self.options["series_sizes"]:
+            self.rows.append(Row("series", "pages per data size", note="skipped with --quick (sizes of their own)"))
+            return
+        self.rows += series_section(self)
 
     # 8: under load: gunicorn + wrk ---------------------------------------------------------------------------
 
