@@ -468,6 +468,18 @@ def test_values_at_the_column_limits_import_and_every_page_still_answers(account
     assert_pages_answer(client, account)
 
 
+def test_money_a_fraction_of_a_cent_over_the_limit_rounds_to_it(account, spring, manager, login):
+    """999999999999.994 rounds to the largest value stored: kept, not refused (hypothesis found it)."""
+    client = login(manager)
+    content = "Campaign name,By Day,Cost,Impressions\nSpring Glow,2026-05-01,999999999999.994,1\n"
+
+    _, metric_import, _ = upload_and_commit(client, account, content)
+
+    assert errors_of(metric_import) == {}
+    spring.refresh_from_db()
+    assert spring.total_spend == MAX_MONEY
+
+
 def test_xlsx_numbers_past_their_column_are_row_errors(account, spring, manager, login):
     rows = [
         ["Campaign name", "By Day", "Cost", "Impressions"],
