@@ -126,8 +126,9 @@ def number_parse(value, *, limit: Limit) -> tuple[int | Decimal, str]:
         return 0, f"“{shown(value)}” is not a number"
     if number < 0:
         return 0, f"“{shown(value)}” is negative"
-    # Compared before any conversion: int(Decimal("1e400")) or a quantize of it is costly or raises.
-    if number > limit.high:
+    # Compared before any conversion: int(Decimal("1e400")) or a quantize of it is costly or raises. Money is
+    # compared again after rounding: 999999999999.994 is 999999999999.99, which fits.
+    if number > (limit.high if limit.integer else limit.high + 1):
         return 0, _too_large(value, limit)
     if limit.integer:
         if isinstance(number, Decimal):
