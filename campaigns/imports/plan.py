@@ -375,9 +375,9 @@ def _total_bases(*, metric_rows: dict, existing: dict, existing_ids: list[int]) 
 
 
 def plan_apply(*, plan: ImportPlan, owner=None) -> dict:
-    """Create the plan's new campaigns and content items; return the daily metric rows (tuples: campaign id,
-    content item id or None, day, the METRIC_FIELDS) for `daily_metrics_bulk_upsert`. Call inside a transaction
-    (services.metric_import_commit_run does).
+    """Create the plan's new campaigns and content items; return the daily metric rows (an iterator of tuples:
+    campaign id, content item id or None, day, the METRIC_FIELDS) for `daily_metrics_bulk_upsert`, and their
+    count. Call inside a transaction (services.metric_import_commit_run does).
 
     A new campaign is known only by its name (and platform id): it is created with no budget, marked
     `needs_details` and owned by `owner` (the importer), so the list and its page ask a manager to fill it in."""
@@ -430,16 +430,16 @@ def plan_apply(*, plan: ImportPlan, owner=None) -> dict:
                 if pk in items:
                     setattr(items[pk], field, value)
         ContentItem.objects.bulk_update(list(items.values()), ["rights_expire_on", "creator_name"], batch_size=500)
-    # Tuples in DAILY_ROW_COLUMNS order, for `daily_metrics_bulk_upsert`: one small tuple a row, no dicts.
-    rows = []
-    campaign_ids = set()
-    for (ref, item_ref, day), values in plan.metric_rows.items():
-        item_pk = item_pks[item_ref] if isinstance(item_ref, tuple) else item_ref
-        pk = campaign_pk(ref)
-        campaign_ids.add(pk)
-        rows.append((pk, item_pk, day, *values))
+    # Tuples in DAILY_ROW_COLUMNS order, for `daily_metrics_bulk_upsert`, made one by one as it reads them (a
+    # generator: never a second list of every row).
+    rows = (
+        (campaign_pk(ref), item_pks[item_ref] if isinstance(item_ref, tuple) else item_ref, day, *values)
+        for (ref, item_ref, day), values in plan.metric_rows.items()
+    )
+    campaign_ids = {campaign_pk(ref) for ref in {key[0] for key in plan.metric_rows}}
     return {
         "rows": rows,
+        "row_count": len(plan.metric_rows),
         "campaign_ids": sorted(campaign_ids),
         "counts": {"campaigns_created": len(plan.new_campaigns), "content_items_created": len(plan.new_items)},
     }

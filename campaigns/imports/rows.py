@@ -280,6 +280,7 @@ class _RowParser:
         self.last_index = max(used) if self.fast else 1 << 30  # no fast path for other money columns
         self.dates: dict = {}
         self.money: dict = {}
+        self.ints: dict = {}
         self.currencies: dict = {}
 
     def cell(self, cells: list, index: int | None):
@@ -294,7 +295,7 @@ class _RowParser:
                 if metrics is not None:
                     if self.currency_index is not None:
                         self._currency_note(line, cells[self.currency_index])
-                    return _new_row(ParsedRow, (line, *texts, found[0], metrics))
+                    return _new_row(ParsedRow, (line, *texts, found[0], metrics, None, ""))
         return self._row_parse(line, cells, all_text)
 
     def _metrics_fast(self, cells: list) -> tuple | None:
@@ -305,6 +306,8 @@ class _RowParser:
             return None
         if counts and (min(counts) < 0 or max(counts) > self.int_high):
             return None
+        if len(self.ints) < _CACHE_MAX:  # one int object per distinct count (past 256 each is 28 bytes)
+            counts = list(map(self.ints.setdefault, counts, counts))
         money = ()
         if self.money_index is not None:
             value = cells[self.money_index]
@@ -350,7 +353,7 @@ class _RowParser:
         if problem:
             problems.append(f"{header.columns['date']}: {problem}")
         metrics = self._metrics(cells, problems)
-        rights = ()
+        rights = (None, "")
         if self.rights:
             rights = self._rights(line, cells, problems)
         if problems:

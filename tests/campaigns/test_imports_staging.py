@@ -59,6 +59,21 @@ def test_names_repeated_on_many_rows_are_checked_each_time():
     assert [row.campaign_name for row in parsed.rows] == ["A", "A"]
 
 
+def test_a_control_character_at_the_start_of_a_name_is_a_row_error():
+    parsed = parse("Campaign name,Ad name,By Day,Cost\r\nCampaign #0,\x0bAd #0,2026-05-01,0.00\r\n")
+
+    assert parsed.rows == []
+    assert [(e.line, e.message) for e in parsed.errors] == [
+        (2, "Ad name: contains the control character U+000B; remove it.")
+    ]
+
+
+def test_rows_of_a_file_without_rights_columns_still_have_them_empty():
+    row = parse(f"{HEADER}\nA,Ad 1,2026-05-01,1,1,1,1,1\n").rows[0]
+
+    assert (row.rights_expire_on, row.creator_name, row.is_ad_row) == (None, "", True)
+
+
 def test_line_numbers_hold_across_the_read_chunks(monkeypatch):
     monkeypatch.setattr(files, "_READ_CHUNK", 7)  # cuts lines, and "\r\n" pairs, all over
     rows = "".join(f"A,Ad {n},2026-05-{1 + n:02d},1,1,1,1,1\r\n" for n in range(20))
