@@ -242,7 +242,10 @@ def _metric_rows_plan(*, matching: _Matching) -> tuple[dict, dict, dict, set]:
     item_by_title = {(c, title): pk for pk, c, _, title in items}
     new_items: dict[tuple, dict] = {}
     metric_rows: dict[tuple, tuple] = {}
+    # The line of each campaign-level day the file has a row for (few in a file broken down by ad); a repeated
+    # row's first line is looked up after the loop, so no dict of every row's line is kept.
     first_line: dict[tuple, int] = {}
+    repeats: list[tuple] = []  # (row, key) of each row whose key an earlier row has
     ad_sums: dict[tuple, tuple] = {}
     day_limits = metric_limits(DailyMetric)
     highs = [day_limits[f].high for f in METRIC_FIELDS]
@@ -273,15 +276,11 @@ def _metric_rows_plan(*, matching: _Matching) -> tuple[dict, dict, dict, set]:
                 item_of[ad] = item_ref
         item_refs.append(item_ref)
         key = (ref, item_ref, row.date)
-        if key in first_line:
-            what = (
-                f"ad “{row.ad_name or row.ad_id}”" if item_ref else f"campaign “{row.campaign_name or row.campaign_id}”"
-            )
-            errors.append(
-                RowError(row.line, f"Repeats {what} on {row.date:%Y-%m-%d} (first on line {first_line[key]}).")
-            )
+        if key in metric_rows:
+            repeats.append((row, key))
             continue
-        first_line[key] = row.line
+        if item_ref is None:
+            first_line[key] = row.line
         values = row.metrics  # the row's own tuple: nothing more a row
         metric_rows[key] = values
         if item_ref is not None:
@@ -294,6 +293,17 @@ def _metric_rows_plan(*, matching: _Matching) -> tuple[dict, dict, dict, set]:
                     if total[n] > highs[n]:
                         over_in_sum.setdefault((day_key, field), row.line)
             sum_line[day_key] = row.line
+    if repeats:
+        repeated = {key for _, key in repeats}
+        firsts: dict[tuple, int] = {}
+        for row, ref, item_ref in zip(matching.parsed.rows, campaign_refs, item_refs, strict=True):
+            if ref is not None and (key := (ref, item_ref, row.date)) in repeated:
+                firsts.setdefault(key, row.line)
+        for row, key in repeats:
+            what = (
+                f"ad “{row.ad_name or row.ad_id}”" if key[1] else f"campaign “{row.campaign_name or row.campaign_id}”"
+            )
+            errors.append(RowError(row.line, f"Repeats {what} on {row.date:%Y-%m-%d} (first on line {firsts[key]})."))
     # Files broken down by ad: the campaign's day is the sum of its ads unless the file has its own row.
     reported: set = set()
     for key, sums in ad_sums.items():
@@ -312,7 +322,7 @@ def _metric_rows_plan(*, matching: _Matching) -> tuple[dict, dict, dict, set]:
                 )
                 reported |= {(key[0], f), f}  # its campaign's and the account's totals are past it too
     # The line of each campaign-level day (its own row's, or the last of its ads'), for the totals' messages.
-    lines = {key: line for key, line in first_line.items() if key[1] is None}
+    lines = first_line
     lines.update((key, line) for key, line in sum_line.items() if key not in lines)
     return metric_rows, new_items, lines, reported
 

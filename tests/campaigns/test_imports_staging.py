@@ -104,3 +104,19 @@ def test_ad_days_summed_and_repeats_found_by_the_plan(account):
     campaign_day = {key: values for key, values in plan.metric_rows.items() if key[1] is None}
     assert list(campaign_day.values()) == [(Decimal("3.75"), 30, 10, 2, 2, 0, 0, 0, 0, 0)]
     assert plan.counts == {"new": 3, "changed": 0, "unchanged": 0}
+
+
+def test_each_repeat_names_the_first_row_of_its_key(account):
+    parsed = parse(
+        "Campaign name,By Day,Cost\n"
+        "A,2026-05-01,1\nB,2026-05-01,1\nA,2026-05-02,1\nA,2026-05-01,2\nB,2026-05-01,3\nA,2026-05-01,4\n"
+    )
+
+    plan = imports.import_plan(account=account, parsed=parsed)
+
+    assert [(e.line, e.message) for e in plan.errors] == [
+        (5, "Repeats campaign “A” on 2026-05-01 (first on line 2)."),
+        (6, "Repeats campaign “B” on 2026-05-01 (first on line 3)."),
+        (7, "Repeats campaign “A” on 2026-05-01 (first on line 2)."),
+    ]
+    assert plan.counts["new"] == 3
