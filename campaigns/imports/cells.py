@@ -56,9 +56,10 @@ def shown(value, length: int = _SHOWN_LENGTH) -> str:
 def text_parse(value, *, max_length: int) -> tuple[str, str]:
     """(text, problem) for a name or id cell. Tabs and line breaks become a space; other control characters,
     or more than `max_length` characters, are a problem: cutting a name could merge two campaigns."""
-    text = LINE_BREAKS.sub(" ", str(value)).strip()
-    if bad := UNSAFE.search(text):
+    text = LINE_BREAKS.sub(" ", str(value))
+    if bad := UNSAFE.search(text):  # before strip(), which would take a leading "\x0b" away unseen
         return "", f"contains the control character U+{ord(bad.group()):04X}; remove it"
+    text = text.strip()
     if len(text) > max_length:
         return "", f"is {len(text):,} characters long; at most {max_length} fit"
     return text, ""

@@ -18,6 +18,7 @@ per-part bound MAX_XLSX_PART_ELEMENTS."""
 import codecs
 import csv
 import io
+import itertools
 import re
 import zipfile
 import zlib
@@ -169,7 +170,7 @@ def _csv_rows(text: io.TextIOBase):
     except UnicodeDecodeError:
         raise ImportFileError(_NOT_UTF8) from None
     delimiter = max(",;\t", key=first_line.lstrip("\ufeff").count)
-    reader = csv.reader(text, delimiter=delimiter)
+    reader = csv.reader(itertools.chain.from_iterable(_text_chunks(text)), delimiter=delimiter)
     try:
         for cells in reader:
             yield reader.line_num, cells
@@ -177,6 +178,25 @@ def _csv_rows(text: io.TextIOBase):
         raise ImportFileError(f"The CSV cannot be read near line {reader.line_num}: {e}.") from None
     except UnicodeDecodeError:
         raise ImportFileError(_NOT_UTF8) from None
+
+
+_READ_CHUNK = 1024 * 1024  # characters
+
+
+def _text_chunks(text: io.TextIOBase):
+    """The text stream as line iterators over chunks of about _READ_CHUNK characters: the csv module then reads
+    lines from memory instead of asking the stream for each one (which, through a Django File, is several
+    Python calls a line). Lines end as the stream's own (newline=""): a chunk is cut after its last "\n", or
+    after its last "\r" but one at its very end (the first half of a "\r\n")."""
+    carry = ""
+    while chunk := text.read(_READ_CHUNK):
+        chunk = carry + chunk
+        cut = max(chunk.rfind("\n"), chunk.rfind("\r", 0, len(chunk) - 1)) + 1
+        carry = chunk[cut:]
+        if cut:
+            yield io.StringIO(chunk[:cut], newline="")
+    if carry:
+        yield io.StringIO(carry, newline="")
 
 
 def _xlsx_check(handle) -> None:

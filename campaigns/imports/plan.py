@@ -9,6 +9,7 @@ for connected accounts it is a row error, because the platform sync owns that ac
 
 import dataclasses
 import datetime as dt
+import operator
 import zoneinfo
 from collections import defaultdict
 
@@ -29,12 +30,14 @@ class ImportPlan:
     account: AdAccount
     parsed: ParsedFile
     errors: list[RowError]
-    # Each usable row's campaign: an existing pk (int) or the key of a campaign to create (str).
-    campaign_of_line: dict[int, int | str]
+    # Each parsed row's campaign (in `parsed.rows` order): an existing pk (int), the key of a campaign to
+    # create (str), or None for a row with an error.
+    campaign_refs: list
     new_campaigns: dict[str, dict]
     matched: dict[int, str]
-    # (campaign ref, ad ref or None, date) → metric values; ad ref is a ContentItem pk or ("new", key).
-    metric_rows: dict[tuple, dict]
+    # (campaign ref, ad ref or None, date) → metric values (a tuple in METRIC_FIELDS order); ad ref is a
+    # ContentItem pk or ("new", key).
+    metric_rows: dict[tuple, tuple]
     new_items: dict[tuple, dict]
     counts: dict[str, int]
     # Ad ref (as in metric_rows) → the usage-rights fields the file gives for it (issue 17; optional columns).
@@ -86,7 +89,7 @@ def import_plan(*, account: AdAccount, parsed: ParsedFile) -> ImportPlan:
         current = existing.get(key)
         if current is None:
             counts["new"] += 1
-        elif any(current[f] != values[f] for f in METRIC_FIELDS):
+        elif any(current[f] != value for f, value in zip(METRIC_FIELDS, values, strict=True)):
             counts["changed"] += 1
         else:
             counts["unchanged"] += 1
@@ -95,7 +98,7 @@ def import_plan(*, account: AdAccount, parsed: ParsedFile) -> ImportPlan:
         account,
         parsed,
         errors,
-        matching.campaign_of_line,
+        matching.campaign_refs,
         matching.new_campaigns,
         matching.matched,
         metric_rows,
@@ -111,10 +114,10 @@ def _item_rights(*, matching: "_Matching") -> dict:
     if not {"rights_expire_on", "creator_name"} & set(matching.parsed.columns):
         return {}
     rights: dict = {}
-    for row in matching.parsed.rows:
-        if row.is_ad_row and row.line in matching.item_of_line:
+    for row, item_ref in zip(matching.parsed.rows, matching.item_refs, strict=True):
+        if item_ref is not None:
             given = {"rights_expire_on": row.rights_expire_on, "creator_name": row.creator_name}
-            rights.setdefault(matching.item_of_line[row.line], {}).update({k: v for k, v in given.items() if v})
+            rights.setdefault(item_ref, {}).update({k: v for k, v in given.items() if v})
     return {ref: values for ref, values in rights.items() if values}
 
 
@@ -145,10 +148,11 @@ class _Matching:
     names: dict[int, str]
     stored_totals: dict[int, dict]  # pk → {metric: the campaign's stored total}
     errors: list[RowError]
-    campaign_of_line: dict[int, int | str] = dataclasses.field(default_factory=dict)
+    # Each parsed row's campaign ref (in `parsed.rows` order; None for a row with an error): a list, not a dict.
+    campaign_refs: list = dataclasses.field(default_factory=list)
     new_campaigns: dict[str, dict] = dataclasses.field(default_factory=dict)
     matched: dict[int, str] = dataclasses.field(default_factory=dict)
-    item_of_line: dict[int, object] = dataclasses.field(default_factory=dict)  # an ad row's line → its ad ref
+    item_refs: list = dataclasses.field(default_factory=list)  # each row's ad ref (None for a campaign row)
 
     def name(self, ref: int | str) -> str:
         return self.new_campaigns[ref]["name"] if isinstance(ref, str) else self.names[ref]
@@ -172,52 +176,54 @@ def _campaigns_match(*, account: AdAccount, parsed: ParsedFile) -> _Matching:
         errors=list(parsed.errors),
     )
     errors, new_campaigns = matching.errors, matching.new_campaigns
+
+    def resolve(campaign_id: str, campaign_name: str) -> tuple[int | str | None, str]:
+        """(the campaign ref, "") or (None, why the row has none): once per campaign of the file."""
+        if campaign_id:
+            ref = by_platform_id.get(campaign_id)
+            if ref is None and not creatable:
+                return None, f"Campaign ID {campaign_id} is not in this account; run “Sync now” first."
+            if ref is None:
+                ref = f"id:{campaign_id}"
+                new_campaigns.setdefault(
+                    ref, {"name": campaign_name or f"Campaign {campaign_id}", "platform_id": campaign_id}
+                )
+            return ref, ""
+        found = by_name.get(campaign_name, [])
+        if len(found) > 1:
+            return None, f"{len(found)} campaigns are named “{campaign_name}”; add a Campaign ID column."
+        if found:
+            return found[0], ""
+        if not creatable:
+            return None, f"No campaign named “{campaign_name}” in this account; run “Sync now” first."
+        ref = f"name:{campaign_name}"
+        new_campaigns.setdefault(ref, {"name": campaign_name, "platform_id": ""})
+        return ref, ""
+
+    resolved: dict[tuple, tuple] = {}
+    refs = matching.campaign_refs
     for row in parsed.rows:
-        ref: int | str | None = None
         if row.date > today:
             errors.append(
                 RowError(row.line, f"{row.date.isoformat()} is in the future (the account's today is {today}).")
             )
+            refs.append(None)
             continue
-        if row.campaign_id:
-            ref = by_platform_id.get(row.campaign_id)
-            if ref is None and not creatable:
-                errors.append(
-                    RowError(row.line, f"Campaign ID {row.campaign_id} is not in this account; run “Sync now” first.")
-                )
-                continue
-            if ref is None:
-                ref = f"id:{row.campaign_id}"
-                new_campaigns.setdefault(
-                    ref, {"name": row.campaign_name or f"Campaign {row.campaign_id}", "platform_id": row.campaign_id}
-                )
-        else:
-            found = by_name.get(row.campaign_name, [])
-            if len(found) > 1:
-                errors.append(
-                    RowError(
-                        row.line, f"{len(found)} campaigns are named “{row.campaign_name}”; add a Campaign ID column."
-                    )
-                )
-                continue
-            if found:
-                ref = found[0]
-            elif not creatable:
-                errors.append(
-                    RowError(
-                        row.line, f"No campaign named “{row.campaign_name}” in this account; run “Sync now” first."
-                    )
-                )
-                continue
-            else:
-                ref = f"name:{row.campaign_name}"
-                new_campaigns.setdefault(ref, {"name": row.campaign_name, "platform_id": ""})
-        if isinstance(ref, str):
-            start = new_campaigns[ref].get("start_date")
-            new_campaigns[ref]["start_date"] = min(start, row.date) if start else row.date
-        else:
-            matching.matched[ref] = matching.names[ref]
-        matching.campaign_of_line[row.line] = ref
+        names = (row.campaign_id, row.campaign_name)
+        found = resolved.get(names)
+        if found is None:
+            resolved[names] = found = resolve(*names)
+            if found[0] is not None and not isinstance(found[0], str):
+                matching.matched[found[0]] = matching.names[found[0]]
+        ref, problem = found
+        if problem:
+            errors.append(RowError(row.line, problem))
+        elif ref.__class__ is str:
+            spec = new_campaigns[ref]
+            start = spec.get("start_date")
+            if start is None or row.date < start:
+                spec["start_date"] = row.date
+        refs.append(ref)
     return matching
 
 
@@ -225,7 +231,7 @@ def _metric_rows_plan(*, matching: _Matching) -> tuple[dict, dict, dict, set]:
     """(daily rows by (campaign ref, ad ref or None, day), content items to create, the line of each daily
     row, what is already reported past its column). Repeated rows and days summed from their ads past their
     column are row errors."""
-    errors, campaign_of_line = matching.errors, matching.campaign_of_line
+    errors, campaign_refs = matching.errors, matching.campaign_refs
     existing_ids = sorted(matching.matched)
     items = list(
         ContentItem.objects.filter(campaign_id__in=existing_ids).values_list(
@@ -235,69 +241,90 @@ def _metric_rows_plan(*, matching: _Matching) -> tuple[dict, dict, dict, set]:
     item_by_id = {(c, pid): pk for pk, c, pid, _ in items if pid}
     item_by_title = {(c, title): pk for pk, c, _, title in items}
     new_items: dict[tuple, dict] = {}
-    metric_rows: dict[tuple, dict] = {}
+    metric_rows: dict[tuple, tuple] = {}
+    # The line of each campaign-level day the file has a row for (few in a file broken down by ad); a repeated
+    # row's first line is looked up after the loop, so no dict of every row's line is kept.
     first_line: dict[tuple, int] = {}
-    ad_sums: dict[tuple, dict] = {}
+    repeats: list[tuple] = []  # (row, key) of each row whose key an earlier row has
+    ad_sums: dict[tuple, tuple] = {}
     day_limits = metric_limits(DailyMetric)
+    highs = [day_limits[f].high for f in METRIC_FIELDS]
     over_in_sum: dict[tuple, int] = {}  # (day key, field) → the line whose ad took the day's sum past its column
     sum_line: dict[tuple, int] = {}  # day key → the last line of an ad added to it
-    for row in matching.parsed.rows:
-        ref = campaign_of_line.get(row.line)
+    item_of: dict[tuple, object] = {}  # (campaign ref, ad id, ad name) → its ad ref: worked out once per ad
+    item_refs = matching.item_refs
+    add, greater = operator.add, operator.gt
+    for row, ref in zip(matching.parsed.rows, campaign_refs, strict=True):
         if ref is None:
+            item_refs.append(None)
             continue
         item_ref = None
-        if row.is_ad_row:
-            item_ref = item_by_id.get((ref, row.ad_id)) if row.ad_id else None
-            if item_ref is None and row.ad_name:
-                item_ref = item_by_title.get((ref, row.ad_name))
+        if row.ad_name or row.ad_id:
+            ad = (ref, row.ad_id, row.ad_name)
+            item_ref = item_of.get(ad)
             if item_ref is None:
-                key = ("new", str(ref), row.ad_id or row.ad_name)
-                new_items.setdefault(
-                    key, {"campaign": ref, "platform_id": row.ad_id, "title": row.ad_name or f"Ad {row.ad_id}"}
-                )
-                item_ref = key
-            matching.item_of_line[row.line] = item_ref
+                item_ref = item_by_id.get((ref, row.ad_id)) if row.ad_id else None
+                if item_ref is None and row.ad_name:
+                    item_ref = item_by_title.get((ref, row.ad_name))
+                if item_ref is None:
+                    new_key = ("new", str(ref), row.ad_id or row.ad_name)
+                    new_items.setdefault(
+                        new_key,
+                        {"campaign": ref, "platform_id": row.ad_id, "title": row.ad_name or f"Ad {row.ad_id}"},
+                    )
+                    item_ref = new_key
+                item_of[ad] = item_ref
+        item_refs.append(item_ref)
         key = (ref, item_ref, row.date)
-        if key in first_line:
-            what = (
-                f"ad “{row.ad_name or row.ad_id}”" if item_ref else f"campaign “{row.campaign_name or row.campaign_id}”"
-            )
-            errors.append(
-                RowError(row.line, f"Repeats {what} on {row.date:%Y-%m-%d} (first on line {first_line[key]}).")
-            )
+        if key in metric_rows:
+            repeats.append((row, key))
             continue
-        first_line[key] = row.line
-        # The row's own dict when the file has every metric column (no second dict per row), else a full one.
-        values = (
-            row.metrics if len(row.metrics) == len(METRIC_FIELDS) else {f: row.metrics.get(f, 0) for f in METRIC_FIELDS}
-        )
+        if item_ref is None:
+            first_line[key] = row.line
+        values = row.metrics  # the row's own tuple: nothing more a row
         metric_rows[key] = values
         if item_ref is not None:
             day_key = (ref, None, row.date)
-            total = ad_sums.setdefault(day_key, dict.fromkeys(METRIC_FIELDS, 0))
-            for f in METRIC_FIELDS:
-                total[f] += values[f]
-                if total[f] > day_limits[f].high:
-                    over_in_sum.setdefault((day_key, f), row.line)
+            total = ad_sums.get(day_key)
+            total = values if total is None else tuple(map(add, total, values))
+            ad_sums[day_key] = total
+            if any(map(greater, total, highs)):
+                for n, field in enumerate(METRIC_FIELDS):
+                    if total[n] > highs[n]:
+                        over_in_sum.setdefault((day_key, field), row.line)
             sum_line[day_key] = row.line
+    if repeats:
+        repeated = {key for _, key in repeats}
+        firsts: dict[tuple, int] = {}
+        for row, ref, item_ref in zip(matching.parsed.rows, campaign_refs, item_refs, strict=True):
+            if ref is not None and (key := (ref, item_ref, row.date)) in repeated:
+                firsts.setdefault(key, row.line)
+        for row, key in repeats:
+            what = (
+                f"ad “{row.ad_name or row.ad_id}”" if key[1] else f"campaign “{row.campaign_name or row.campaign_id}”"
+            )
+            errors.append(RowError(row.line, f"Repeats {what} on {row.date:%Y-%m-%d} (first on line {firsts[key]})."))
     # Files broken down by ad: the campaign's day is the sum of its ads unless the file has its own row.
     reported: set = set()
-    for key, total in ad_sums.items():
+    for key, sums in ad_sums.items():
         if key in metric_rows:
             continue
-        metric_rows[key] = total
-        for f in METRIC_FIELDS:
+        metric_rows[key] = tuple(sums)  # (a row's own tuple when the day has a single ad)
+        for f, total in zip(METRIC_FIELDS, sums, strict=True):
             if (key, f) in over_in_sum:
                 errors.append(
                     RowError(
                         over_in_sum[key, f],
                         f"With this ad, {matching.label(f)} of “{matching.name(key[0])}” on {key[2].isoformat()} "
-                        f"(the sum of its ads) would be {total[f]:,}, more than Closeout stores "
+                        f"(the sum of its ads) would be {total:,}, more than Closeout stores "
                         f"({day_limits[f].high:,}).",
                     )
                 )
                 reported |= {(key[0], f), f}  # its campaign's and the account's totals are past it too
-    return metric_rows, new_items, sum_line | first_line, reported
+    # The line of each campaign-level day (its own row's, or the last of its ads'), for the totals' messages.
+    lines = first_line
+    lines.update((key, line) for key, line in sum_line.items() if key not in lines)
+    return metric_rows, new_items, lines, reported
 
 
 def _totals_check(*, matching: _Matching, metric_rows: dict, lines: dict, existing: dict, reported: set) -> None:
@@ -313,7 +340,7 @@ def _totals_check(*, matching: _Matching, metric_rows: dict, lines: dict, existi
     }
     for key in sorted((k for k in metric_rows if k[1] is None), key=lines.__getitem__):
         ref = key[0]
-        for f, value in metric_rows[key].items():
+        for f, value in zip(METRIC_FIELDS, metric_rows[key], strict=True):
             campaign_totals[ref][f] += value
             account_totals[f] += value
             high = limits[f].high
@@ -358,9 +385,9 @@ def _total_bases(*, metric_rows: dict, existing: dict, existing_ids: list[int]) 
 
 
 def plan_apply(*, plan: ImportPlan, owner=None) -> dict:
-    """Create the plan's new campaigns and content items; return the daily metric rows (tuples: campaign id,
-    content item id or None, day, the METRIC_FIELDS) for `daily_metrics_bulk_upsert`. Call inside a transaction
-    (services.metric_import_commit_run does).
+    """Create the plan's new campaigns and content items; return the daily metric rows (an iterator of tuples:
+    campaign id, content item id or None, day, the METRIC_FIELDS) for `daily_metrics_bulk_upsert`, and their
+    count. Call inside a transaction (services.metric_import_commit_run does).
 
     A new campaign is known only by its name (and platform id): it is created with no budget, marked
     `needs_details` and owned by `owner` (the importer), so the list and its page ask a manager to fill it in."""
@@ -413,16 +440,16 @@ def plan_apply(*, plan: ImportPlan, owner=None) -> dict:
                 if pk in items:
                     setattr(items[pk], field, value)
         ContentItem.objects.bulk_update(list(items.values()), ["rights_expire_on", "creator_name"], batch_size=500)
-    # Tuples in DAILY_ROW_COLUMNS order, for `daily_metrics_bulk_upsert`: one small tuple a row, no dicts.
-    rows = []
-    campaign_ids = set()
-    for (ref, item_ref, day), values in plan.metric_rows.items():
-        item_pk = item_pks[item_ref] if isinstance(item_ref, tuple) else item_ref
-        pk = campaign_pk(ref)
-        campaign_ids.add(pk)
-        rows.append((pk, item_pk, day, *(values[f] for f in METRIC_FIELDS)))
+    # Tuples in DAILY_ROW_COLUMNS order, for `daily_metrics_bulk_upsert`, made one by one as it reads them (a
+    # generator: never a second list of every row).
+    rows = (
+        (campaign_pk(ref), item_pks[item_ref] if isinstance(item_ref, tuple) else item_ref, day, *values)
+        for (ref, item_ref, day), values in plan.metric_rows.items()
+    )
+    campaign_ids = {campaign_pk(ref) for ref in {key[0] for key in plan.metric_rows}}
     return {
         "rows": rows,
+        "row_count": len(plan.metric_rows),
         "campaign_ids": sorted(campaign_ids),
         "counts": {"campaigns_created": len(plan.new_campaigns), "content_items_created": len(plan.new_items)},
     }

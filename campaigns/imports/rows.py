@@ -8,8 +8,10 @@ with its line number, and the other rows still parse, so the preview can list ev
 
 import dataclasses
 import datetime as dt
+import operator
 import re
 from decimal import Decimal
+from typing import NamedTuple
 
 from ..models import METRIC_FIELDS, Campaign, ContentItem, DailyMetric
 from .cells import MISSING, date_parse, id_parse, metric_limits, number_parse, shown, text_parse
@@ -62,15 +64,17 @@ class RowError:
     message: str
 
 
-@dataclasses.dataclass(slots=True)  # one per row of a file of up to 2,000,000: no __dict__ each
-class ParsedRow:
+class ParsedRow(NamedTuple):
+    """One usable row: a plain tuple (one of up to 2,000,000 held at once). `metrics` holds every METRIC_FIELDS
+    value in that order (0 for a column the file does not have)."""
+
     line: int
     campaign_name: str
     campaign_id: str
     ad_name: str
     ad_id: str
     date: dt.date
-    metrics: dict[str, int | Decimal]
+    metrics: tuple
     rights_expire_on: dt.date | None = None  # only on an ad's row; empty cells leave the item as it is
     creator_name: str = ""
 
@@ -197,9 +201,11 @@ def _parsed(lines, file_format: str, *, progress=None) -> ParsedFile:
         "ad_id": ContentItem._meta.get_field("platform_id").max_length,
         "creator_name": ContentItem._meta.get_field("creator_name").max_length,
     }
+    row_parse = _RowParser(header=header, limits=limits)
     rows: list[ParsedRow] = []
     errors: list[RowError] = []
     skipped = 0
+    total_row = TOTAL_ROW.match
     # Blank rows are skipped, not counted as rows, but a sheet of a million empty rows must not be read to its end.
     max_lines = 2 * MAX_ROWS + HEADER_SEARCH_ROWS
     for seen, (line, cells) in enumerate(lines, start=1):
@@ -207,86 +213,227 @@ def _parsed(lines, file_format: str, *, progress=None) -> ParsedFile:
             progress(seen)
         if seen > max_lines:
             raise ImportFileError(f"The file has more than {max_lines:,} lines. Export a shorter date range.")
-        if not any(str(c).strip() for c in cells):
-            skipped += 1
-            continue
+        try:  # a CSV's cells are all text: one join tells blank rows and the "Total" row apart
+            joined = "".join(cells)
+            if not joined or joined.isspace():
+                skipped += 1
+                continue
+            texts = "".join(cells[:3]).lower()
+        except TypeError:  # a workbook's numbers and dates
+            texts = None
+            if not any(str(c).strip() for c in cells):
+                skipped += 1
+                continue
         if len(rows) + len(errors) >= MAX_ROWS:
             raise ImportFileError(f"The file has more than {MAX_ROWS:,} rows. Export a shorter date range.")
-        if any(TOTAL_ROW.match(str(c)) for c in cells[:3] if str(c).strip()):
+        if (texts is None or "total" in texts) and any(total_row(str(c)) for c in cells[:3] if str(c).strip()):
             skipped += 1
             continue
-        row = _row_parse(line, cells, header=header, limits=limits)
-        (errors if isinstance(row, RowError) else rows).append(row)
+        row = row_parse(line, cells, texts is not None)
+        (errors if row.__class__ is RowError else rows).append(row)
     return ParsedFile(file_format, header.columns, header.unknown, rows, errors, skipped, header.currencies)
 
 
 _MONEY_PLAIN = re.compile(r"\d{1,12}(?:\.\d{1,2})?")  # "1234.50": at most 999,999,999,999.99, read as it is
+_CACHE_MAX = 200_000  # distinct cell texts remembered per column (dates, money, names)
 
 
-def _row_parse(line: int, cells: list, *, header: _Header, limits: dict) -> ParsedRow | RowError:
-    """One data row, or its problems as one RowError. Notes the row's currency in `header.currencies`.
+class _RowParser:
+    """`(line, cells, all_text) → ParsedRow | RowError` for one file's header. The common cells take a fast
+    path checked to give exactly what `cells` would; anything else goes through `cells`. What repeats is worked
+    out once: a day per distinct date text, a name per distinct name (one string shared by all its rows), money
+    per distinct amount."""
 
-    The common cells take a fast path (plain digits, plain money, printable text), checked to give exactly what
-    `cells` would; anything else goes through `cells`."""
-    positions = header.positions
-    width = len(cells)
+    def __init__(self, *, header: _Header, limits: dict):
+        self.header, self.limits = header, limits
+        positions = header.positions
+        self.texts = [
+            (field, positions.get(field), parse, limits[field])
+            for field, parse in (
+                ("campaign_name", text_parse),
+                ("campaign_id", id_parse),
+                ("ad_name", text_parse),
+                ("ad_id", id_parse),
+            )
+        ]
+        self.date_index = positions["date"]
+        self.currency_index = positions.get("currency")
+        self.rights = "rights_expire_on" in positions or "creator_name" in positions
+        columns = header.metric_columns(limits)
+        slot = {f: n for n, f in enumerate(METRIC_FIELDS)}
+        self.metric_columns = [(slot[f], index, limit, f) for f, index, limit in columns]
+        # The fast path's layout: the count columns read at once, money (spend, slot 0) apart.
+        counts = [(slot, index, limit) for slot, index, limit, _ in self.metric_columns if limit.places == 0]
+        money = [(slot, index, limit) for slot, index, limit, _ in self.metric_columns if limit.places != 0]
+        self.int_slots = [slot for slot, _, _ in counts]
+        self.int_get = _getter([index for _, index, _ in counts])
+        self.int_high = min((limit.high for _, _, limit in counts), default=0)
+        plain_money = len(money) == 1 and money[0][0] == 0 and money[0][2].places == 2
+        plain_money = plain_money and money[0][2].high >= _MONEY_HIGH
+        self.money_index = money[0][1] if plain_money else None
+        self.fast = plain_money or not money
+        self.simple = plain_money and len(self.metric_columns) == len(METRIC_FIELDS)
+        present = [index for _, index, _, _ in self.texts if index is not None]
+        self.text_get = _getter(present)
+        self.known_texts: dict = {}  # the raw name and id cells of a row → its texts, once checked
+        used = [*present, self.date_index, *(index for _, index, _, _ in self.metric_columns)]
+        self.last_index = max(used) if self.fast else 1 << 30  # no fast path for other money columns
+        self.dates: dict = {}
+        self.money: dict = {}
+        self.ints: dict = {}
+        self.currencies: dict = {}
 
-    def cell(field):
-        index = positions.get(field)
-        return cells[index] if index is not None and index < width else ""
+    def cell(self, cells: list, index: int | None):
+        return cells[index] if index is not None and index < len(cells) else ""
 
-    if "currency" in positions:
-        currency = shown(cell("currency")).strip()
-        if currency.lower() not in MISSING:
-            header.currencies.setdefault(currency.upper(), f"line {line}")
-    problems = []
-    texts = {}
-    for field, parse in (
-        ("campaign_name", text_parse),
-        ("campaign_id", id_parse),
-        ("ad_name", text_parse),
-        ("ad_id", id_parse),
-    ):
-        value = cell(field)
-        if value.__class__ is str and value.isprintable() and len(value) <= limits[field]:
+    def __call__(self, line: int, cells: list, all_text: bool) -> ParsedRow | RowError:
+        if all_text and len(cells) > self.last_index and not self.rights:
+            texts = self.known_texts.get(self.text_get(cells))
+            found = self.dates.get(cells[self.date_index])
+            if texts is not None and found is not None and not found[1]:
+                metrics = self._metrics_fast(cells)
+                if metrics is not None:
+                    if self.currency_index is not None:
+                        self._currency_note(line, cells[self.currency_index])
+                    return _new_row(ParsedRow, (line, *texts, found[0], metrics, None, ""))
+        return self._row_parse(line, cells, all_text)
+
+    def _metrics_fast(self, cells: list) -> tuple | None:
+        """The metrics of a row of plain numbers (counts as digits, money as "1234.50"), else None."""
+        try:
+            counts = list(map(int, self.int_get(cells)))
+        except ValueError:
+            return None
+        if counts and (min(counts) < 0 or max(counts) > self.int_high):
+            return None
+        if len(self.ints) < _CACHE_MAX:  # one int object per distinct count (past 256 each is 28 bytes)
+            counts = list(map(self.ints.setdefault, counts, counts))
+        money = ()
+        if self.money_index is not None:
+            value = cells[self.money_index]
+            amount = self.money.get(value)
+            if amount is None:
+                if not (value.isascii() and _MONEY_PLAIN.fullmatch(value)):
+                    return None
+                amount = Decimal(value).quantize(_CENT)
+                if len(self.money) < _CACHE_MAX:
+                    self.money[value] = amount
+            money = (amount,)
+        if self.simple:
+            return (*money, *counts)
+        values = [0] * len(METRIC_FIELDS)
+        for slot, value in zip(self.int_slots, counts, strict=True):
+            values[slot] = value
+        if money:
+            values[0] = money[0]
+        return tuple(values)
+
+    def _row_parse(self, line: int, cells: list, all_text: bool) -> ParsedRow | RowError:
+        header, cell = self.header, self.cell
+        if self.currency_index is not None:
+            self._currency_note(line, cell(cells, self.currency_index))
+        problems = []
+        texts = []
+        for field, index, parse, limit in self.texts:
+            text, problem = self._text(cell(cells, index), parse, limit)
+            if problem:
+                problems.append(f"{header.columns[field]}: {problem}")
+            texts.append(text)
+        if not texts[0] and not texts[1] and not problems:
+            problems.append("no campaign name")
+        if not problems and all_text and len(cells) > self.last_index and len(self.known_texts) < _CACHE_MAX:
+            self.known_texts[self.text_get(cells)] = tuple(texts)
+        value = cell(cells, self.date_index)
+        found = self.dates.get(value) if value.__class__ is str else None
+        if found is None:
+            found = date_parse(value)
+            if value.__class__ is str and len(self.dates) < _CACHE_MAX:
+                self.dates[value] = found
+        day, problem = found
+        if problem:
+            problems.append(f"{header.columns['date']}: {problem}")
+        metrics = self._metrics(cells, problems)
+        rights = (None, "")
+        if self.rights:
+            rights = self._rights(line, cells, problems)
+        if problems:
+            return RowError(line, "; ".join(problems) + ".")
+        return _new_row(ParsedRow, (line, *texts, day, metrics, *rights))
+
+    def _text(self, value, parse, limit) -> tuple[str, str]:
+        if value.__class__ is str and value.isprintable() and len(value) <= limit:
             text = value.strip()
             if parse is text_parse or text.lower() not in MISSING:
-                texts[field] = text
-                continue
-        texts[field], problem = parse(value, max_length=limits[field])
+                return text, ""
+        return parse(value, max_length=limit)
+
+    def _currency_note(self, line: int, value) -> None:
+        if value.__class__ is str and value in self.currencies:
+            return
+        currency = shown(value).strip()
+        if currency.lower() not in MISSING:
+            self.header.currencies.setdefault(currency.upper(), f"line {line}")
+        if value.__class__ is str and len(self.currencies) < _CACHE_MAX:
+            self.currencies[value] = True
+
+    def _metrics(self, cells: list, problems: list) -> tuple:
+        values = [0] * len(METRIC_FIELDS)
+        width = len(cells)
+        for slot, index, limit, field in self.metric_columns:
+            value = cells[index] if index < width else ""
+            if limit.places == 0:
+                if value.__class__ is str and value.isascii() and value.isdigit() and len(value) < 19:
+                    number = int(value)
+                    if number <= limit.high:
+                        values[slot] = number
+                        continue
+                values[slot], problem = number_parse(value, limit=limit)
+                if problem:
+                    problems.append(f"{self.header.columns[field]}: {problem}")
+            else:
+                values[slot] = self._money(value, limit, field, problems)
+        return tuple(values)
+
+    def _money(self, value, limit, field: str, problems: list):
+        if value.__class__ is str:
+            known = self.money.get(value)
+            if known is not None:
+                return known
+            if value.isascii() and limit.places == 2 and limit.high >= _MONEY_HIGH and _MONEY_PLAIN.fullmatch(value):
+                money = Decimal(value).quantize(_CENT)
+                if len(self.money) < _CACHE_MAX:
+                    self.money[value] = money
+                return money
+        money, problem = number_parse(value, limit=limit)
         if problem:
-            problems.append(f"{header.columns[field]}: {problem}")
-    if not texts["campaign_name"] and not texts["campaign_id"] and not problems:
-        problems.append("no campaign name")
-    day, problem = date_parse(cell("date"))
-    if problem:
-        problems.append(f"{header.columns['date']}: {problem}")
-    metrics: dict[str, int | Decimal] = {}
-    for field, index, limit in header.metric_columns(limits):
-        value = cells[index] if index < width else ""
-        if value.__class__ is str and value.isascii():
-            if limit.places == 0 and value.isdigit() and len(value) < 19 and int(value) <= limit.high:
-                metrics[field] = int(value)
-                continue
-            if limit.places == 2 and limit.high >= _MONEY_HIGH and _MONEY_PLAIN.fullmatch(value):
-                metrics[field] = Decimal(value).quantize(_CENT)
-                continue
-        metrics[field], problem = number_parse(value, limit=limit)
-        if problem:
-            problems.append(f"{header.columns[field]}: {problem}")
-    rights = {}
-    if "rights_expire_on" in header.positions and shown(cell("rights_expire_on")).strip().lower() not in MISSING:
-        rights["rights_expire_on"], problem = date_parse(cell("rights_expire_on"))
-        if problem:
-            problems.append(f"{header.columns['rights_expire_on']}: {problem}")
-    if "creator_name" in header.positions:
-        rights["creator_name"], problem = text_parse(cell("creator_name"), max_length=limits["creator_name"])
-        if problem:
-            problems.append(f"{header.columns['creator_name']}: {problem}")
-    if problems:
-        return RowError(line, "; ".join(problems) + ".")
-    return ParsedRow(line=line, date=day, metrics=metrics, **texts, **rights)
+            problems.append(f"{self.header.columns[field]}: {problem}")
+        return money
+
+    def _rights(self, line: int, cells: list, problems: list) -> tuple:
+        header, cell, positions = self.header, self.cell, self.header.positions
+        expire, creator = None, ""
+        if "rights_expire_on" in positions:
+            value = cell(cells, positions["rights_expire_on"])
+            if shown(value).strip().lower() not in MISSING:
+                expire, problem = date_parse(value)
+                if problem:
+                    problems.append(f"{header.columns['rights_expire_on']}: {problem}")
+        if "creator_name" in positions:
+            creator, problem = text_parse(
+                cell(cells, positions["creator_name"]), max_length=self.limits["creator_name"]
+            )
+            if problem:
+                problems.append(f"{header.columns['creator_name']}: {problem}")
+        return expire, creator
 
 
+def _getter(indexes: list[int]):
+    """cells → the tuple of the cells at `indexes` (itemgetter, also for one or no index)."""
+    if len(indexes) > 1:
+        return operator.itemgetter(*indexes)
+    return lambda cells: tuple(cells[i] for i in indexes)
+
+
+_new_row = tuple.__new__
 _CENT = Decimal("0.01")
 _MONEY_HIGH = Decimal("999999999999.99")
