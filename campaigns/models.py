@@ -238,7 +238,9 @@ ATTENTION_BUDGET_NEARLY_SPENT = Q(status="active", budget_mode="lifetime", total
 
 
 class Campaign(models.Model):
-    account = models.ForeignKey(AdAccount, on_delete=models.PROTECT, related_name="campaigns")
+    # No index of its own: campaign_list_summary (account, status, …) serves every account filter, and each index
+    # is paid by every bulk END (issue 19; migration 0020).
+    account = models.ForeignKey(AdAccount, on_delete=models.PROTECT, related_name="campaigns", db_index=False)
     platform_id = models.CharField(max_length=64, blank=True, help_text="The campaign id on the platform.")
     name = models.CharField(max_length=255)
     objective = models.CharField(max_length=30, choices=Objective.choices, default=Objective.VIDEO_VIEWS)
@@ -309,8 +311,8 @@ class Campaign(models.Model):
     # `plan` is what `reports.services.plan_next` carried over when it was created (lessons, best weekdays and
     # content kinds, how each suggested target was derived), frozen then; shown on the campaign page.
     planned_from = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="planned_next"
-    )
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="planned_next", db_index=False
+    )  # indexed only where set (campaign_planned_from, partial): most campaigns were not planned from another
     plan = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -351,7 +353,6 @@ class Campaign(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["account", "status"], name="campaign_account_status"),
             models.Index(fields=["status", "-id"], name="campaign_status_id"),
             models.Index(fields=["name"], name="campaign_name"),
             models.Index(fields=["total_spend"], name="campaign_total_spend"),
@@ -372,6 +373,9 @@ class Campaign(models.Model):
             models.Index(fields=["winddown_done", "id"], name="campaign_winddown_id"),
             # Deep pages in the default order: the OFFSET walks this narrow index, account scope included.
             models.Index(fields=["id", "account"], name="campaign_id_account"),
+            models.Index(
+                fields=["planned_from"], condition=Q(planned_from__isnull=False), name="campaign_planned_from"
+            ),
             # --- home page "needs attention" (issue 16): partial, so each holds only the rows a line reads. The
             # account and the condition's equality columns first: the planner then prefers them to the wide
             # (account, status) indexes, and its statistics show how few rows they hold.
@@ -582,7 +586,8 @@ class StatusChange(models.Model):
     """The campaign's history: every status transition (from ≠ to) and the events around it (schedules,
     edits, skipped runs). Written only by `campaigns.services`, in the same transaction as the change."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="history")
+    # Indexed by statuschange_campaign_created (campaign, created_at).
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="history", db_index=False)
     action = models.CharField(max_length=20, choices=Action.choices)
     from_status = models.CharField(max_length=10, choices=Status.choices)
     to_status = models.CharField(max_length=10, choices=Status.choices)
@@ -670,12 +675,14 @@ WINDDOWN_STEP_COUNT = len(WindDownStepKind.choices)
 
 
 class WindDownStep(models.Model):
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="winddown_steps")
+    # Indexed by winddownstep_unique_kind (campaign, kind); done_by only where set (winddownstep_done_by). A bulk END
+    # of 1,000 writes 7,000 steps: each index costs (issue 19, migration 0020).
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="winddown_steps", db_index=False)
     kind = models.CharField(max_length=30, choices=WindDownStepKind.choices)
     position = models.PositiveSmallIntegerField()
     done_at = models.DateTimeField(null=True, blank=True)
     done_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     automatic = models.BooleanField(default=False, help_text="Completed by Closeout itself.")
     note = models.TextField(blank=True)
@@ -688,7 +695,8 @@ class WindDownStep(models.Model):
         ]
         # The home page's "reports waiting for lessons" (issue 16): open steps by kind, newest campaigns first.
         indexes = [
-            models.Index(fields=["kind", "campaign"], condition=Q(done_at__isnull=True), name="winddownstep_open")
+            models.Index(fields=["kind", "campaign"], condition=Q(done_at__isnull=True), name="winddownstep_open"),
+            models.Index(fields=["done_by"], condition=Q(done_by__isnull=False), name="winddownstep_done_by"),
         ]
 
     def __str__(self) -> str:
