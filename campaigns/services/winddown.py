@@ -268,7 +268,20 @@ def winddown_content_steps_open(*, reasons: dict[int, dict[int, str]], source: s
     WindDownStep.objects.bulk_create(new)
     WindDownStep.objects.bulk_update(changed, ["done_at", "done_by", "automatic", "data"])
     _winddown_done_refresh(campaign_ids=opened)
-    status_of = dict(Campaign.objects.filter(pk__in=list(opened)).values_list("pk", "status"))
+    _steps_audit(
+        details_of={
+            pk: {"winddown_step": WindDownStepKind.CONTENT_REMOVED, "done": False, "rights_reason": why}
+            for pk, why in opened.items()
+        },
+        source=source,
+    )
+    return sorted(opened)
+
+
+def _steps_audit(*, details_of: dict[int, dict], source: str) -> None:
+    """One history row per campaign whose wind-down steps Closeout itself changed (no actor; status unchanged),
+    with that campaign's `details`: one query for the statuses, one insert."""
+    status_of = dict(Campaign.objects.filter(pk__in=list(details_of)).values_list("pk", "status"))
     StatusChange.objects.bulk_create(
         [
             StatusChange(
@@ -277,12 +290,11 @@ def winddown_content_steps_open(*, reasons: dict[int, dict[int, str]], source: s
                 from_status=status_of[pk],
                 to_status=status_of[pk],
                 source=source,
-                details={"winddown_step": WindDownStepKind.CONTENT_REMOVED, "done": False, "rights_reason": why},
+                details=details,
             )
-            for pk, why in opened.items()
+            for pk, details in details_of.items()
         ]
     )
-    return sorted(opened)
 
 
 def winddown_content_item_mark(*, item, state: str, note: str, actor: AbstractBaseUser):
@@ -431,19 +443,8 @@ def _winddown_steps_complete_bulk(
         _winddown_done_refresh(campaign_ids=changed)
         if not audit:
             return changed
-        status_of = dict(Campaign.objects.filter(pk__in=changed).values_list("pk", "status"))
-        StatusChange.objects.bulk_create(
-            [
-                StatusChange(
-                    campaign_id=pk,
-                    action=Action.EDIT,
-                    from_status=status_of[pk],
-                    to_status=status_of[pk],
-                    source=source,
-                    details={"winddown_step": kind, "done": True, "automatic": True},
-                )
-                for pk in changed
-            ]
+        _steps_audit(
+            details_of={pk: {"winddown_step": kind, "done": True, "automatic": True} for pk in changed}, source=source
         )
     return changed
 
