@@ -17,6 +17,8 @@
 import datetime as dt
 import smtplib
 from collections.abc import Iterable
+from email.headerregistry import Address
+from email.utils import parseaddr
 
 from cryptography.fernet import InvalidToken
 from django.conf import settings
@@ -294,6 +296,19 @@ def headline(snapshot: dict) -> dict:
     }
 
 
+def delivery_envelope(*, branding: dict | None, final: bool, campaign_name: str) -> tuple[str, str]:
+    """(subject, From) of a delivery email. With the account's branding the agency's name is the sender's name
+    ("Acme Agency via Closeout") and leads the subject; the address stays DEFAULT_FROM_EMAIL's, the one the
+    mail domain is set up to send from (SPF/DKIM), so branding never makes the mail look forged."""
+    what = "Final report" if final else "Report"
+    if branding is None:
+        return f"{what}: {campaign_name}", settings.DEFAULT_FROM_EMAIL
+    name = branding["name"]  # one line, at most 80 characters (account_branding_save)
+    own_name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    sender = str(Address(display_name=f"{name} via {own_name or 'Closeout'}", addr_spec=address))  # quoted as needed
+    return f"{name} · {what}: {campaign_name}", sender
+
+
 def delivery_message(*, delivery: ReportDelivery, report: CloseReport, secret: str, pdf: bytes | None):
     """The email: a plain-text and an HTML body with the headline figures, the recipient's personal link, the PDF
     attached when it is at most REPORT_EMAIL_ATTACH_MAX_BYTES (else a link to it), and an unsubscribe link; in the
@@ -320,9 +335,12 @@ def delivery_message(*, delivery: ReportDelivery, report: CloseReport, secret: s
         "attached": attach,
         "unsubscribe_url": _public_url(reverse("report_unsubscribe", args=[unsubscribe_token(recipient)])),
     }
-    subject = f"{'Final report' if context['final'] else 'Report'}: {report.campaign_name}"
+    subject, from_email = delivery_envelope(
+        branding=branding, final=context["final"], campaign_name=report.campaign_name
+    )
     message: EmailMultiAlternatives = EmailWithInlineImages(
         subject=subject,
+        from_email=from_email,
         body=render_to_string("reports/emails/report_delivery.txt", context),
         to=[recipient.email],
         headers={"List-Unsubscribe": f"<{context['unsubscribe_url']}>"},

@@ -11,6 +11,7 @@ import struct
 import zlib
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -20,6 +21,7 @@ from pypdf import PdfReader
 from reports import services
 from reports.models import AccountBranding, DeliveryEvent, DeliveryEventKind
 from reports.services import branding as brand
+from reports.services.delivery import delivery_envelope
 
 from .conftest import campaign_end, metrics_generate
 
@@ -352,6 +354,10 @@ def test_the_report_email_is_branded_with_the_logo_inline(
     with django_capture_on_commit_callbacks(execute=True):
         campaign_end(campaign, manager)
     (message,) = mail.outbox
+    # The agency's name as the sender's name and the subject's first words; the address stays Closeout's own.
+    assert message.subject == f"{NAME} · Report: {campaign.name}"
+    assert message.message()["From"].addresses[0].display_name == f"{NAME} via Closeout"
+    assert message.message()["From"].addresses[0].addr_spec == "closeout@localhost"
     html = message.alternatives[0][0]
     assert NAME in html and ACCENT in html and FOOTER in html
     assert f'src="cid:{brand.LOGO_CID}"' in html
@@ -374,9 +380,22 @@ def test_an_unbranded_email_stays_as_it_was(campaign, manager, django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         campaign_end(campaign, manager)
     (message,) = mail.outbox
+    assert message.subject == f"Report: {campaign.name}" and message.from_email == settings.DEFAULT_FROM_EMAIL
     assert "cid:" not in message.alternatives[0][0] and "#1f4fd1" in message.alternatives[0][0]
     assert message.body.startswith("Hello")
     assert not [p for p in message.message().walk() if p.get_content_type() == "image/png"]
+
+
+@pytest.mark.parametrize("name", ['Ana "Studio", Ltd', "Café Ünïcode Agency"])
+def test_a_sender_name_with_quotes_commas_or_accents_stays_one_valid_address(name, account, manager):
+    branding = services.account_branding_save(account=account, actor=manager, display_name=name)
+    subject, sender = delivery_envelope(
+        branding={"name": branding.display_name}, final=True, campaign_name="Spring, glow"
+    )
+    assert subject == f"{name} · Final report: Spring, glow"
+    message = mail.EmailMessage(subject=subject, body="x", from_email=sender, to=["ana@client.example"]).message()
+    (address,) = message["From"].addresses
+    assert address.display_name == f"{name} via Closeout" and address.addr_spec == "closeout@localhost"
 
 
 # --- Who may change it, and the record ---------------------------------------------------------------------------
