@@ -322,7 +322,7 @@ class CampaignTable(tables.Table):
         every value from the database goes through `html.escape`; numbers and dates are formatted, not escaped.
         With no rows it returns "", and the template shows the table's empty text."""
         page = getattr(self, "page", None)
-        records = [row.record for row in (page.object_list if page else self.rows)]
+        records = [row.record for row in (page.object_list if page is not None else self.rows)]
         if not records:
             return SafeString("")
         campaign_list_rows_extras(campaigns=records)

@@ -77,6 +77,11 @@ def list_context(request, params: QueryDict) -> dict:
     num_pages = max(1, -(-summary["count"] // per_page))
     page = min(max(int_param(params, "page", 1), 1), num_pages)
     capped = tab in summary["capped"]  # past the bound: the pages reach the first `count` rows, no further
+    if capped and not summary["count"]:
+        table.empty_text = (
+            f"None of the first {summary['tab_counts']['all']:,} matching campaigns is in this tab: "
+            "narrow the search or the filters to find the rest."
+        )
     table.paginate(
         paginator_class=KnownCountPaginator, per_page=per_page, page=page, count=summary["count"], capped=capped
     )

@@ -151,3 +151,16 @@ def test_the_unfiltered_list_stays_exact_past_the_bound(login, viewer, account, 
     monkeypatch.setattr(summary, "LIST_STATS_READ_AT_MOST", 0)
     response = client.get(LIST)
     assert _tabs(response)["all"] == "7" and response.context["table"].totals["spend"] == Decimal("10.50")
+
+
+def test_a_capped_tab_the_read_met_none_of_says_so_rather_than_no_match(login, viewer, account, bound_5):
+    """6 active matches read first, 1 paused after them: the paused tab met none of its campaign."""
+    for i in range(6):
+        CampaignFactory(account=account, name=f"Glow {i}", status=Status.ACTIVE)
+    CampaignFactory(account=account, name="Glow paused", status=Status.PAUSED)
+    response = login(viewer).get(LIST, {"q": "glow", "tab": Status.PAUSED})
+    assert response.status_code == 200 and _tabs(response)[Status.PAUSED] == "0+"
+    html = response.content.decode()
+    assert "No campaigns match these filters." not in html
+    assert "None of the first 5 matching campaigns is in this tab" in html
+    assert response.context["table"].body_html() == ""  # an empty page, not every row of the tab
