@@ -2,8 +2,9 @@
 filters. All three sources return the same figures (tests/campaigns/test_list_stats.py holds them to it):
 
 - account and status only: the totals kept on write (`CampaignListStat`, signed deltas appended by triggers);
-- plus a text search, on PostgreSQL: the narrow search table (`campaigns_campaign_search`, kept by triggers);
-- anything else (objective, dates, flags; a search on SQLite): one grouped query over the filtered campaigns.
+- plus a text search: the search table (PostgreSQL: the narrow copy `campaigns_campaign_search`, kept by triggers;
+  SQLite: the campaigns joined to the FTS5 matches, for terms of three characters or more);
+- anything else (objective, dates, flags; a shorter term on SQLite): one grouped query over the filtered campaigns.
 
 The last two are bounded (issue 19): they read at most `LIST_COUNT_BOUND` + 1 matching campaigns (a LIMIT inside
 the grouped query), so a search matching 50,000 costs what one matching 10,001 does. Up to the bound every figure
@@ -21,7 +22,7 @@ from django.db import connection, models
 from django.db.models import QuerySet
 
 from ..models import Campaign, CampaignListStat, Status
-from .search import search_like_pattern
+from .search import FTS_TRIGRAM, campaigns_matching, search_fts_phrase, search_like_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -224,10 +225,14 @@ _SEARCH_STATUSES_SQL = " AND status = ANY(%s)"
 def campaigns_list_summary_from_search(
     *, account_ids: list[int], statuses: list[str] | None, term: str, tab: str, bound: int | None = None
 ) -> dict:
-    """PostgreSQL: the same summary for "these accounts, these statuses, matching `term`", counted and summed over
-    the narrow search table (`campaigns_campaign_search`, kept by triggers) instead of the wide campaign rows; as
-    bounded as `campaigns_list_summary`."""
+    """The same summary for "these accounts, these statuses, matching `term`", as bounded as
+    `campaigns_list_summary`. PostgreSQL: counted and summed over the narrow search table
+    (`campaigns_campaign_search`, kept by triggers) instead of the wide campaign rows. SQLite (terms of
+    `FTS_TRIGRAM` characters or more): the campaigns joined to the FTS5 matches as they stream, so the LIMIT stops
+    the index too."""
     bound = LIST_COUNT_BOUND if bound is None else bound
+    if connection.vendor == "sqlite":
+        return _sqlite_summary_from_search(account_ids=account_ids, statuses=statuses, term=term, tab=tab, bound=bound)
     pattern = search_like_pattern(term)
     sql, params = _SEARCH_MATCHES_SQL, [list(account_ids), pattern, pattern]
     if statuses:
@@ -235,13 +240,42 @@ def campaigns_list_summary_from_search(
     return _fold_bounded(_bounded_groups(sql + " LIMIT %s", [*params, bound + 1]), tab, bound)
 
 
+# SQLite: the FTS5 matches joined to their campaigns in the index's order (CROSS JOIN keeps the FTS table first),
+# so the LIMIT stops both: `id IN (SELECT rowid … MATCH …)` builds the list of every match before the first row
+# (at 1,000,000 campaigns, 50,000 rowids: ~20 ms of a ~63 ms query). The account scope as `+account_id`, as in
+# listing/search.py, so that the planner never drives from the account index.
+_SQLITE_SEARCH_MATCHES_SQL = (
+    "SELECT c.account_id AS account_id, c.status AS status, c.total_spend AS total_spend, "
+    "c.total_video_views AS total_video_views, c.total_follows AS total_follows "
+    "FROM campaigns_campaign_search AS s CROSS JOIN campaigns_campaign AS c ON c.id = s.rowid "
+    "WHERE s.campaigns_campaign_search MATCH %s AND +c.account_id IN ({accounts})"
+)
+_SQLITE_SEARCH_STATUSES_SQL = " AND c.status IN ({statuses})"
+
+
+def _sqlite_summary_from_search(*, account_ids, statuses, term, tab, bound) -> dict:
+    if len(term) < FTS_TRIGRAM:  # not in the index: the grouped query over the campaigns the LIKE finds
+        campaigns = Campaign.objects.filter(account_id__in=account_ids)
+        if statuses:
+            campaigns = campaigns.filter(status__in=statuses)
+        return campaigns_list_summary(queryset=campaigns_matching(campaigns, term), tab=tab, bound=bound)
+    if not account_ids:
+        return _fold_summary([], tab)
+    accounts = ", ".join(["%s"] * len(account_ids))
+    sql, params = _SQLITE_SEARCH_MATCHES_SQL.format(accounts=accounts), [search_fts_phrase(term), *account_ids]
+    if statuses:
+        sql += _SQLITE_SEARCH_STATUSES_SQL.format(statuses=", ".join(["%s"] * len(statuses)))
+        params += list(statuses)
+    return _fold_bounded(_bounded_groups(sql + " LIMIT %s", [*params, bound + 1]), tab, bound)
+
+
 def campaigns_list_summary_for_filters(
     *, queryset: QuerySet[Campaign], tab: str, account_ids: list[int], filters: dict
 ) -> dict:
     """The list's summary for a filter form's cleaned values, from the cheapest source that answers it:
-    status and account only → the totals kept on write (CampaignListStat); plus a text search, on PostgreSQL →
-    the narrow search table (`campaigns_campaign_search`); anything else → one grouped query over the filtered
-    campaigns (`queryset`)."""
+    status and account only → the totals kept on write (CampaignListStat); plus a text search → the search table
+    (PostgreSQL's narrow copy; SQLite's FTS5 index, for terms of three characters or more); anything else → one
+    grouped query over the filtered campaigns (`queryset`)."""
     if any(filters.get(key) not in (None, "", False) for key in LIST_NARROWING):
         return campaigns_list_summary(queryset=queryset, tab=tab)
     if account := filters.get("account"):
@@ -250,6 +284,6 @@ def campaigns_list_summary_for_filters(
     term = (filters.get("q") or "").strip()
     if not term:
         return campaigns_list_summary_from_stats(account_ids=account_ids, statuses=statuses, tab=tab)
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" or (connection.vendor == "sqlite" and len(term) >= FTS_TRIGRAM):
         return campaigns_list_summary_from_search(account_ids=account_ids, statuses=statuses, term=term, tab=tab)
     return campaigns_list_summary(queryset=queryset, tab=tab)

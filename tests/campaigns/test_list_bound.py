@@ -164,3 +164,23 @@ def test_a_capped_tab_the_read_met_none_of_says_so_rather_than_no_match(login, v
     assert "No campaigns match these filters." not in html
     assert "None of the first 5 matching campaigns is in this tab" in html
     assert response.context["table"].body_html() == ""  # an empty page, not every row of the tab
+
+
+def test_a_search_is_counted_from_the_search_index_as_it_streams(login, viewer, account, bound_5):
+    """SQLite: the FTS5 matches joined to their campaigns (the LIMIT stops the index too, not only the lookups);
+    PostgreSQL: the narrow search table. A two-letter term, which the trigram index cannot find, is counted over
+    the campaigns."""
+    _glow(account, 7)
+    client = login(viewer)
+    for term, source in (("glow", "campaigns_campaign_search"), ("gl", "campaigns_campaign")):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(LIST, {"q": term})
+        assert _tabs(response)["all"] == "5+"
+        (summary_sql,) = [q["sql"] for q in ctx.captured_queries if "GROUP BY account_id, status" in q["sql"]]
+        if connection.vendor == "sqlite" and term == "glow":
+            assert "MATCH" in summary_sql and "CROSS JOIN campaigns_campaign" in summary_sql
+            assert "IN (SELECT rowid" not in summary_sql
+        elif connection.vendor == "postgresql":
+            assert "FROM campaigns_campaign_search" in summary_sql
+        else:
+            assert source in summary_sql
