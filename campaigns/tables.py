@@ -62,11 +62,15 @@ class KnownCountPaginator(Paginator):
 
     A page past the middle is counted from the far end instead (issue 19): the inner SELECT runs in the reverse
     order (the ordering ends in a unique key, so the reverse is exact), with the OFFSET of the rows after the page.
-    Page 16,000 of 20,000 then walks 200,000 index entries, not 800,000; the outer query orders the 50 rows."""
+    Page 16,000 of 20,000 then walks 200,000 index entries, not 800,000; the outer query orders the 50 rows.
 
-    def __init__(self, *args, count: int, **kwargs):
+    With `capped`, `count` is a lower bound (a search matching more than `LIST_COUNT_BOUND`, listing/summary.py):
+    the pages reach the first `count` rows and are always read from the start, since the far end is not known."""
+
+    def __init__(self, *args, count: int, capped: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self._known_count = count
+        self.capped = capped
 
     @cached_property
     def count(self):
@@ -81,7 +85,7 @@ class KnownCountPaginator(Paginator):
         if bottom < DEFERRED_JOIN_FROM or not isinstance(queryset, QuerySet) or not isinstance(rows, BoundRows):
             return self._get_page(rows[bottom:top], number, self)
         ids = queryset.values("pk")
-        if bottom > self.count - top and queryset.ordered:
+        if bottom > self.count - top and queryset.ordered and not self.capped:
             # The same rows, from the other end: positions [count - top, count - bottom) of the reverse order.
             ids = ids.reverse()[self.count - top : self.count - bottom]
         else:
@@ -179,6 +183,7 @@ class CampaignTable(tables.Table):
         roles: dict[int, Role] | None = None,
         next_url: str = "",
         account_totals: dict | None = None,
+        totals_capped_at: int | None = None,
         **kwargs,
     ):
         # Someone who may not change any campaign gets no checkboxes and no action menus (they would do nothing).
@@ -191,6 +196,8 @@ class CampaignTable(tables.Table):
         self.totals = totals  # the footer's figures, from the list's summary
         # The same per account ({account_id: figures}, from the summary): the footer adds them up per currency.
         self.account_totals = account_totals
+        # Set when the rows are more than the summary counts (this bound): the footer shows no totals, and says so.
+        self.totals_capped_at = totals_capped_at
         self.htmx = htmx  # the element sort and page links replace ("": plain links)
         # {account_id: Role}: each row offers `available_actions` for its status and this role (None: every row
         # gets a checkbox and no menu, as before roles were known here).
@@ -253,7 +260,16 @@ class CampaignTable(tables.Table):
 
     def foot_html(self) -> SafeString:
         """The totals row: one per currency ("Total in EUR", "Total in USD") when the campaigns listed are in
-        several, each summing only its own accounts' campaigns."""
+        several, each summing only its own accounts' campaigns. Past the summary's bound, one row that says why there
+        are no totals."""
+        if self.totals_capped_at is not None:
+            note = (
+                f"Totals are shown for up to {self.totals_capped_at:,} matching campaigns: "
+                "narrow the search or the filters to see them."
+            )
+            cell = f'<td colspan="{len(self.columns)}" class="muted totals-capped">{note}</td>'
+            # A number and fixed words.
+            return mark_safe(f'<tfoot><tr data-totals="capped">{cell}</tr></tfoot>')  # noqa: S308  # nosec B308 B703
         rows = self._footer_rows()
         lines = []
         for currency, totals in rows:
@@ -306,7 +322,7 @@ class CampaignTable(tables.Table):
         every value from the database goes through `html.escape`; numbers and dates are formatted, not escaped.
         With no rows it returns "", and the template shows the table's empty text."""
         page = getattr(self, "page", None)
-        records = [row.record for row in (page.object_list if page else self.rows)]
+        records = [row.record for row in (page.object_list if page is not None else self.rows)]
         if not records:
             return SafeString("")
         campaign_list_rows_extras(campaigns=records)

@@ -27,6 +27,12 @@ def search_like_pattern(term: str) -> str:
 FTS_TRIGRAM = 3  # the trigram tokenizer indexes no shorter term: those scan
 
 
+def search_fts_phrase(term: str) -> str:
+    """SQLite: `term` as an FTS5 phrase query (its own double quotes doubled): one string to find, never FTS5
+    syntax."""
+    return '"' + term.replace('"', '""') + '"'
+
+
 def campaign_search_q(term: str) -> Q:
     """What the list's text search matches: `term` anywhere in the name or the platform id, in any case."""
     return Q(name__icontains=term) | Q(platform_id__icontains=term)
@@ -36,11 +42,9 @@ def campaigns_matching(queryset: QuerySet, term: str) -> QuerySet:
     """`queryset` narrowed to the campaigns `campaign_search_q(term)` matches (`term` already stripped, not empty),
     by the fastest path this database has."""
     if connection.vendor == "sqlite" and len(term) >= FTS_TRIGRAM:
-        # The same substring match as icontains, from the index instead of a LIKE over every row. A phrase query:
-        # the term's own double quotes doubled, so it is one string to find, never FTS5 syntax.
-        phrase = '"' + term.replace('"', '""') + '"'
+        # The same substring match as icontains, from the index instead of a LIKE over every row (a phrase query).
         # A constant statement; the term is a bound parameter.
-        return queryset.filter(pk__in=RawSQL(SEARCH_MATCH_SQL, [phrase]))  # noqa: S611  # nosec B611
+        return queryset.filter(pk__in=RawSQL(SEARCH_MATCH_SQL, [search_fts_phrase(term)]))  # noqa: S611  # nosec B611
     if connection.vendor == "postgresql":
         pattern = search_like_pattern(term)
         # A constant statement; the pattern is a bound parameter.

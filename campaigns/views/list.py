@@ -17,6 +17,11 @@ from .common import best_role, int_param
 PER_PAGE_CHOICES = (25, 50, 100)
 
 
+def count_text(n: int, capped: bool) -> str:
+    """A tab's or the list's count as the page shows it: "1,234", or "10,000+" when it is a lower bound."""
+    return f"{n:,}+" if capped else f"{n:,}"
+
+
 def filtered_campaigns(request, params: QueryDict, *, accounts: list[tuple[int, str]] | None = None):
     """The list's FilterSet over the user's campaigns for `params`, and the chosen tab ("all" if unknown)."""
     if accounts is None:
@@ -57,6 +62,8 @@ def list_context(request, params: QueryDict) -> dict:
         accounts=account_info,
         totals=summary["totals"],
         account_totals=summary["account_totals"],
+        # A tab with more matches than the bound gets no sums: the footer says so instead (listing/summary.py).
+        totals_capped_at=None if summary["totals_known"] else summary["count"],
         htmx="#table-region",
         roles=roles,
         next_url=list_url,
@@ -69,7 +76,15 @@ def list_context(request, params: QueryDict) -> dict:
     table.data.data = table.data.data.order_by(*table.data.data.query.order_by, "-pk")
     num_pages = max(1, -(-summary["count"] // per_page))
     page = min(max(int_param(params, "page", 1), 1), num_pages)
-    table.paginate(paginator_class=KnownCountPaginator, per_page=per_page, page=page, count=summary["count"])
+    capped = tab in summary["capped"]  # past the bound: the pages reach the first `count` rows, no further
+    if capped and not summary["count"]:
+        table.empty_text = (
+            f"None of the first {summary['tab_counts']['all']:,} matching campaigns is in this tab: "
+            "narrow the search or the filters to find the rest."
+        )
+    table.paginate(
+        paginator_class=KnownCountPaginator, per_page=per_page, page=page, count=summary["count"], capped=capped
+    )
 
     best = best_role(roles)
     return {
@@ -77,7 +92,14 @@ def list_context(request, params: QueryDict) -> dict:
         "filter": filterset,
         "tab": tab,
         "tabs": [(key, label, summary["tab_counts"][key]) for key, label in selectors.LIST_TABS.items()],
+        # The same, as the tabs show them ("10,000+" for a lower bound).
+        "tab_links": [
+            (key, label, count_text(summary["tab_counts"][key], key in summary["capped"]))
+            for key, label in selectors.LIST_TABS.items()
+        ],
         "count": summary["count"],
+        "count_text": count_text(summary["count"], capped),
+        "capped": capped,
         "params": params,
         "per_page": per_page,
         "per_page_choices": PER_PAGE_CHOICES,

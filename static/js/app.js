@@ -60,7 +60,9 @@
     if (matching && !allOnPage) matching.checked = false;
     if (matchingLabel) matchingLabel.hidden = !allOnPage;
     const n = matching && matching.checked ? Number(form.dataset.matching) : checked.length;
-    if (count) count.textContent = n ? n + " selected" : "Select campaigns, then:";
+    // "10,000+ selected" when the list counted its matches up to a bound only.
+    const shown = matching && matching.checked ? form.dataset.matchingText || n : n;
+    if (count) count.textContent = n ? shown + " selected" : "Select campaigns, then:";
     // The bar stays in place (it sits before the table: showing it would push the rows down); its buttons wait
     // for a selection.
     if (bar) bar.querySelectorAll("button[name=action]").forEach(function (button) { button.disabled = n === 0; });
