@@ -4,10 +4,10 @@ and the scalar columns copied from it."""
 import statistics
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Membership, Role
 from campaigns.selectors import accounts_for_user
 
 from . import metrics
@@ -15,7 +15,6 @@ from .models import (
     AccountRecipient,
     CloseReport,
     CloseReportWait,
-    Feedback,
     LessonRevision,
     ReportDelivery,
     ReportRecipient,
@@ -42,6 +41,29 @@ def report_for_campaign(*, campaign: Campaign, page: bool = False) -> CloseRepor
             frozen_currency=KeyTextTransform("currency", KeyTransform("campaign", "snapshot")),
         )
     return reports.first()
+
+
+def report_page_for_user(*, user: User, campaign_id: int) -> tuple[CloseReport, Role] | None:
+    """The report page's report (as `report_for_campaign(page=True)`), its campaign (`report.campaign`, with the
+    account, owner and who changed its status, as `campaign_get_for_user` loads it) and the user's role in the
+    account, in one query. None when the user is no member there or the campaign has no report yet: the caller
+    then asks the usual way, which tells a 404 from a pending report."""
+    if not user.is_authenticated:
+        return None
+    role = Membership.objects.filter(user=user, account_id=OuterRef("account_id")).order_by("id").values("role")[:1]
+    report = (
+        CloseReport.objects.filter(campaign_id=campaign_id)
+        .select_related("campaign__account", "campaign__owner", "campaign__status_changed_by")
+        .defer("snapshot")
+        .annotate(
+            frozen_totals=KeyTransform("totals", "snapshot"),
+            frozen_currency=KeyTextTransform("currency", KeyTransform("campaign", "snapshot")),
+            viewer_role=Subquery(role),
+        )
+        .filter(viewer_role__isnull=False)
+        .first()
+    )
+    return None if report is None else (report, Role(report.viewer_role))
 
 
 def report_wait_for_campaign(*, campaign: Campaign) -> CloseReportWait | None:
@@ -104,20 +126,13 @@ def accounts_choices(*, user: User):
     return accounts_for_user(user=user).order_by("name")
 
 
-def report_delivery_rows(*, report: CloseReport) -> dict:
+def report_delivery_rows(*, report: CloseReport, feedback_by_recipient: dict[int, int]) -> dict:
     """The report's recipients for its share panel (issue 18): each with their emails on every occasion (newest
-    first), their personal link's views and their feedback; plus the account's default recipients that are not
-    on the report's list yet (they are copied at the next send). Two queries, four once anyone is on the list; no
-    writes (a GET)."""
+    first), their personal link's views and their feedback (`feedback_by_recipient`, from
+    `services.feedback_summary`); plus the account's default recipients that are not on the report's list yet
+    (they are copied at the next send). Two queries, three once anyone is on the list; no writes (a GET)."""
     deliveries = Prefetch("deliveries", queryset=ReportDelivery.objects.order_by("-created_at", "-id"))
     recipients = list(ReportRecipient.objects.filter(report=report).select_related("link").prefetch_related(deliveries))
-    feedback = {}
-    if recipients:
-        feedback = dict(
-            Feedback.objects.filter(report=report, link__recipient__isnull=False)
-            .values_list("link__recipient")
-            .annotate(n=Count("id"))
-        )
     on_list = {r.email.lower() for r in recipients}
     waiting = [
         r
@@ -125,6 +140,7 @@ def report_delivery_rows(*, report: CloseReport) -> dict:
         if r.email.lower() not in on_list
     ]
     rows = [
-        {"recipient": r, "deliveries": list(r.deliveries.all()), "feedback": feedback.get(r.pk, 0)} for r in recipients
+        {"recipient": r, "deliveries": list(r.deliveries.all()), "feedback": feedback_by_recipient.get(r.pk, 0)}
+        for r in recipients
     ]
     return {"rows": rows, "waiting": waiting}

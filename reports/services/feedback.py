@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Avg, Count, Q
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from .. import tasks
@@ -72,25 +72,39 @@ def feedback_set_hidden(*, feedback: Feedback, actor: AbstractBaseUser | None, h
 
 
 def feedback_summary(*, report: CloseReport, include_hidden: bool) -> dict:
-    """Visible feedback aggregated by role (count, average rating, would-take-part-again %) and the newest
-    comments (hidden ones too when `include_hidden`, for moderators). Two queries."""
+    """Visible feedback aggregated by role (count, average rating, would-take-part-again %), the newest comments
+    (hidden ones too when `include_hidden`, for moderators) and `by_recipient`, {report recipient id: how much
+    feedback came through their personal link, hidden included} for the delivery panel. Two queries: the
+    counts by role and by recipient are one grouped query."""
     labels = dict(FeedbackRole.choices)
+    visible = Q(hidden_at__isnull=True)
     grouped = (
-        Feedback.objects.filter(report=report, hidden_at__isnull=True)
-        .values("role")
-        .annotate(n=Count("id"), avg=Avg("rating"), again=Count("id", filter=Q(would_take_part_again=True)))
+        Feedback.objects.filter(report=report)
+        .values("role", "link__recipient")
+        .annotate(
+            every=Count("id"),
+            n=Count("id", filter=visible),
+            rating=Sum("rating", filter=visible),
+            again=Count("id", filter=visible & Q(would_take_part_again=True)),
+        )
     )
-    by_role = {row["role"]: row for row in grouped}
+    by_role, by_recipient = {}, {}
+    for row in grouped:
+        totals = by_role.setdefault(row["role"], {"n": 0, "rating": 0, "again": 0})
+        for key in totals:
+            totals[key] += row[key] or 0
+        if row["link__recipient"] is not None:
+            by_recipient[row["link__recipient"]] = by_recipient.get(row["link__recipient"], 0) + row["every"]
     roles = []
     for value in FeedbackRole.values:
         row = by_role.get(value)
-        if row:
+        if row and row["n"]:
             roles.append(
                 {
                     "role": value,
                     "label": labels[value],
                     "count": row["n"],
-                    "average": f"{row['avg']:.1f}",
+                    "average": f"{row['rating'] / row['n']:.1f}",
                     "again_pct": round(100 * row["again"] / row["n"]),
                 }
             )
@@ -99,7 +113,12 @@ def feedback_summary(*, report: CloseReport, include_hidden: bool) -> dict:
         comments = comments.filter(hidden_at__isnull=True)
     comments = comments.select_related("hidden_by", "author").order_by("-created_at", "-id")
     comments = list(comments[:FEEDBACK_COMMENTS_SHOWN])
-    return {"roles": roles, "total": sum(r["count"] for r in roles), "comments": comments}
+    return {
+        "roles": roles,
+        "total": sum(r["count"] for r in roles),
+        "comments": comments,
+        "by_recipient": by_recipient,
+    }
 
 
 def invitation_text(*, report: CloseReport, role: str, url: str, expires_at: dt.datetime | None) -> str:

@@ -49,23 +49,24 @@ def lessons_context(*, campaign, report, can_edit: bool, **extra) -> dict:
 
 def sharing_context(*, request, report, role) -> dict:
     """What the report page's share panel, delivery and feedback sections need. One query for the links (managers
-    only), two for the feedback summary, four for the delivery state."""
+    only), two for the feedback summary (with each recipient's feedback), three for the delivery state."""
     is_manager = role is not None and role.allows(Role.MANAGER)
     links = (
         list(report.share_links.select_related("created_by", "recipient").order_by("-created_at", "-id"))
         if is_manager
         else []
     )
+    feedback = services.feedback_summary(report=report, include_hidden=is_manager)
     return {
         "is_manager": is_manager,
         "share_links": links,
         "share_form": ShareLinkForm(prefix="share"),
         "request_form": FeedbackRequestForm(prefix="ask"),
-        "feedback": services.feedback_summary(report=report, include_hidden=is_manager),
+        "feedback": feedback,
         "feedback_form": FeedbackForm(prefix_id="fbi"),
         "now": timezone.now(),
-        # Delivery (issue 18): every member sees the state, managers edit (four queries).
-        "delivery": selectors.report_delivery_rows(report=report),
+        # Delivery (issue 18): every member sees the state, managers edit (three queries).
+        "delivery": selectors.report_delivery_rows(report=report, feedback_by_recipient=feedback["by_recipient"]),
         "recipient_form": RecipientForm(prefix="recipient"),
     }
 

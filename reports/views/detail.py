@@ -18,9 +18,15 @@ from .lessons import lessons_form
 @login_required
 @require_GET
 def report_detail(request, campaign_id):
-    campaign = campaign_get_for_user(user=request.user, pk=campaign_id)
-    role = role_for(user=request.user, account_id=campaign.account_id)
-    report = selectors.report_for_campaign(campaign=campaign, page=True)
+    # The usual case in one query; a missing report (pending, or a 404) is told apart the usual way.
+    found = selectors.report_page_for_user(user=request.user, campaign_id=campaign_id)
+    if found is not None:
+        report, role = found
+        campaign = report.campaign
+    else:
+        campaign = campaign_get_for_user(user=request.user, pk=campaign_id)
+        role = role_for(user=request.user, account_id=campaign.account_id)
+        report = selectors.report_for_campaign(campaign=campaign, page=True)
     if report is None:
         return render(
             request,

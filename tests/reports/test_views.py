@@ -1,4 +1,5 @@
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -53,7 +54,7 @@ def test_report_page_reads_the_body_stored_when_the_report_was_frozen(
     client = login(manager)
     url = reverse("reports:detail", args=[campaign.pk])
     client.get(url)
-    with django_assert_num_queries(13) as queries:  # the same 13 as test_report_page_query_count_is_constant
+    with django_assert_num_queries(11) as queries:  # the same 11 as test_report_page_query_count_is_constant
         response = client.get(url)
 
     html = response.content.decode()
@@ -84,10 +85,10 @@ def test_report_page_query_count_is_constant(
     client = login(manager)
     url = reverse("reports:detail", args=[campaign.pk])
     client.get(url)
-    # session, user, unread notifications, campaign, role, report, lessons, comparison,
-    # + share links, feedback by role, feedback comments (issue 5), + report recipients, account recipients
-    # (issue 18; two more, deliveries and feedback per recipient, once anyone is on the list)
-    with django_assert_num_queries(13):
+    # session, user, unread notifications, the report with its campaign and the user's role, lessons, comparison,
+    # + share links, feedback by role and recipient, feedback comments (issue 5), + report recipients, account
+    # recipients (issue 18; one more, their deliveries, once anyone is on the list)
+    with django_assert_num_queries(11):
         response = client.get(url)
     assert response.status_code == 200
 
@@ -352,3 +353,70 @@ def test_pdf_of_a_long_campaign_lists_months(account, manager, login, django_cap
     response = login(manager).get(reverse("reports:export_pdf", args=[campaign.pk]))
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages)
     assert "Monthly figures" in text and "Long Run" in text
+
+
+def _busy_report(campaign, manager, editor, capture):
+    """A realistic report: branding, two default recipients, a note before close, a share link."""
+    from campaigns import services as campaign_services
+    from campaigns.models import Campaign
+    from reports import services
+
+    from .test_branding import png_bytes
+
+    Campaign.objects.filter(pk=campaign.pk).update(start_date=START)
+    campaign.refresh_from_db()
+    services.account_branding_save(
+        account=campaign.account,
+        actor=manager,
+        display_name="Acme",
+        accent_color="#0a5f3c",
+        footer_text="Acme footer",
+        logo=services.logo_prepare(png_bytes()),
+    )
+    for email in ("ana@client.example", "ben@client.example"):
+        services.account_recipient_add(account=campaign.account, actor=manager, email=email)
+    metrics_generate(campaign, days=14)
+    with capture(execute=True):
+        campaign_services.annotation_create(campaign=campaign, actor=editor, day=START, text="Creator posted")
+        campaign_end(campaign, manager)
+    campaign.refresh_from_db()
+    report = campaign.close_report
+    link, _ = services.share_link_create(report=report, actor=manager, label="Creators")
+    return report, link
+
+
+def _busier(campaign, report, link, manager, editor, capture, n):
+    """`n` more notes after close, feedback answers, report recipients, and an email to everyone."""
+    from campaigns import services as campaign_services
+    from reports import services
+
+    with capture(execute=True):
+        for i in range(n):
+            day = START + dt.timedelta(days=1 + i % 10)
+            campaign_services.annotation_create(campaign=campaign, actor=editor, day=day, text=f"Later note {i}")
+    for i in range(n):
+        services.feedback_create(
+            report=report, link=link, author=None, role="influencer", rating=4, would_take_part_again=True, comment="ok"
+        )
+        services.report_recipient_add(report=report, actor=manager, email=f"p{n}-{i}@client.example")
+    with capture(execute=True):
+        services.report_deliver(report=report, occasion="manual")
+
+
+def test_realistic_report_page_queries_do_not_grow_with_feedback_notes_or_recipients(
+    campaign, manager, editor, login, cache_cleared, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    """Issue 19: 15 queries before; session, user, notifications, the report with its campaign and role, lessons,
+    comparison, share links, feedback by role and recipient, comments, recipients, their deliveries, the account's
+    recipients."""
+    report, link = _busy_report(campaign, manager, editor, django_capture_on_commit_callbacks)
+    client = login(manager)
+    url = reverse("reports:detail", args=[campaign.pk])
+    for n, total in ((1, 1), (6, 7)):
+        _busier(campaign, report, link, manager, editor, django_capture_on_commit_callbacks, n)
+        client.get(url)  # renders the body again with the later notes
+        with django_assert_num_queries(12):
+            html = client.get(url).content.decode()
+        assert f"Later note {n - 1}" in html and "added after close" in html
+        assert html.count("data-recipient=") == 2 + total and html.count("data-feedback=") == total
+        assert 'id="share-links"' in html and f'Feedback <span class="muted">({total})</span>' in html
