@@ -281,6 +281,17 @@ def test_low_ctr_after_n_impressions(account):
     assert trips[low.pk].text == "CTR 0.3 % after 10,000 impressions"
 
 
+def test_sums_up_to_a_day_count_the_whole_history_and_not_the_days_after(account):
+    # 900 spent long before the days the query joins, 100 on the day, 500 after it: on the day 1,000 of 1,000.
+    campaign = lifetime_campaign(account, spent=())
+    for offset, spend in ((400, 900), (0, 100), (-1, 500)):
+        DailyMetricFactory(campaign=campaign, date=TODAY - dt.timedelta(days=offset), spend=Decimal(spend))
+    services.campaign_totals_refresh(campaign_ids=[campaign.pk])
+    rule = rule_of(account, RuleCondition.BUDGET_SPENT, threshold=Decimal("100"))
+    assert conditions.campaigns_tripped(rule=rule, day=TODAY)[campaign.pk].numbers["spend"] == "1000.00"
+    assert conditions.campaigns_tripped(rule=rule, day=TODAY - dt.timedelta(days=1)) == {}
+
+
 def test_rule_sentence_reads_like_a_person_wrote_it(account):
     rule = rule_of(account, RuleCondition.BUDGET_SPENT, threshold=Decimal("90"))
     rule.action = RuleAction.PAUSE
