@@ -3,7 +3,10 @@
 `campaigns_tripped(rule=…, day=…)` is the one reading of the stored daily rows that both the preview (each of
 the last 30 days) and the evaluation (today) use, so the preview shows what evaluation does on the same data.
 Only campaign-level daily rows count (rows without a content item), and only rows up to `day`: a past day reads
-what was known then. Each condition's numbers come back with it, and `trip_text` writes them for people ("spend
+what was known then. A sum "up to `day`" is the campaign's stored total (`Campaign.total_*`, kept by every write of
+daily rows) less its rows after `day`, so the query joins only the rows of the last days the condition looks at
+(none after today when evaluating now, at most the preview's 30 days), never the campaign's whole history.
+Each condition's numbers come back with it, and `trip_text` writes them for people ("spend
 96 % of the lifetime budget (960.00 USD of 1,000.00 USD)"); `rule_sentence` writes the rule ("Pause when spend
 reaches 90 % of the lifetime budget")."""
 
@@ -11,7 +14,19 @@ import dataclasses
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Case, Count, DecimalField, ExpressionWrapper, F, Q, Sum, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    FilteredRelation,
+    Q,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from ..models import (
@@ -28,7 +43,9 @@ from ..models import (
 from ..money import money_text
 
 MONEY = DecimalField(max_digits=20, decimal_places=4)
-ROW = Q(daily_metrics__content_item__isnull=True)
+COUNT = BigIntegerField()
+# The campaign-level daily rows the condition reads: only those after a bound (`_recent`), joined once.
+RECENT = "recent_days"
 RESULT_WORDS = {"reach": "reached", "clicks": "click", "video_views": "view", "follows": "follow"}
 
 # Which of a rule's numbers each condition needs (the form asks for these and only these).
@@ -56,19 +73,35 @@ class Trip:
     held: str
 
 
-def _sum(field: str, when: Q, output=None):
-    zero = Value(Decimal("0"), output_field=MONEY) if output is MONEY else Value(0)
-    return Coalesce(Sum(f"daily_metrics__{field}", filter=ROW & when), zero, output_field=output)
+def _recent(since: dt.date) -> FilteredRelation:
+    """The campaign's own daily rows (no content item) after `since`: the join's ON clause holds the bound, so the
+    database reads them from the (campaign, date) index and never the older days."""
+    return FilteredRelation(
+        "daily_metrics", condition=Q(daily_metrics__content_item__isnull=True, daily_metrics__date__gt=since)
+    )
+
+
+def _sum(field: str, when: Q, output=COUNT):
+    """The sum of `field` over the recent rows that match `when` (0 when none do)."""
+    zero = Value(Decimal("0") if output is MONEY else 0, output_field=output)
+    return Coalesce(Sum(f"{RECENT}__{field}", filter=when), zero, output_field=output)
+
+
+def _upto(field: str, day: dt.date, output=COUNT):
+    """The sum of `field` over the campaign's daily rows up to `day`: its stored total less the rows after `day`."""
+    return ExpressionWrapper(
+        F(f"total_{field}") - _sum(field, Q(**{f"{RECENT}__date__gt": day}), output), output_field=output
+    )
 
 
 def _results_expr():
     """The day row's results, by the campaign's objective (`OBJECTIVE_RESULT_METRIC`)."""
     return Case(
         *(
-            When(objective=objective, then=F(f"daily_metrics__{metric}"))
+            When(objective=objective, then=F(f"{RECENT}__{metric}"))
             for objective, metric in OBJECTIVE_RESULT_METRIC.items()
         ),
-        default=F("daily_metrics__video_views"),
+        default=F(f"{RECENT}__video_views"),
     )
 
 
@@ -82,9 +115,11 @@ def _over_target_q() -> Q:
     for metric, objectives in by_metric.items():
         q |= Q(
             objective__in=objectives,
-            daily_metrics__spend__gt=ExpressionWrapper(
-                F("target_cost_per_result") * F(f"daily_metrics__{metric}"), output_field=MONEY
-            ),
+            **{
+                f"{RECENT}__spend__gt": ExpressionWrapper(
+                    F("target_cost_per_result") * F(f"{RECENT}__{metric}"), output_field=MONEY
+                )
+            },
         )
     return q
 
@@ -104,24 +139,34 @@ def scope_queryset(*, rule: Rule, campaign_ids=None):
 
 def campaigns_tripped(*, rule: Rule, day: dt.date, campaign_ids=None) -> dict[int, Trip]:
     """{campaign id: Trip} for the rule's campaigns (not ended) its condition holds for on `day`. One query."""
-    upto = Q(daily_metrics__date__lte=day)
-    qs = scope_queryset(rule=rule, campaign_ids=campaign_ids).annotate(cum_impressions=_sum("impressions", upto))
-    fields = ["pk", "name", "status", "start_date", "end_date", "budget_amount", "cum_impressions"]
     condition = RuleCondition(rule.condition)
     threshold = rule.threshold_value
     days = max(int(rule.days or 1), 1)
-    window = Q(daily_metrics__date__gt=day - dt.timedelta(days=days), daily_metrics__date__lte=day)
+    # The rows read: those after `day` (what the stored totals hold beyond it), and the days the condition looks
+    # at: its window, or the day itself.
+    since = {
+        RuleCondition.COST_PER_RESULT: day - dt.timedelta(days=days),
+        RuleCondition.NO_IMPRESSIONS: day - dt.timedelta(days=days),
+        RuleCondition.DAILY_OVERSPEND: day - dt.timedelta(days=1),
+    }.get(condition, day)
+    qs = (
+        scope_queryset(rule=rule, campaign_ids=campaign_ids)
+        .alias(**{RECENT: _recent(since)})
+        .annotate(cum_impressions=_upto("impressions", day))
+    )
+    fields = ["pk", "name", "status", "start_date", "end_date", "budget_amount", "cum_impressions"]
+    window = Q(**{f"{RECENT}__date__lte": day})  # and after `since`, by the join
     if condition == RuleCondition.BUDGET_SPENT:
         qs = (
             qs.filter(budget_mode=BudgetMode.LIFETIME, budget_amount__gt=0)
-            .annotate(cum_spend=_sum("spend", upto, MONEY))
+            .annotate(cum_spend=_upto("spend", day, MONEY))
             .filter(cum_spend__gte=ExpressionWrapper(F("budget_amount") * threshold / 100, output_field=MONEY))
         )
         fields.append("cum_spend")
     elif condition == RuleCondition.DAILY_OVERSPEND:
         qs = (
             qs.filter(budget_mode=BudgetMode.DAILY, budget_amount__gt=0)
-            .annotate(day_spend=_sum("spend", Q(daily_metrics__date=day), MONEY))
+            .annotate(day_spend=_sum("spend", Q(**{f"{RECENT}__date": day}), MONEY))
             .filter(day_spend__gte=ExpressionWrapper(F("budget_amount") * threshold, output_field=MONEY))
         )
         fields.append("day_spend")
@@ -129,9 +174,9 @@ def campaigns_tripped(*, rule: Rule, day: dt.date, campaign_ids=None) -> dict[in
         qs = (
             qs.filter(target_cost_per_result__isnull=False)
             .annotate(
-                over_days=Count("daily_metrics", filter=ROW & window & _over_target_q()),
+                over_days=Count(RECENT, filter=window & _over_target_q()),
                 window_spend=_sum("spend", window, MONEY),
-                window_results=Coalesce(Sum(_results_expr(), filter=ROW & window), Value(0)),
+                window_results=Coalesce(Sum(_results_expr(), filter=window), Value(0), output_field=COUNT),
             )
             .filter(over_days__gte=days)
         )
@@ -147,10 +192,14 @@ def campaigns_tripped(*, rule: Rule, day: dt.date, campaign_ids=None) -> dict[in
     elif condition == RuleCondition.LOW_CTR:
         # Integers on both sides: clicks × 10,000 < impressions × the percentage in hundredths.
         hundredths = int((threshold * 100).to_integral_value(ROUND_HALF_UP))
+        least = max(int(rule.impressions or 0), 1)
         qs = (
-            qs.annotate(cum_clicks=_sum("clicks", upto))
+            # Impressions only add up, so a total below the bound is below it on any day: those campaigns are
+            # left out before their rows are read.
+            qs.filter(total_impressions__gte=least)
+            .annotate(cum_clicks=_upto("clicks", day))
             .annotate(clicks_scaled=F("cum_clicks") * 10000, impressions_scaled=F("cum_impressions") * hundredths)
-            .filter(cum_impressions__gte=max(int(rule.impressions or 0), 1))
+            .filter(cum_impressions__gte=least)
             .filter(clicks_scaled__lt=F("impressions_scaled"))
         )
         fields.append("cum_clicks")

@@ -226,6 +226,7 @@ def rule_of(account, condition, **values):
 def test_daily_overspend(account):
     campaign = CampaignFactory(account=account, budget_mode=BudgetMode.DAILY, budget_amount=Decimal("100"))
     DailyMetricFactory(campaign=campaign, date=TODAY, spend=Decimal("250"))
+    services.campaign_totals_refresh(campaign_ids=[campaign.pk])
     rule = rule_of(account, RuleCondition.DAILY_OVERSPEND, threshold=Decimal("2"))
     trip = conditions.campaigns_tripped(rule=rule, day=TODAY)[campaign.pk]
     assert trip.text == "spent 250.00 USD in the day, 2.5 × the daily budget of 100.00 USD"
@@ -240,6 +241,7 @@ def test_cost_per_result_over_target_for_n_days_in_a_row(account):
         DailyMetricFactory(
             campaign=campaign, date=TODAY - dt.timedelta(days=offset), spend=Decimal("10"), clicks=clicks
         )
+    services.campaign_totals_refresh(campaign_ids=[campaign.pk])
     three = rule_of(account, RuleCondition.COST_PER_RESULT, days=3)
     four = rule_of(account, RuleCondition.COST_PER_RESULT, days=4)
     trip = conditions.campaigns_tripped(rule=three, day=TODAY)[campaign.pk]
@@ -252,6 +254,7 @@ def test_no_impressions_for_n_days(account):
     busy = CampaignFactory(account=account)
     DailyMetricFactory(campaign=quiet, date=TODAY - dt.timedelta(days=5))
     DailyMetricFactory(campaign=busy, date=TODAY - dt.timedelta(days=1))
+    services.campaign_totals_refresh(campaign_ids=[quiet.pk, busy.pk])
     rule = rule_of(account, RuleCondition.NO_IMPRESSIONS, days=3)
     trips = conditions.campaigns_tripped(rule=rule, day=TODAY)
     assert quiet.pk in trips and busy.pk not in trips
@@ -271,10 +274,22 @@ def test_low_ctr_after_n_impressions(account):
     DailyMetricFactory(campaign=low, date=TODAY, impressions=10000, clicks=30)  # 0.3 %
     few = CampaignFactory(account=account)
     DailyMetricFactory(campaign=few, date=TODAY, impressions=500, clicks=0)
+    services.campaign_totals_refresh(campaign_ids=[low.pk, few.pk])
     rule = rule_of(account, RuleCondition.LOW_CTR, threshold=Decimal("0.5"), impressions=1000)
     trips = conditions.campaigns_tripped(rule=rule, day=TODAY)
     assert list(trips) == [low.pk]
     assert trips[low.pk].text == "CTR 0.3 % after 10,000 impressions"
+
+
+def test_sums_up_to_a_day_count_the_whole_history_and_not_the_days_after(account):
+    # 900 spent long before the days the query joins, 100 on the day, 500 after it: on the day 1,000 of 1,000.
+    campaign = lifetime_campaign(account, spent=())
+    for offset, spend in ((400, 900), (0, 100), (-1, 500)):
+        DailyMetricFactory(campaign=campaign, date=TODAY - dt.timedelta(days=offset), spend=Decimal(spend))
+    services.campaign_totals_refresh(campaign_ids=[campaign.pk])
+    rule = rule_of(account, RuleCondition.BUDGET_SPENT, threshold=Decimal("100"))
+    assert conditions.campaigns_tripped(rule=rule, day=TODAY)[campaign.pk].numbers["spend"] == "1000.00"
+    assert conditions.campaigns_tripped(rule=rule, day=TODAY - dt.timedelta(days=1)) == {}
 
 
 def test_rule_sentence_reads_like_a_person_wrote_it(account):

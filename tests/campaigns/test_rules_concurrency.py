@@ -42,6 +42,7 @@ def spent_campaign(account):
         start_date=TODAY - dt.timedelta(days=20),
     )
     DailyMetric.objects.create(campaign=campaign, date=TODAY, spend=Decimal("960"), impressions=5000)
+    services.campaign_totals_refresh(campaign_ids=[campaign.pk])
     return campaign
 
 

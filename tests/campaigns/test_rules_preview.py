@@ -9,6 +9,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from campaigns import services
 from campaigns.models import (
     BudgetMode,
     Campaign,
@@ -95,6 +96,7 @@ def test_preview_equals_evaluation_day_by_day(
                 for offset, day in enumerate(spec["days"])
                 if day is not None
             )
+            services.campaign_totals_refresh(campaign_ids=[campaign.pk])
         rule = rule_services.rule_create(
             account=account,
             actor=manager,
@@ -134,6 +136,7 @@ def test_preview_names_campaign_day_and_numbers_and_writes_nothing(account):
     )
     for day, spend in ((dt.date(2026, 11, 11), 500), (dt.date(2026, 11, 12), 460), (dt.date(2026, 11, 13), 10)):
         DailyMetric.objects.create(campaign=campaign, date=day, spend=Decimal(spend), impressions=1000)
+    services.campaign_totals_refresh(campaign_ids=[campaign.pk])
     rule = Rule(
         account=account, name="Budget", condition=RuleCondition.BUDGET_SPENT, threshold=90, action=RuleAction.PAUSE
     )

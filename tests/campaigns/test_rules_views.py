@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from campaigns import services
 from campaigns.models import BudgetMode, DailyMetric, Rule, RuleLogEntry, RuleLogKind
 from campaigns.rules import evaluate
 from campaigns.rules import services as rule_services
@@ -42,6 +43,7 @@ def spent(account):
         start_date=today - dt.timedelta(days=20),
     )
     DailyMetric.objects.create(campaign=campaign, date=today - dt.timedelta(days=3), spend=Decimal("960"))
+    services.campaign_totals_refresh(campaign_ids=[campaign.pk])
     return campaign
 
 
