@@ -6,7 +6,7 @@ reconcile check `campaigns.imports`)."""
 
 import dataclasses
 
-from django.db import connection
+from django.db import connection, transaction
 
 from ..models import METRIC_FIELDS, ImportState, MetricImport, MetricImportRow
 from .files import ImportFileError, file_lines
@@ -119,7 +119,8 @@ def _chunk_writer():
     insert = f"INSERT INTO {STAGE} ({columns}) VALUES ({', '.join(['%s'] * len(STAGE_COLUMNS))})"  # noqa: S608  # nosec B608
 
     def write(chunk: list[tuple]) -> None:  # days and Decimals through the adapters Django registers
-        with connection.cursor() as cursor:
+        # One transaction a chunk (in autocommit, SQLite would commit each row: a disk sync each).
+        with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(insert, chunk)
 
     return write
