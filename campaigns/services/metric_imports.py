@@ -332,7 +332,7 @@ def _commit_apply(*, import_id: int) -> dict | None:
                 "Nothing was imported."
             )
         applied = imports.plan_apply(plan=plan, owner=locked.committed_by)
-        created, updated = daily_metrics_bulk_upsert(select=applied["select"])
+        created, updated = daily_metrics_bulk_upsert(select=applied["select"], created=plan.counts["new"])
         rows = summary["staged_rows"]
         result = {"created": created, "updated": updated, **applied["counts"]}
         MetricImport.objects.filter(pk=locked.pk).update(

@@ -85,12 +85,13 @@ _STAGE_BATCH = 10_000
 
 
 def daily_metrics_bulk_upsert(
-    *, rows=None, select: tuple[str, list] | None = None, refresh_totals: bool = True
+    *, rows=None, select: tuple[str, list] | None = None, created: int | None = None, refresh_totals: bool = True
 ) -> tuple[int, int]:
     """Insert or update many daily metric rows at database speed, keyed as in `daily_metrics_upsert`, each key at
     most once: `rows`, tuples in DAILY_ROW_COLUMNS order (campaign id, content item id or None, day, the
     METRIC_FIELDS), or `select`, (a SELECT giving those columns by those names, its params) — the rows staged
-    by an import (`imports.plan_apply`).
+    by an import (`imports.plan_apply`). `created`, when the caller knows how many of the rows are new (an
+    import's plan, made in the same transaction), spares counting them.
 
     Tuples go into a temporary staging table first (PostgreSQL: COPY through psycopg's `cursor.copy()`;
     otherwise `executemany`); then into campaigns_dailymetric with one INSERT … SELECT … ON CONFLICT per partial
@@ -112,13 +113,19 @@ def daily_metrics_bulk_upsert(
             source, params = f"{_STAGE} AS s", []
         else:
             source, params = f"({select[0]}) AS s", list(select[1])
-        cursor.execute(
-            f"SELECT COUNT(*) FROM {source} WHERE NOT EXISTS (SELECT 1 FROM campaigns_dailymetric m "  # noqa: S608  # nosec B608
-            "WHERE m.campaign_id = s.campaign_id AND m.date = s.date AND (m.content_item_id = s.content_item_id "
-            "OR (m.content_item_id IS NULL AND s.content_item_id IS NULL)))",
-            params,
-        )
-        created = cursor.fetchone()[0]
+        if created is None:
+            created = 0
+            for condition in (
+                "s.content_item_id IS NULL AND m.content_item_id IS NULL",
+                "s.content_item_id IS NOT NULL AND m.content_item_id = s.content_item_id",
+            ):
+                cursor.execute(
+                    f"SELECT COUNT(*) FROM {source} WHERE NOT EXISTS (SELECT 1 FROM campaigns_dailymetric m "  # noqa: S608  # nosec B608
+                    f"WHERE m.campaign_id = s.campaign_id AND m.date = s.date AND {condition}) "
+                    f"AND s.content_item_id IS {'' if 'NOT' not in condition else 'NOT '}NULL",
+                    params,
+                )
+                created += cursor.fetchone()[0]
         changed = " OR ".join(f"campaigns_dailymetric.{f} <> excluded.{f}" for f in METRIC_FIELDS)
         assign = ", ".join(f"{f} = excluded.{f}" for f in (*METRIC_FIELDS, "updated_at"))
         written = 0
