@@ -831,6 +831,43 @@ class MetricImport(models.Model):
         return self.filename
 
 
+class MetricImportRow(models.Model):
+    """One usable row of an import's file, staged by the preview (issue 19): the plan's checks are SQL over these
+    rows, and the commit writes the daily metrics from them with one INSERT … SELECT, never reading the file
+    again. Deleted when the import is committed, discarded or failed (and by the reconcile check
+    `campaigns.imports` for imports long past). No foreign-key constraint and no id: a million rows are copied in
+    at database speed, keyed by (import, line); the rows of a deleted import are orphans the clean-up removes."""
+
+    pk = models.CompositePrimaryKey("metric_import_id", "line")
+    metric_import = models.ForeignKey(
+        MetricImport, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    line = models.PositiveIntegerField()
+    # The number of the row's (campaign id, campaign name, ad id, ad name) within its import: the plan matches
+    # each distinct one once, and joins the rows to its match by this number.
+    key = models.PositiveIntegerField()
+    campaign_name = models.TextField(blank=True)
+    campaign_platform_id = models.TextField(blank=True)
+    ad_name = models.TextField(blank=True)
+    ad_platform_id = models.TextField(blank=True)
+    date = models.DateField()
+    spend = models.DecimalField(max_digits=14, decimal_places=2)
+    impressions = models.BigIntegerField()
+    reach = models.BigIntegerField()
+    clicks = models.BigIntegerField()
+    video_views = models.BigIntegerField()
+    likes = models.BigIntegerField()
+    comments = models.BigIntegerField()
+    shares = models.BigIntegerField()
+    follows = models.BigIntegerField()
+    profile_visits = models.BigIntegerField()
+    rights_expire_on = models.DateField(null=True)
+    creator_name = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.metric_import_id}:{self.line}"
+
+
 # --- list totals maintained on write (issue 9) ---
 
 

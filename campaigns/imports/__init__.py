@@ -14,12 +14,14 @@ Reads only; `services.metric_import_*` do the writes. Contracts:
   and blank rows are skipped; "-", "N/A" and empty cells mean 0; "1,234.50" is 1234.50; cell text is data,
   never a formula.
 
-Modules: `files` (bytes → lines of cells), `cells` (one cell → a value or a problem), `rows` (lines → a
-ParsedFile), `plan` (a ParsedFile → an ImportPlan for an account; `plan_apply`)."""
+Modules: `files` (bytes → lines of cells), `cells` (one cell → a value or a problem), `rows` (lines → rows, or a
+ParsedFile), `stage` (rows → the staging table `MetricImportRow`, chunk by chunk), `plan` (the staged rows → an
+ImportPlan for an account, in SQL; `plan_apply` writes it)."""
 
 from .files import MAX_UPLOAD_BYTES, ImportFileError, display_filename, safe_filename, upload_check, upload_read
-from .plan import ImportPlan, import_plan, plan_apply
+from .plan import ImportPlan, import_plan, plan_apply, plan_drop
 from .rows import HEADER_SYNONYMS, ParsedFile, ParsedRow, RowError, file_parse, rows_count
+from .stage import StagedFile, file_stage, staged_count, staged_delete, staged_orphans_delete
 
 __all__ = [
     "HEADER_SYNONYMS",
@@ -29,12 +31,18 @@ __all__ = [
     "ParsedFile",
     "ParsedRow",
     "RowError",
+    "StagedFile",
     "display_filename",
     "file_parse",
+    "file_stage",
     "import_plan",
     "plan_apply",
+    "plan_drop",
     "rows_count",
     "safe_filename",
+    "staged_count",
+    "staged_delete",
+    "staged_orphans_delete",
     "upload_check",
     "upload_read",
 ]

@@ -191,9 +191,18 @@ def _header_find(lines) -> _Header:
 
 
 def _parsed(lines, file_format: str, *, progress=None) -> ParsedFile:
-    lines = iter(lines)
-    header = _header_find(lines)
-    limits = {
+    reader = RowReader(lines, progress=progress)
+    rows: list[ParsedRow] = []
+    errors: list[RowError] = []
+    for row in reader:
+        (errors if row.__class__ is RowError else rows).append(row)
+    header = reader.header
+    return ParsedFile(file_format, header.columns, header.unknown, rows, errors, reader.skipped, header.currencies)
+
+
+def row_limits() -> dict:
+    """{field: its Limit (metrics) or max_length (names, ids)}: what a parsed value must fit."""
+    return {
         **metric_limits(DailyMetric),
         "campaign_name": Campaign._meta.get_field("name").max_length,
         "ad_name": ContentItem._meta.get_field("title").max_length,
@@ -201,37 +210,50 @@ def _parsed(lines, file_format: str, *, progress=None) -> ParsedFile:
         "ad_id": ContentItem._meta.get_field("platform_id").max_length,
         "creator_name": ContentItem._meta.get_field("creator_name").max_length,
     }
-    row_parse = _RowParser(header=header, limits=limits)
-    rows: list[ParsedRow] = []
-    errors: list[RowError] = []
-    skipped = 0
-    total_row = TOTAL_ROW.match
-    # Blank rows are skipped, not counted as rows, but a sheet of a million empty rows must not be read to its end.
-    max_lines = 2 * MAX_ROWS + HEADER_SEARCH_ROWS
-    for seen, (line, cells) in enumerate(lines, start=1):
-        if progress is not None and not seen % PROGRESS_EVERY:
-            progress(seen)
-        if seen > max_lines:
-            raise ImportFileError(f"The file has more than {max_lines:,} lines. Export a shorter date range.")
-        try:  # a CSV's cells are all text: one join tells blank rows and the "Total" row apart
-            joined = "".join(cells)
-            if not joined or joined.isspace():
-                skipped += 1
+
+
+class RowReader:
+    """A file's lines → its rows one by one (ParsedRow or RowError, in line order), holding none of them: the
+    header is read at once (`header`: ImportFileError when there is none); `skipped` counts blank and total
+    rows once iterated."""
+
+    def __init__(self, lines, *, progress=None):
+        self.lines = iter(lines)
+        self.header = _header_find(self.lines)
+        self.progress = progress
+        self.skipped = 0
+
+    def __iter__(self):
+        row_parse = _RowParser(header=self.header, limits=row_limits())
+        progress, lines = self.progress, self.lines
+        count = 0
+        total_row = TOTAL_ROW.match
+        # Blank rows are skipped, not counted as rows, but a sheet of a million empty rows must not be read to its
+        # end.
+        max_lines = 2 * MAX_ROWS + HEADER_SEARCH_ROWS
+        for seen, (line, cells) in enumerate(lines, start=1):
+            if progress is not None and not seen % PROGRESS_EVERY:
+                progress(seen)
+            if seen > max_lines:
+                raise ImportFileError(f"The file has more than {max_lines:,} lines. Export a shorter date range.")
+            try:  # a CSV's cells are all text: one join tells blank rows and the "Total" row apart
+                joined = "".join(cells)
+                if not joined or joined.isspace():
+                    self.skipped += 1
+                    continue
+                texts = "".join(cells[:3]).lower()
+            except TypeError:  # a workbook's numbers and dates
+                texts = None
+                if not any(str(c).strip() for c in cells):
+                    self.skipped += 1
+                    continue
+            if count >= MAX_ROWS:
+                raise ImportFileError(f"The file has more than {MAX_ROWS:,} rows. Export a shorter date range.")
+            if (texts is None or "total" in texts) and any(total_row(str(c)) for c in cells[:3] if str(c).strip()):
+                self.skipped += 1
                 continue
-            texts = "".join(cells[:3]).lower()
-        except TypeError:  # a workbook's numbers and dates
-            texts = None
-            if not any(str(c).strip() for c in cells):
-                skipped += 1
-                continue
-        if len(rows) + len(errors) >= MAX_ROWS:
-            raise ImportFileError(f"The file has more than {MAX_ROWS:,} rows. Export a shorter date range.")
-        if (texts is None or "total" in texts) and any(total_row(str(c)) for c in cells[:3] if str(c).strip()):
-            skipped += 1
-            continue
-        row = row_parse(line, cells, texts is not None)
-        (errors if row.__class__ is RowError else rows).append(row)
-    return ParsedFile(file_format, header.columns, header.unknown, rows, errors, skipped, header.currencies)
+            count += 1
+            yield row_parse(line, cells, texts is not None)
 
 
 _MONEY_PLAIN = re.compile(r"\d{1,12}(?:\.\d{1,2})?")  # "1234.50": at most 999,999,999,999.99, read as it is

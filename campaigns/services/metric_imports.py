@@ -6,13 +6,20 @@ small export takes milliseconds, and a file that cannot be used at all is refuse
 before); a larger one is stored queued and read by the task `metric_import_preview_task`, which writes its
 `progress` as it goes. The commit is always the task `metric_import_commit_task`.
 
+The preview stages the file's rows in the table `MetricImportRow` (`imports.file_stage`, chunk by chunk, so a
+worker's memory does not grow with the file) and plans them in SQL (`imports.import_plan`); the commit plans the
+staged rows again (the account may have changed) and writes them with one INSERT … SELECT (`imports.plan_apply`),
+never reading the file again. An import's staged rows are deleted when it is committed, discarded or failed; the
+reconcile check `campaigns.imports` deletes those of imports long past (`imports.staged_orphans_delete`).
+
 Both tasks can be killed and run again: each locks the import's row (`select_for_update`), re-checks its state
-and quietly does nothing when the work is already done. The commit stores everything in one transaction (the rows
-through a staging table, `daily_metrics_bulk_upsert`), together with the import's move to committed, so a worker
-killed mid-commit leaves nothing behind and the state still "committing"; the lost-task sweep, or the reconcile
-check `campaigns.imports` (campaigns/worker/checks.py), runs it again."""
+and quietly does nothing when the work is already done. The commit stores everything in one transaction,
+together with the import's move to committed, so a worker killed mid-commit leaves nothing behind and the state
+still "committing"; the lost-task sweep, or the reconcile check `campaigns.imports` (campaigns/worker/checks.py),
+runs it again."""
 
 import contextlib
+import datetime as dt
 import gc
 import hashlib
 
@@ -80,10 +87,18 @@ def metric_import_start(*, account: AdAccount, upload, actor) -> MetricImport:
     return metric_import
 
 
-def _summary(*, account: AdAccount, filename: str, sha: str, handle=None, content=None, progress=None) -> dict:
-    parsed = imports.file_parse(content=content, handle=handle, filename=filename, progress=progress)
-    plan = imports.import_plan(account=account, parsed=parsed)
-    summary = plan.summary()
+def _summary(
+    *, account: AdAccount, import_id: int, filename: str, sha: str, handle=None, content=None, progress=None
+) -> dict:
+    """Stage the file's rows under `import_id` and plan them: the import's summary. Raises ImportFileError (the
+    staged rows are then the caller's to delete or roll back)."""
+    staged = imports.file_stage(
+        import_id=import_id, content=content, handle=handle, filename=filename, progress=progress
+    )
+    try:
+        summary = imports.import_plan(account=account, import_id=import_id, staged=staged).summary()
+    finally:
+        imports.plan_drop()
     previous = (
         MetricImport.objects.filter(account=account, sha256=sha, state=ImportState.COMMITTED)
         .order_by("-committed_at")
@@ -95,24 +110,26 @@ def _summary(*, account: AdAccount, filename: str, sha: str, handle=None, conten
 
 
 def metric_import_preview(*, account: AdAccount, upload, actor) -> MetricImport:
-    """Read an uploaded export in this process and store it with a plan of what committing would do; nothing
-    else changes. Raises `imports.ImportFileError` for files that cannot be used at all (then nothing is
-    stored); row errors are stored in the summary, for the preview to list."""
+    """Read an uploaded export in this process and store it with a plan of what committing would do (its rows
+    staged for the commit); nothing else changes. Raises `imports.ImportFileError` for files that cannot be used
+    at all (then nothing is stored); row errors are stored in the summary, for the preview to list."""
     content = imports.upload_read(upload)
     filename = imports.display_filename(upload.name)
     sha = hashlib.sha256(content).hexdigest()
-    summary = _summary(account=account, content=content, filename=filename, sha=sha)
-    metric_import = MetricImport(
-        account=account,
-        uploaded_by=actor if actor is not None and actor.is_authenticated else None,
-        filename=filename,
-        sha256=sha,
-        size=len(content),
-        summary=summary,
-        progress_at=timezone.now(),
-    )
-    metric_import.file.save(f"{sha[:16]}-{imports.safe_filename(filename)}", ContentFile(content), save=False)
-    metric_import.save()
+    with transaction.atomic():  # a file refused stores nothing: neither the import nor its staged rows
+        metric_import = MetricImport.objects.create(
+            account=account,
+            uploaded_by=actor if actor is not None and actor.is_authenticated else None,
+            filename=filename,
+            sha256=sha,
+            size=len(content),
+            progress_at=timezone.now(),
+        )
+        metric_import.summary = _summary(
+            account=account, import_id=metric_import.pk, content=content, filename=filename, sha=sha
+        )
+        metric_import.file.save(f"{sha[:16]}-{imports.safe_filename(filename)}", ContentFile(content), save=False)
+        metric_import.save(update_fields=["summary", "file"])
     return metric_import
 
 
@@ -168,14 +185,16 @@ def _fail(*, import_id: int, from_state: str, error: str) -> None:
 
 
 def metric_import_preview_run(*, import_id: int) -> str:
-    """The preview task's work: read the stored file of a queued (or interrupted) import into its summary, then
-    state preview; failed with the reason for a file that cannot be used at all (its stored file deleted).
-    Idempotent: an import past parsing is left alone. Returns the state it leaves."""
+    """The preview task's work: stage the stored file's rows of a queued (or interrupted) import and plan them
+    into its summary, then state preview; failed with the reason for a file that cannot be used at all (its
+    stored file and staged rows deleted). Idempotent: an import past parsing is left alone; an interrupted run's
+    staged rows are deleted before reading again. Returns the state it leaves."""
     metric_import = _state_claim(
         import_id=import_id, states=(ImportState.QUEUED, ImportState.PARSING), to=ImportState.PARSING
     )
     if metric_import is None:
         return "skipped"
+    imports.staged_delete(import_id=import_id)
     try:
         with metric_import.file.open("rb") as handle:
             total = imports.rows_count(handle=handle, filename=metric_import.filename)
@@ -187,6 +206,7 @@ def metric_import_preview_run(*, import_id: int) -> str:
         with metric_import.file.open("rb") as handle, _no_cycle_collection():
             summary = _summary(
                 account=metric_import.account,
+                import_id=import_id,
                 handle=handle,
                 filename=metric_import.filename,
                 sha=metric_import.sha256,
@@ -194,20 +214,24 @@ def metric_import_preview_run(*, import_id: int) -> str:
             )
     except imports.ImportFileError as error:
         _fail(import_id=import_id, from_state=ImportState.PARSING, error=f"Nothing was imported: {error}")
+        imports.staged_delete(import_id=import_id)
         if metric_import.file:
             metric_import.file.delete(save=False)
             MetricImport.objects.filter(pk=import_id).update(file="")
         return ImportState.FAILED
     except (ValueError, OSError):
         _fail(import_id=import_id, from_state=ImportState.PARSING, error="The uploaded file is no longer available.")
+        imports.staged_delete(import_id=import_id)
         return ImportState.FAILED
     rows = summary["data_rows"]
-    MetricImport.objects.filter(pk=import_id, state=ImportState.PARSING).update(
+    updated = MetricImport.objects.filter(pk=import_id, state=ImportState.PARSING).update(
         state=ImportState.PREVIEW,
         summary=summary,
         progress={"step": "reading", "done": rows, "total": rows},
         progress_at=timezone.now(),
     )
+    if not updated:  # failed or discarded meanwhile: its rows are not needed
+        imports.staged_delete(import_id=import_id)
     return ImportState.PREVIEW
 
 
@@ -237,56 +261,28 @@ def metric_import_commit(*, metric_import: MetricImport, actor) -> MetricImport:
 
 
 def metric_import_commit_run(*, import_id: int) -> str:
-    """The commit task's work, all or nothing: re-read and re-plan the stored file (the account may have changed
-    since the preview), then in one transaction with the import's row locked: campaigns created (manual
-    accounts), content items created, daily metrics upserted, totals refreshed (the list's counts and search
-    table follow by trigger), the audit rows, the import committed; on commit the guardrail rules are queued
-    (`effects.metrics_stored`), then still-delivering is checked.
+    """The commit task's work, all or nothing, from the rows the preview staged (the file is not read again): in
+    one transaction with the import's row locked, the plan is made again in SQL (the account may have changed
+    since the preview; a row error now fails the import), then campaigns created (manual accounts), content
+    items created, daily metrics upserted, totals refreshed (the list's counts and search table follow by
+    trigger), the audit rows, the import committed; on commit the guardrail rules are queued
+    (`effects.metrics_stored`), then still-delivering is checked, and the staged rows deleted.
 
     Idempotent: an import that is not committing (already committed, failed or gone) is left alone, so a second
-    run stores nothing twice. A file that can no longer be used is failed with the reason; an unexpected error
+    run stores nothing twice. Staged rows that are missing fail the import (upload again); an unexpected error
     fails the import (nothing stored) and is raised again for the task's record. Returns the state it leaves."""
     metric_import = MetricImport.objects.filter(pk=import_id, state=ImportState.COMMITTING).first()
     if metric_import is None:
         return "skipped"
-    progress = _Progress(import_id=import_id, step="checking", total=metric_import.progress.get("total", 0))
     try:
-        with metric_import.file.open("rb") as handle:
-            digest = hashlib.sha256()
-            while chunk := handle.read(1024 * 1024):
-                digest.update(chunk)
-            if digest.hexdigest() != metric_import.sha256:
-                raise CampaignError("The stored file changed since the preview; upload it again.")
-            handle.seek(0)
-            with _no_cycle_collection():
-                parsed = imports.file_parse(handle=handle, filename=metric_import.filename, progress=progress)
-        with _no_cycle_collection():
-            plan = imports.import_plan(account=metric_import.account, parsed=parsed)
-        # The summary is the preview's: the parsed rows are not needed past the plan (its daily rows hold their
-        # values), and a million of them are some 130 MB.
-        parsed.rows.clear()
-        if plan.errors:
-            count = len(plan.errors)
-            raise CampaignError(
-                f"The file has {count} row error{'s' if count != 1 else ''} now; upload it again to see them. "
-                "Nothing was imported."
-            )
-        MetricImport.objects.filter(pk=import_id).update(
-            progress={"step": "writing", "done": 0, "total": len(plan.metric_rows)}, progress_at=timezone.now()
-        )
-        result = _commit_apply(import_id=import_id, plan=plan)
-    except (ValueError, OSError):  # no file attached, or it vanished from storage
-        _fail(
-            import_id=import_id,
-            from_state=ImportState.COMMITTING,
-            error="The uploaded file is no longer available; upload it again.",
-        )
-        return ImportState.FAILED
+        result = _commit_apply(import_id=import_id)
     except imports.ImportFileError as error:
         _fail(import_id=import_id, from_state=ImportState.COMMITTING, error=f"{error} Nothing was imported.")
+        imports.staged_delete(import_id=import_id)
         return ImportState.FAILED
     except CampaignError as error:
         _fail(import_id=import_id, from_state=ImportState.COMMITTING, error=str(error))
+        imports.staged_delete(import_id=import_id)
         return ImportState.FAILED
     except Exception as error:
         _fail(
@@ -295,26 +291,54 @@ def metric_import_commit_run(*, import_id: int) -> str:
             error=f"The import failed ({type(error).__name__}). Nothing was imported; try again.",
         )
         raise
+    finally:
+        imports.plan_drop()
     if result is None:
         return "skipped"
+    imports.staged_delete(import_id=import_id)
     still_delivering_detect(campaign_ids=result["campaign_ids"])
     return ImportState.COMMITTED
 
 
-def _commit_apply(*, import_id: int, plan) -> dict | None:
+_STAGED_GONE = "The rows read from the file are no longer available; upload it again. Nothing was imported."
+
+
+def _commit_apply(*, import_id: int) -> dict | None:
     with transaction.atomic():
         locked = MetricImport.objects.select_for_update().filter(pk=import_id).first()
         if locked is None or locked.state != ImportState.COMMITTING:
-            return None  # another run committed (or it was failed) while this one read the file
-        owner = locked.committed_by
-        applied = imports.plan_apply(plan=plan, owner=owner)
-        created, updated = daily_metrics_bulk_upsert(rows=applied["rows"])
-        rows = applied["row_count"]
-        summary = {**locked.summary, "result": {"created": created, "updated": updated, **applied["counts"]}}
+            return None  # another run committed (or it was failed) meanwhile
+        summary = locked.summary or {}
+        if "staged_rows" not in summary or imports.staged_count(import_id=import_id) != summary["staged_rows"]:
+            raise CampaignError(_STAGED_GONE)
+        staged = imports.StagedFile(
+            format=summary.get("format", ""),
+            columns=_summary_columns(summary),
+            unknown_columns=[],
+            rows=summary["staged_rows"],
+            errors=[],
+            error_count=0,
+            skipped=summary.get("skipped_rows", 0),
+            currencies=summary.get("currencies") or {},
+        )
+        MetricImport.objects.filter(pk=import_id).update(
+            progress={"step": "writing", "done": 0, "total": summary["staged_rows"]}, progress_at=timezone.now()
+        )
+        plan = imports.import_plan(account=locked.account, import_id=import_id, staged=staged)
+        if plan.error_count:
+            count = plan.error_count
+            raise CampaignError(
+                f"The file has {count} row error{'s' if count != 1 else ''} now; upload it again to see them. "
+                "Nothing was imported."
+            )
+        applied = imports.plan_apply(plan=plan, owner=locked.committed_by)
+        created, updated = daily_metrics_bulk_upsert(select=applied["select"], created=plan.counts["new"])
+        rows = summary["staged_rows"]
+        result = {"created": created, "updated": updated, **applied["counts"]}
         MetricImport.objects.filter(pk=locked.pk).update(
             state=ImportState.COMMITTED,
             committed_at=timezone.now(),
-            summary=summary,
+            summary={**summary, "result": result},
             progress={"step": "writing", "done": rows, "total": rows},
             progress_at=timezone.now(),
         )
@@ -334,20 +358,38 @@ def _commit_apply(*, import_id: int, plan) -> dict | None:
             batch_size=500,
         )
         effects.metrics_stored(account_ids=[locked.account_id])
-    return {**summary["result"], "campaign_ids": applied["campaign_ids"]}
+    return {**result, "campaign_ids": applied["campaign_ids"]}
+
+
+def _summary_columns(summary: dict) -> dict[str, str]:
+    """The file's columns as the plan names them (field → header), from the summary's (label → header)."""
+    fields = {label: field for field, label in imports.rows.FIELD_LABELS.items()}
+    return {fields.get(label, label): header for label, header in (summary.get("columns") or {}).items()}
 
 
 def metric_import_discard(*, metric_import: MetricImport) -> None:
-    """Drop a preview: the stored file is deleted, the row kept (state discarded) as a record of the upload."""
+    """Drop a preview: the stored file and staged rows are deleted, the row kept (state discarded) as a record of
+    the upload."""
     updated = MetricImport.objects.filter(pk=metric_import.pk, state=ImportState.PREVIEW).update(
         state=ImportState.DISCARDED
     )
     if not updated:
         raise CampaignError("Only an import waiting for confirmation can be discarded.")
+    imports.staged_delete(import_id=metric_import.pk)
     if metric_import.file:
         metric_import.file.delete(save=False)
         MetricImport.objects.filter(pk=metric_import.pk).update(file="")
     metric_import.refresh_from_db()
+
+
+STAGED_KEEP = dt.timedelta(days=7)  # a preview nobody confirms keeps its staged rows this long
+
+
+def metric_import_rows_cleanup(*, now) -> int:
+    """Delete the staged rows no import needs any more: of imports committed, discarded, failed or gone (their own
+    deletion missed, e.g. a worker killed in between), and of previews left unconfirmed for STAGED_KEEP (their
+    commit then asks for the file again). Returns how many rows."""
+    return imports.staged_orphans_delete(older_than=now - STAGED_KEEP)
 
 
 def metric_imports_stuck(*, older_than) -> dict[str, list[int]]:

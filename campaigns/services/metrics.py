@@ -84,47 +84,48 @@ _STAGE = "closeout_daily_metric_stage"
 _STAGE_BATCH = 10_000
 
 
-def daily_metrics_bulk_upsert(*, rows, refresh_totals: bool = True) -> tuple[int, int]:
-    """Insert or update many daily metric rows at database speed: tuples in DAILY_ROW_COLUMNS order (campaign id,
-    content item id or None, day, the METRIC_FIELDS), keyed as in `daily_metrics_upsert`, each key at most once.
+def daily_metrics_bulk_upsert(
+    *, rows=None, select: tuple[str, list] | None = None, created: int | None = None, refresh_totals: bool = True
+) -> tuple[int, int]:
+    """Insert or update many daily metric rows at database speed, keyed as in `daily_metrics_upsert`, each key at
+    most once: `rows`, tuples in DAILY_ROW_COLUMNS order (campaign id, content item id or None, day, the
+    METRIC_FIELDS), or `select`, (a SELECT giving those columns by those names, its params) — the rows staged
+    by an import (`imports.plan_apply`). `created`, when the caller knows how many of the rows are new (an
+    import's plan, made in the same transaction), spares counting them.
 
-    The rows go into a temporary staging table (PostgreSQL: COPY through psycopg's `cursor.copy()`; otherwise
-    `executemany`), then into campaigns_dailymetric with one INSERT … SELECT … ON CONFLICT per partial unique
-    constraint (campaign days, content days). A row whose values are already stored is left as it is (its
-    `updated_at` too): the same rows again change nothing. Runs in the caller's transaction (one is opened if
-    there is none), so a failure stores nothing; the staging table is dropped before it returns. Returns
+    Tuples go into a temporary staging table first (PostgreSQL: COPY through psycopg's `cursor.copy()`;
+    otherwise `executemany`); then into campaigns_dailymetric with one INSERT … SELECT … ON CONFLICT per partial
+    unique constraint (campaign days, content days). A row whose values are already stored is left as it is
+    (its `updated_at` too): the same rows again change nothing. Runs in the caller's transaction (one is opened
+    if there is none), so a failure stores nothing; the staging table is dropped before it returns. Returns
     (created, updated)."""
     columns = ", ".join(DAILY_ROW_COLUMNS)
     metric_types = ", ".join(f"{f} {'numeric(14, 2)' if f == 'spend' else 'bigint'} NOT NULL" for f in METRIC_FIELDS)
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {_STAGE}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {_STAGE} (campaign_id bigint NOT NULL, content_item_id bigint, "
-            f"date date NOT NULL, {metric_types})"
-        )
-        raw = cursor.cursor
-        if hasattr(raw, "copy"):  # psycopg 3: COPY, the fastest way in
-            with raw.copy(f"COPY {_STAGE} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+        if select is None:
+            cursor.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {_STAGE} (campaign_id bigint NOT NULL, content_item_id bigint, "
+                f"date date NOT NULL, {metric_types})"
+            )
+            _rows_stage(cursor, rows)
+            source, params = f"{_STAGE} AS s", []
         else:
-            insert = f"INSERT INTO {_STAGE} ({columns}) VALUES ({', '.join(['%s'] * len(DAILY_ROW_COLUMNS))})"  # noqa: S608  # nosec B608
-            batch = []
-            for row in rows:
-                # Days and money as text: what Django stores on SQLite, and no adapter per value.
-                batch.append((row[0], row[1], row[2].isoformat(), str(row[3]), *row[4:]))
-                if len(batch) >= _STAGE_BATCH:
-                    cursor.executemany(insert, batch)
-                    batch.clear()
-            if batch:
-                cursor.executemany(insert, batch)
-        cursor.execute(
-            f"SELECT COUNT(*) FROM {_STAGE} s WHERE NOT EXISTS (SELECT 1 FROM campaigns_dailymetric m "  # noqa: S608  # nosec B608
-            "WHERE m.campaign_id = s.campaign_id AND m.date = s.date AND (m.content_item_id = s.content_item_id "
-            "OR (m.content_item_id IS NULL AND s.content_item_id IS NULL)))"
-        )
-        created = cursor.fetchone()[0]
+            source, params = f"({select[0]}) AS s", list(select[1])
+        if created is None:
+            created = 0
+            for condition in (
+                "s.content_item_id IS NULL AND m.content_item_id IS NULL",
+                "s.content_item_id IS NOT NULL AND m.content_item_id = s.content_item_id",
+            ):
+                cursor.execute(
+                    f"SELECT COUNT(*) FROM {source} WHERE NOT EXISTS (SELECT 1 FROM campaigns_dailymetric m "  # noqa: S608  # nosec B608
+                    f"WHERE m.campaign_id = s.campaign_id AND m.date = s.date AND {condition}) "
+                    f"AND s.content_item_id IS {'' if 'NOT' not in condition else 'NOT '}NULL",
+                    params,
+                )
+                created += cursor.fetchone()[0]
         changed = " OR ".join(f"campaigns_dailymetric.{f} <> excluded.{f}" for f in METRIC_FIELDS)
         assign = ", ".join(f"{f} = excluded.{f}" for f in (*METRIC_FIELDS, "updated_at"))
         written = 0
@@ -134,19 +135,40 @@ def daily_metrics_bulk_upsert(*, rows, refresh_totals: bool = True) -> tuple[int
         ):
             # The SELECT's WHERE also keeps SQLite from reading ON CONFLICT as a join's ON.
             cursor.execute(
-                f"INSERT INTO campaigns_dailymetric ({columns}, updated_at) SELECT {columns}, %s FROM {_STAGE} "  # noqa: S608  # nosec B608
+                f"INSERT INTO campaigns_dailymetric ({columns}, updated_at) SELECT {columns}, %s FROM {source} "  # noqa: S608  # nosec B608
                 f"WHERE {condition} ON CONFLICT {target} DO UPDATE SET {assign} WHERE {changed}",
-                [now],
+                [now, *params],
             )
             written += cursor.rowcount
         campaign_ids = []
         if refresh_totals:
-            cursor.execute(f"SELECT DISTINCT campaign_id FROM {_STAGE}")  # noqa: S608  # nosec B608
+            cursor.execute(f"SELECT DISTINCT campaign_id FROM {source}", params)  # noqa: S608  # nosec B608
             campaign_ids = [pk for (pk,) in cursor.fetchall()]
-        cursor.execute(f"DROP TABLE {_STAGE}")
+        if select is None:
+            cursor.execute(f"DROP TABLE {_STAGE}")
         if campaign_ids:
             campaign_totals_refresh(campaign_ids=campaign_ids)
     return created, written - created
+
+
+def _rows_stage(cursor, rows) -> None:
+    columns = ", ".join(DAILY_ROW_COLUMNS)
+    raw = cursor.cursor
+    if hasattr(raw, "copy"):  # psycopg 3: COPY, the fastest way in
+        with raw.copy(f"COPY {_STAGE} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    insert = f"INSERT INTO {_STAGE} ({columns}) VALUES ({', '.join(['%s'] * len(DAILY_ROW_COLUMNS))})"  # noqa: S608  # nosec B608
+    batch = []
+    for row in rows:
+        # Days and money as text: what Django stores on SQLite, and no adapter per value.
+        batch.append((row[0], row[1], row[2].isoformat(), str(row[3]), *row[4:]))
+        if len(batch) >= _STAGE_BATCH:
+            cursor.executemany(insert, batch)
+            batch.clear()
+    if batch:
+        cursor.executemany(insert, batch)
 
 
 def average_daily_spend(*, campaign: Campaign, days: int = 7, today: date | None = None) -> Decimal:

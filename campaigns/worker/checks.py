@@ -26,7 +26,7 @@ from ..models import (
     WindDownStepKind,
 )
 from ..platforms.push import PUSH_STALE_MINUTES
-from ..services.metric_imports import metric_imports_stuck
+from ..services.metric_imports import metric_import_rows_cleanup, metric_imports_stuck
 from ..services.notifications import NOTIFICATION_EMAIL_MAX_ATTEMPTS
 from . import periodic, reconcile, recovery
 
@@ -98,7 +98,9 @@ def scheduled_actions_due_check(*, now) -> int:
 def imports_stuck_check(*, now) -> int:
     """Imports queued, reading or committing whose progress has not moved for IMPORT_STUCK_AFTER and that no
     pending run of their task holds: the enqueue failed, or the worker died and its task was given up on. Both
-    tasks are idempotent (the commit is one transaction), so running one again never stores a row twice."""
+    tasks are idempotent (the commit is one transaction), so running one again never stores a row twice. The
+    staged rows no import needs any more are deleted on the way (`metric_import_rows_cleanup`)."""
+    metric_import_rows_cleanup(now=now)
     stuck = metric_imports_stuck(older_than=now - IMPORT_STUCK_AFTER)
     return reconcile.task_enqueue_missing(
         task=tasks.metric_import_preview_task, ids=stuck["preview"][:RECONCILE_AT_MOST], kwarg=None, batch=1

@@ -350,15 +350,19 @@ def test_parse_total_row_variants_are_skipped():
     assert parsed.skipped == 2
 
 
-def test_plan_query_count_does_not_grow_with_rows(account, django_assert_max_num_queries):
+@pytest.mark.parametrize("rows", [300, 3000])
+def test_plan_query_count_does_not_grow_with_rows(account, rows, django_assert_max_num_queries):
     CampaignFactory(account=account, name="A", platform_id="")
-    lines = "".join(f"A,2026-{1 + n // 28:02d}-{1 + n % 28:02d},1,1\n" for n in range(300))
-    parsed = imports.file_parse(content=f"Campaign name,By Day,Cost,Impressions\n{lines}".encode(), filename="x.csv")
+    lines = "".join(f"A,{dt.date(2016, 1, 1) + dt.timedelta(days=n)},1,1\n" for n in range(rows))
+    metric_import = MetricImport.objects.create(account=account, filename="x.csv", sha256="", size=0)
+    staged = imports.file_stage(
+        import_id=metric_import.pk, content=f"Campaign name,By Day,Cost,Impressions\n{lines}".encode(), filename="x.csv"
+    )
 
-    with django_assert_max_num_queries(4):
-        plan = imports.import_plan(account=account, parsed=parsed)
+    with django_assert_max_num_queries(25):  # the same bound for both sizes
+        plan = imports.import_plan(account=account, import_id=metric_import.pk, staged=staged)
 
-    assert plan.counts["new"] == 300
+    assert plan.counts["new"] == rows
 
 
 def test_upload_through_htmx_redirects_the_browser_to_the_preview(account, spring, editor, login):

@@ -1,14 +1,26 @@
 """Imports at speed (issue 19): the fast paths of the parse and the plan give what the careful ones give, the CSV
-is read in chunks without moving a line number, and money that rounds to the largest stored value fits."""
+is read in chunks without moving a line number, and money that rounds to the largest stored value fits; the rows
+are staged in chunks, planned in SQL with a fixed number of queries, and committed from the staging table without
+the file, which is emptied once the import is done."""
 
 import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.utils import timezone
 
-from campaigns import imports
-from campaigns.imports import files
-from campaigns.models import METRIC_FIELDS
+from campaigns import imports, services
+from campaigns.imports import files, stage
+from campaigns.models import (
+    METRIC_FIELDS,
+    Campaign,
+    DailyMetric,
+    ImportState,
+    MetricImport,
+    MetricImportRow,
+)
 from tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,6 +30,20 @@ HEADER = "Campaign name,Ad name,By Day,Cost,Impressions,Reach,Clicks (destinatio
 
 def parse(text: str):
     return imports.file_parse(content=text.encode(), filename="x.csv")
+
+
+def staged_plan(account, text: str):
+    """The plan of `text` staged as an import of `account` (its temporary tables left for the test to read)."""
+    metric_import = MetricImport.objects.create(account=account, filename="x.csv", sha256="", size=len(text))
+    staged = imports.file_stage(import_id=metric_import.pk, content=text.encode(), filename="x.csv")
+    return imports.import_plan(account=account, import_id=metric_import.pk, staged=staged)
+
+
+def planned_campaign_days() -> list[tuple]:
+    """The campaign-level days of the last plan (its days table), as tuples in METRIC_FIELDS order."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(METRIC_FIELDS)} FROM closeout_import_days WHERE iref = 0 ORDER BY line")  # noqa: S608
+        return [(Decimal(str(row[0])).quantize(Decimal("0.01")), *map(int, row[1:])) for row in cursor.fetchall()]
 
 
 def test_plain_and_unusual_cells_read_the_same_values():
@@ -94,25 +120,23 @@ def test_money_that_rounds_to_the_largest_stored_value_fits():
 
 def test_ad_days_summed_and_repeats_found_by_the_plan(account):
     CampaignFactory(account=account, name="A", platform_id="")
-    parsed = parse(
-        f"{HEADER}\nA,Ad 1,2026-05-01,1.50,10,5,1,1\nA,Ad 2,2026-05-01,2.25,20,5,1,1\nA,Ad 1,2026-05-01,9.00,90,9,9,9\n"
+    plan = staged_plan(
+        account,
+        f"{HEADER}\nA,Ad 1,2026-05-01,1.50,10,5,1,1\nA,Ad 2,2026-05-01,2.25,20,5,1,1\n"
+        "A,Ad 1,2026-05-01,9.00,90,9,9,9\n",
     )
 
-    plan = imports.import_plan(account=account, parsed=parsed)
-
     assert [(e.line, e.message) for e in plan.errors] == [(4, "Repeats ad “Ad 1” on 2026-05-01 (first on line 2).")]
-    campaign_day = {key: values for key, values in plan.metric_rows.items() if key[1] is None}
-    assert list(campaign_day.values()) == [(Decimal("3.75"), 30, 10, 2, 2, 0, 0, 0, 0, 0)]
+    assert planned_campaign_days() == [(Decimal("3.75"), 30, 10, 2, 2, 0, 0, 0, 0, 0)]
     assert plan.counts == {"new": 3, "changed": 0, "unchanged": 0}
 
 
 def test_each_repeat_names_the_first_row_of_its_key(account):
-    parsed = parse(
+    plan = staged_plan(
+        account,
         "Campaign name,By Day,Cost\n"
-        "A,2026-05-01,1\nB,2026-05-01,1\nA,2026-05-02,1\nA,2026-05-01,2\nB,2026-05-01,3\nA,2026-05-01,4\n"
+        "A,2026-05-01,1\nB,2026-05-01,1\nA,2026-05-02,1\nA,2026-05-01,2\nB,2026-05-01,3\nA,2026-05-01,4\n",
     )
-
-    plan = imports.import_plan(account=account, parsed=parsed)
 
     assert [(e.line, e.message) for e in plan.errors] == [
         (5, "Repeats campaign “A” on 2026-05-01 (first on line 2)."),
@@ -120,3 +144,146 @@ def test_each_repeat_names_the_first_row_of_its_key(account):
         (7, "Repeats campaign “A” on 2026-05-01 (first on line 2)."),
     ]
     assert plan.counts["new"] == 3
+
+
+# --- the staging table (issue 19): rows staged in chunks, planned in SQL, committed without the file ---
+
+
+def rows_csv(count: int, *, campaign: str = "A") -> str:
+    start = dt.date(2016, 1, 1)
+    lines = "".join(f"{campaign},Ad {n % 7},{start + dt.timedelta(days=n // 7)},1.25,10,5,1,1\n" for n in range(count))
+    return f"{HEADER}\n{lines}"
+
+
+def preview(account, text: str, actor=None):
+    upload = SimpleUploadedFile("export.csv", text.encode())
+    return services.metric_import_preview(account=account, upload=upload, actor=actor)
+
+
+def commit(metric_import, actor=None):
+    services.metric_import_commit(metric_import=metric_import, actor=actor)
+    metric_import.refresh_from_db()
+    return metric_import
+
+
+def staged_rows(metric_import) -> int:
+    return MetricImportRow.objects.filter(metric_import_id=metric_import.pk).count()
+
+
+def test_rows_are_staged_in_chunks_never_all_held(account, monkeypatch):
+    monkeypatch.setattr(stage, "CHUNK_ROWS", 10)
+    writes = []
+    chunk_writer = stage._chunk_writer
+
+    def recording_writer():
+        write = chunk_writer()
+        return lambda chunk: writes.append(len(chunk)) or write(chunk)
+
+    monkeypatch.setattr(stage, "_chunk_writer", recording_writer)
+
+    metric_import = preview(account, rows_csv(35))
+
+    assert writes == [10, 10, 10, 5]  # at most a chunk of rows in memory
+    assert staged_rows(metric_import) == 35
+    assert metric_import.summary["staged_rows"] == 35
+    assert metric_import.summary["metric_rows"] == {"new": 35 + 5, "changed": 0, "unchanged": 0}  # + 5 summed days
+
+
+def test_commit_reads_the_staged_rows_not_the_file(account, monkeypatch):
+    metric_import = preview(account, rows_csv(20))
+    metric_import.file.delete(save=False)  # the stored file is gone…
+
+    def no_file(**kwargs):
+        raise AssertionError("the commit read the file")
+
+    monkeypatch.setattr(imports.stage, "file_lines", no_file)
+    monkeypatch.setattr(imports.rows, "file_lines", no_file)
+
+    committed = commit(metric_import)
+
+    assert committed.state == ImportState.COMMITTED, committed.error  # …and the commit still works
+    assert committed.summary["result"]["created"] == 20 + 3
+    campaign = Campaign.objects.get(account=account, name="A")
+    assert campaign.total_spend == Decimal("25.00")
+    assert DailyMetric.objects.filter(campaign=campaign, content_item__isnull=False).count() == 20
+    assert staged_rows(committed) == 0  # deleted once committed
+
+
+def test_staged_rows_are_deleted_when_discarded(account):
+    metric_import = preview(account, rows_csv(5))
+    assert staged_rows(metric_import) == 5
+
+    services.metric_import_discard(metric_import=metric_import)
+
+    assert staged_rows(metric_import) == 0
+
+
+def test_staged_rows_are_deleted_when_the_commit_fails(account):
+    metric_import = preview(account, rows_csv(5))
+    CampaignFactory(account=account, name="A", platform_id="")
+    CampaignFactory(account=account, name="A", platform_id="")  # two campaigns named "A" now: a row error
+
+    failed = commit(metric_import)
+
+    assert failed.state == ImportState.FAILED
+    assert "row errors now" in failed.error
+    assert staged_rows(failed) == 0
+    assert not DailyMetric.objects.exists()
+
+
+def test_commit_without_its_staged_rows_asks_to_upload_again(account):
+    metric_import = preview(account, rows_csv(5))
+    imports.staged_delete(import_id=metric_import.pk)
+
+    failed = commit(metric_import)
+
+    assert failed.state == ImportState.FAILED
+    assert failed.error == "The rows read from the file are no longer available; upload it again. Nothing was imported."
+    assert not Campaign.objects.filter(account=account).exists()
+
+
+def test_a_file_refused_stages_nothing(account):
+    with pytest.raises(imports.ImportFileError):
+        preview(account, "Campaign name,By Day,Cost (EUR)\nA,2016-01-01,1\n")  # the account reports in USD
+
+    assert not MetricImportRow.objects.exists()
+    assert not MetricImport.objects.exists()
+
+
+@pytest.mark.parametrize("rows", [40, 400])
+def test_preview_and_commit_queries_do_not_grow_with_rows(account, rows, django_assert_max_num_queries):
+    with django_assert_max_num_queries(30):
+        metric_import = preview(account, rows_csv(rows))
+    assert metric_import.summary["error_count"] == 0
+
+    with django_assert_max_num_queries(55):  # the same bound whatever the rows (the rules, still-delivering included)
+        committed = commit(metric_import)
+
+    assert committed.state == ImportState.COMMITTED
+    assert DailyMetric.objects.filter(content_item__isnull=False).count() == rows
+
+
+def test_reconcile_deletes_the_staged_rows_no_import_needs(account):
+    kept = preview(account, rows_csv(3))
+    done = commit(preview(account, rows_csv(3, campaign="B")))
+    gone = preview(account, rows_csv(3, campaign="C"))
+    MetricImport.objects.filter(pk=gone.pk).delete()  # its rows are orphans now
+    old = preview(account, rows_csv(3, campaign="D"))
+    MetricImport.objects.filter(pk=old.pk).update(progress_at=timezone.now() - dt.timedelta(days=8))
+    # A committed import whose own deletion was missed (a worker killed after the commit):
+    stage_again = imports.file_stage(import_id=done.pk, content=rows_csv(2).encode(), filename="x.csv")
+    assert stage_again.rows == 2
+
+    deleted = services.metric_imports.metric_import_rows_cleanup(now=timezone.now())
+
+    assert deleted == 2 + 3 + 3
+    assert set(MetricImportRow.objects.values_list("metric_import_id", flat=True).distinct()) == {kept.pk}
+
+
+def test_more_distinct_names_than_the_keys_cap_is_refused(account, monkeypatch):
+    monkeypatch.setattr(stage, "MAX_KEYS", 3)
+
+    with pytest.raises(imports.ImportFileError, match="more than 3 different campaigns and ads"):
+        preview(account, rows_csv(10))
+
+    assert not MetricImportRow.objects.exists()
