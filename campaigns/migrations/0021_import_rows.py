@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0019_background_imports'),
+        ('campaigns', '0020_redundant_indexes'),
     ]
 
     operations = [

@@ -331,17 +331,20 @@ def _csv_export(draw, layout, records, rows, total_row) -> Export:
     reader = csv.reader(io.StringIO(text, newline=""))
     lines = [reader.line_num for _ in reader][len(records) : len(records) + len(rows)]
     export = Export("csv", b"", _data(rows, lines), set(lines), layout.fields)
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
     if layout.nul:
         early = len(text) <= BINARY_SAMPLE or not draw(st.integers(0, 3))
         at = draw(st.integers(0, len(text)) if early else st.integers(BINARY_SAMPLE, len(text)))
         text = text[:at] + "\x00" + text[at:]
         export.nul_line = len(LINE_BREAK.findall(text[:at])) + 1
         export.data_lines.add(export.nul_line)  # after the last row, the NUL is a row of its own
-        if at < BINARY_SAMPLE:
+        # The importer looks at the file's first BINARY_SAMPLE bytes, not characters: the NUL is seen there when
+        # all of its bytes are (a name of accents, or UTF-16, puts a character past its place in bytes).
+        if len(text[: at + 1].encode(encoding)) <= BINARY_SAMPLE:
             export.refusal = "binary file"
     if export.refusal is None and CONTROL.search(text[:BINARY_SAMPLE]):
         export.refusal_allowed = "binary file"
-    export.content = text.encode(draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16"])))
+    export.content = text.encode(encoding)
     return export
 
 
