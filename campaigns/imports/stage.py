@@ -108,7 +108,9 @@ def file_stage(
 def _chunk_writer():
     """A function writing a list of staging tuples (STAGE_COLUMNS order) in one statement."""
     columns = ", ".join(STAGE_COLUMNS)
-    if connection.vendor == "postgresql":
+    with connection.cursor() as cursor:
+        copies = hasattr(cursor.cursor, "copy")  # psycopg 3 (PostgreSQL): COPY, as metrics.py does
+    if copies:
 
         def write(chunk: list[tuple]) -> None:
             with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:

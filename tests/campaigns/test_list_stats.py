@@ -518,6 +518,8 @@ def test_the_database_vendor_is_checked_only_in_campaigns_listing():
         relative = path.relative_to(REPO).as_posix()
         if relative.startswith("campaigns/listing/") or "/migrations/" in relative:
             continue  # the seam itself; migrations are frozen history
+        if relative == "campaigns/imports/plan.py":
+            continue  # the import plan's SQL over its staging rows (issue 19): temporary tables, exact sums
         if relative.startswith("campaigns/management/commands/bench"):
             continue  # the benchmark, moving to tests/bench/ (outside the app) in this round
         found += [f"{relative}:{n}" for n, line in enumerate(path.read_text().splitlines(), 1) if checks.search(line)]
