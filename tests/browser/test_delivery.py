@@ -51,7 +51,7 @@ def test_ending_a_campaign_emails_the_stakeholder_who_opens_it_and_leaves_feedba
 
     # The close report is frozen and mailed by the (inline) worker once the end commits.
     (message,) = mail.outbox
-    assert message.to == ["sam@brand.example"] and message.subject == "Report: Autumn Glow Launch"
+    assert message.to == ["sam@brand.example"] and message.subject == "Northwind Creative · Report: Autumn Glow Launch"
     assert "Video views" in message.body and message.attachments[0][2] == "application/pdf"
     html = message.alternatives[0][0]
     assert "Northwind Creative" in html and "Northwind Creative Ltd" in message.body  # the account's branding
