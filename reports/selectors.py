@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 
+from campaigns.forms import MAX_ID
 from campaigns.models import Campaign, Membership, Role
 from campaigns.selectors import accounts_for_user
 
@@ -48,8 +49,8 @@ def report_page_for_user(*, user: User, campaign_id: int) -> tuple[CloseReport, 
     account, owner and who changed its status, as `campaign_get_for_user` loads it) and the user's role in the
     account, in one query. None when the user is no member there or the campaign has no report yet: the caller
     then asks the usual way, which tells a 404 from a pending report."""
-    if not user.is_authenticated:
-        return None
+    if not user.is_authenticated or not 0 < int(campaign_id) <= MAX_ID:
+        return None  # an id no row can have: SQLite raises OverflowError on it in a foreign key lookup
     role = Membership.objects.filter(user=user, account_id=OuterRef("account_id")).order_by("id").values("role")[:1]
     report = (
         CloseReport.objects.filter(campaign_id=campaign_id)
