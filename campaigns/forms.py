@@ -8,7 +8,7 @@ from django import forms
 from django.forms import inlineformset_factory
 from django.utils import timezone
 
-from .models import ANNOTATION_TEXT_MAX, Action, AdAccount, Campaign, ContentItem, EndReason
+from .models import ANNOTATION_TEXT_MAX, MAX_ID, Action, AdAccount, Campaign, ContentItem, EndReason
 from .platforms import platform_label
 from .services import ReasonRequired, annotation_problems, content_rights_problems, end_reason_validate
 from .services.annotations import ANNOTATION_DAYS_BEFORE_START, annotation_last_day
@@ -21,9 +21,6 @@ ACTION_CHOICES = [(Action.PAUSE.value, "Pause"), (Action.RESUME.value, "Resume")
 def zone(name: str):
     """The IANA zone `name`, UTC when unknown (`timezones.zone_named`)."""
     return zone_named(name) or zoneinfo.ZoneInfo("UTC")
-
-
-MAX_ID = 2**63 - 1  # larger ids cannot be in the database; SQLite raises OverflowError on them in `pk__in`
 
 
 class IdsField(forms.Field):

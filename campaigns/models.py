@@ -40,6 +40,7 @@ class Role(models.TextChoices):
         return ROLE_RANK[self.value] >= ROLE_RANK[Role(required).value]
 
 
+MAX_ID = 2**63 - 1  # larger ids cannot be in the database; SQLite raises OverflowError on them in `pk__in`
 ROLE_RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.MANAGER: 3}
 
 

@@ -7,8 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 
-from campaigns.forms import MAX_ID
-from campaigns.models import Campaign, Membership, Role
+from campaigns.models import MAX_ID, Campaign, Membership, Role
 from campaigns.selectors import accounts_for_user
 
 from . import metrics

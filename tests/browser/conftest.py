@@ -65,6 +65,27 @@ def login_page(page, live_server, password):
 
 
 @pytest.fixture
+def nojs_login(browser, live_server, password):
+    """A page in a fresh context with JavaScript off, `user` logged in through the real form; the context closes
+    after the test. `nojs_login(user, viewport=...)` passes context options on."""
+    contexts = []
+
+    def _login(user, **context_args):
+        context = browser.new_context(java_script_enabled=False, **context_args)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.get_by_label("Username").fill(user.username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        return page
+
+    yield _login
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
 def axe():
     """Run axe-core in the page; return serious and critical violations (id: help, targets)."""
 

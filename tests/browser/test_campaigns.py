@@ -149,14 +149,9 @@ def test_end_dialog_keyboard_escape_returns_focus(login_page, live_server, accou
     assert page.evaluate("document.activeElement.textContent.trim()") == "End campaign…"
 
 
-def test_end_works_without_javascript(browser, live_server, account, manager, password):
+def test_end_works_without_javascript(nojs_login, live_server, account, manager):
     campaign = seed(account)[0]
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(manager.username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    page = nojs_login(manager)
     page.goto(f"{live_server.url}/campaigns/{campaign.pk}/")
     page.get_by_role("link", name="End campaign…").click()
 
@@ -168,7 +163,6 @@ def test_end_works_without_javascript(browser, live_server, account, manager, pa
     assert page.get_by_text("Ended 1 campaign.").is_visible()
     campaign.refresh_from_db()
     assert campaign.status == Status.ENDED
-    context.close()
 
 
 def test_schedule_an_end_then_run_due_actions(login_page, live_server, account, manager):

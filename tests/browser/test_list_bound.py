@@ -56,17 +56,11 @@ def test_a_search_past_the_bound_says_so_and_pages_the_first_matches(
     expect(page.locator("tbody tr")).to_have_count(5)
 
 
-def test_the_capped_search_works_without_javascript(browser, live_server, account, viewer, bound_5, password):
+def test_the_capped_search_works_without_javascript(nojs_login, live_server, account, viewer, bound_5):
     for i in range(8):
         CampaignFactory(account=account, name=f"Glow drop {i:02d}")
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(viewer.username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    page = nojs_login(viewer)
     page.goto(f"{live_server.url}/campaigns/")
     page.get_by_role("searchbox").first.fill("glow")
     page.get_by_role("searchbox").first.press("Enter")
     expect(page.locator("#result-count")).to_contain_text("5+ campaigns")
-    context.close()

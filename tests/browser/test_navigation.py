@@ -108,14 +108,9 @@ def test_each_row_has_its_own_action_menu_and_focus_returns_to_the_row(login_pag
     )
 
 
-def test_row_menu_works_without_javascript(browser, live_server, account, editor, password):
+def test_row_menu_works_without_javascript(nojs_login, live_server, account, editor):
     target = agency(account, n=4)[0]
-    context = browser.new_context(java_script_enabled=False, viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(editor.username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    page = nojs_login(editor, viewport={"width": 1366, "height": 900})
     page.goto(f"{live_server.url}/campaigns/?sort=name")
 
     row = page.locator(f"#campaign-{target.pk}")
@@ -126,7 +121,6 @@ def test_row_menu_works_without_javascript(browser, live_server, account, editor
 
     expect(page).to_have_url(f"{live_server.url}/campaigns/?sort=name#campaign-{target.pk}")
     assert Campaign.objects.get(pk=target.pk).status == Status.PAUSED
-    context.close()
 
 
 def test_the_selection_bar_is_a_few_keys_from_the_rows(login_page, live_server, account, editor):
