@@ -228,22 +228,17 @@ class _Planner:
         """Match each distinct names of the file (a key) to a campaign and content item; fill the keys table.
         Returns {key: (campaign name, campaign id, ad name, ad id)}."""
         cursor, import_id = self.cursor, self.import_id
+        # A key is one distinct (campaign name, campaign id, ad name, ad id): grouping by the texts as well gives
+        # the same groups, and their texts in the same pass.
         cursor.execute(
-            f"SELECT key, MIN(line), MIN(date), COUNT(*) FROM {STAGE} WHERE metric_import_id = %s AND date <= %s "  # noqa: S608  # nosec B608
-            "GROUP BY key",
+            "SELECT key, campaign_name, campaign_platform_id, ad_name, ad_platform_id, MIN(line), MIN(date), "  # noqa: S608  # nosec B608
+            f"COUNT(*) FROM {STAGE} WHERE metric_import_id = %s AND date <= %s "
+            "GROUP BY key, campaign_name, campaign_platform_id, ad_name, ad_platform_id",
             [import_id, self.today],
         )
-        groups = sorted(cursor.fetchall(), key=lambda g: g[1])  # in the order of their first row
-        names: dict[int, tuple] = {}
-        first_lines = [g[1] for g in groups]
-        for start in range(0, len(first_lines), 500):
-            lines = first_lines[start : start + 500]
-            cursor.execute(
-                f"SELECT key, campaign_name, campaign_platform_id, ad_name, ad_platform_id FROM {STAGE} "  # noqa: S608  # nosec B608
-                f"WHERE metric_import_id = %s AND line IN ({', '.join(['%s'] * len(lines))})",
-                [import_id, *lines],
-            )
-            names.update((key, tuple(texts)) for key, *texts in cursor.fetchall())
+        groups = sorted(cursor.fetchall(), key=lambda g: g[5])  # in the order of their first row
+        names: dict[int, tuple] = {g[0]: tuple(g[1:5]) for g in groups}
+        groups = [(g[0], *g[5:]) for g in groups]
 
         account = self.account
         creatable = not account.is_connected
