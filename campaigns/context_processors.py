@@ -1,6 +1,7 @@
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from .auth import UNREAD_ATTRIBUTE
 from .selectors_winddown import notifications_unread_count
 
 # Pages of the campaigns app that have their own entry in the navigation (else the app's: "campaigns").
@@ -28,9 +29,12 @@ def navigation(request: HttpRequest) -> dict:
 
 
 def notifications_bell(request: HttpRequest) -> dict:
-    """The unread count for the header bell: one COUNT query, run only if a template shows it (lazy) and
-    only for signed-in users."""
+    """The unread count for the header bell, for signed-in users: loaded with the user (`auth.UserBackend`), else
+    one COUNT query, run only if a template shows it (lazy)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    unread = getattr(user, UNREAD_ATTRIBUTE, None)
+    if unread is not None:
+        return {"notifications_unread": unread}
     return {"notifications_unread": SimpleLazyObject(lambda: notifications_unread_count(user=user))}

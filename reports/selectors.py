@@ -4,7 +4,8 @@ and the scalar columns copied from it."""
 import statistics
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.core.cache import cache
+from django.db.models import Count, Max, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 
 from campaigns.models import MAX_ID, Campaign, Membership, Role
@@ -51,6 +52,7 @@ def report_page_for_user(*, user: User, campaign_id: int) -> tuple[CloseReport, 
     if not user.is_authenticated or not 0 < int(campaign_id) <= MAX_ID:
         return None  # an id no row can have: SQLite raises OverflowError on it in a foreign key lookup
     role = Membership.objects.filter(user=user, account_id=OuterRef("account_id")).order_by("id").values("role")[:1]
+    account_reports = CloseReport.objects.filter(account_id=OuterRef("account_id")).order_by().values("account_id")
     report = (
         CloseReport.objects.filter(campaign_id=campaign_id)
         .select_related("campaign__account", "campaign__owner", "campaign__status_changed_by")
@@ -59,6 +61,9 @@ def report_page_for_user(*, user: User, campaign_id: int) -> tuple[CloseReport, 
             frozen_totals=KeyTransform("totals", "snapshot"),
             frozen_currency=KeyTextTransform("currency", KeyTransform("campaign", "snapshot")),
             viewer_role=Subquery(role),
+            # What the comparison is made of (`report_comparison`): the account's reports, counted and the newest.
+            account_reports_count=Subquery(account_reports.annotate(n=Count("pk")).values("n")),
+            account_reports_newest=Subquery(account_reports.annotate(top=Max("pk")).values("top")),
         )
         .filter(viewer_role__isnull=False)
         .first()
@@ -84,10 +89,31 @@ def lessons_for_report(*, report: CloseReport, history: int = 10) -> tuple[Lesso
 COMPARISON_METRICS = tuple(m for m in metrics.METRICS if m.compare)
 
 
+COMPARISON_CACHE_SECONDS = 24 * 3600
+
+
 def report_comparison(*, report: CloseReport) -> dict:
     """This report's main rates (`Metric.compare`) against the account's other ended campaigns: the median and
     the share of them this one beats, as numbers (`presenters.comparison` writes them). One query, whatever the
-    number of reports (reads only the scalar columns)."""
+    number of reports (reads only the scalar columns); none for a report from `report_page_for_user` whose
+    comparison is in the cache.
+
+    A report's scalar columns are written once, when it is built (`services.snapshots`), reports are only ever
+    added or deleted, and ids only grow (a sequence; AUTOINCREMENT on SQLite): so the account's report count and
+    newest id, read with the report (`report_page_for_user`), change whenever the set of reports does, and key
+    the cached figures."""
+    count = getattr(report, "account_reports_count", None)
+    if count is None:
+        return _comparison(report)
+    key = f"report-comparison:v1:{report.pk}:{count}:{report.account_reports_newest}"
+    figures = cache.get(key)
+    if figures is None:
+        figures = _comparison(report)
+        cache.set(key, figures, COMPARISON_CACHE_SECONDS)
+    return figures
+
+
+def _comparison(report: CloseReport) -> dict:
     columns = [m.column for m in COMPARISON_METRICS]
     rows = list(CloseReport.objects.filter(account_id=report.account_id).exclude(pk=report.pk).values_list(*columns))
     out = []

@@ -6,6 +6,8 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pypdf import PdfReader
 
@@ -54,7 +56,7 @@ def test_report_page_reads_the_body_stored_when_the_report_was_frozen(
     client = login(manager)
     url = reverse("reports:detail", args=[campaign.pk])
     client.get(url)
-    with django_assert_num_queries(11) as queries:  # the same 11 as test_report_page_query_count_is_constant
+    with django_assert_num_queries(9) as queries:  # the same 9 as test_report_page_query_count_is_constant
         response = client.get(url)
 
     html = response.content.decode()
@@ -85,10 +87,11 @@ def test_report_page_query_count_is_constant(
     client = login(manager)
     url = reverse("reports:detail", args=[campaign.pk])
     client.get(url)
-    # session, user, unread notifications, the report with its campaign and the user's role, lessons, comparison,
-    # + share links, feedback by role and recipient, feedback comments (issue 5), + report recipients, account
-    # recipients (issue 18; one more, their deliveries, once anyone is on the list)
-    with django_assert_num_queries(11):
+    # session, user with the unread bell, the report with its campaign, the user's role and what the comparison
+    # is made of (cached after the first view, issue 19), lessons, + share links, feedback by role and recipient,
+    # feedback comments (issue 5), + report recipients, account recipients (issue 18; one more, their
+    # deliveries, once anyone is on the list)
+    with django_assert_num_queries(9):
         response = client.get(url)
     assert response.status_code == 200
 
@@ -218,6 +221,38 @@ def test_comparison_shows_median_of_other_reports(account, manager, login, djang
         _ended(c, manager, 5, django_capture_on_commit_callbacks, seed=seed + 1)
     html = login(manager).get(reverse("reports:detail", args=[campaigns[0].pk])).content.decode()
     assert "Median of 2 others" in html
+
+
+def test_comparison_is_read_from_the_cache_until_the_accounts_reports_change(
+    account, manager, login, django_capture_on_commit_callbacks, cache_cleared
+):
+    """Issue 19: the comparison reads every other report of the account; it is cached under the account's report
+    count and newest id (read with the report), so it is made again exactly when a report is added or deleted."""
+    campaigns = CampaignFactory.create_batch(3, account=account)
+    for seed, c in enumerate(campaigns[:2]):
+        _ended(c, manager, 5, django_capture_on_commit_callbacks, seed=seed + 1)
+    client = login(manager)
+    url = reverse("reports:detail", args=[campaigns[0].pk])
+
+    def comparison_reads():
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(url).content.decode()
+        reads = [q for q in queries if 'FROM "reports_closereport"' in q["sql"] and "NOT (" in q["sql"]]
+        return html, len(reads)
+
+    html, reads = comparison_reads()
+    assert "Median of 1 other" in html and reads == 1
+    html, reads = comparison_reads()
+    assert "Median of 1 other" in html and reads == 0  # from the cache
+    _ended(campaigns[2], manager, 5, django_capture_on_commit_callbacks, seed=3)  # a report is added
+    html, reads = comparison_reads()
+    assert "Median of 2 others" in html and reads == 1
+    campaigns[1].close_report.delete()  # a superuser deletes one (to rebuild it)
+    html, reads = comparison_reads()
+    assert "Median of 1 other" in html and reads == 1
+    campaigns[2].close_report.delete()  # no other report left: nothing to compare with
+    html, reads = comparison_reads()
+    assert "Median of 0 others" not in html and reads == 1
 
 
 def test_index_lists_only_my_accounts_reports(
@@ -406,16 +441,16 @@ def _busier(campaign, report, link, manager, editor, capture, n):
 def test_realistic_report_page_queries_do_not_grow_with_feedback_notes_or_recipients(
     campaign, manager, editor, login, cache_cleared, django_capture_on_commit_callbacks, django_assert_num_queries
 ):
-    """Issue 19: 15 queries before; session, user, notifications, the report with its campaign and role, lessons,
-    comparison, share links, feedback by role and recipient, comments, recipients, their deliveries, the account's
-    recipients."""
+    """Issue 19: 15 queries before; session, user with the unread bell, the report with its campaign, role and
+    comparison stamp (the comparison itself cached), lessons, share links, feedback by role and recipient,
+    comments, recipients, their deliveries, the account's recipients."""
     report, link = _busy_report(campaign, manager, editor, django_capture_on_commit_callbacks)
     client = login(manager)
     url = reverse("reports:detail", args=[campaign.pk])
     for n, total in ((1, 1), (6, 7)):
         _busier(campaign, report, link, manager, editor, django_capture_on_commit_callbacks, n)
         client.get(url)  # renders the body again with the later notes
-        with django_assert_num_queries(12):
+        with django_assert_num_queries(10):
             html = client.get(url).content.decode()
         assert f"Later note {n - 1}" in html and "added after close" in html
         assert html.count("data-recipient=") == 2 + total and html.count("data-feedback=") == total
