@@ -5,7 +5,7 @@ import statistics
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
-from django.db.models import Count, Max, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Max, OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 
 from campaigns.models import MAX_ID, Campaign, Membership, Role
@@ -16,9 +16,11 @@ from .models import (
     AccountRecipient,
     CloseReport,
     CloseReportWait,
+    Feedback,
     LessonRevision,
     ReportDelivery,
     ReportRecipient,
+    ShareLink,
 )
 
 User = AbstractBaseUser | AnonymousUser
@@ -64,11 +66,35 @@ def report_page_for_user(*, user: User, campaign_id: int) -> tuple[CloseReport, 
             # What the comparison is made of (`report_comparison`): the account's reports, counted and the newest.
             account_reports_count=Subquery(account_reports.annotate(n=Count("pk")).values("n")),
             account_reports_newest=Subquery(account_reports.annotate(top=Max("pk")).values("top")),
+            # Which of the page's other sections have anything to read (`page_has`): an empty one costs no query.
+            **{f"has_{what}": Exists(rows) for what, rows in _page_sections().items()},
         )
         .filter(viewer_role__isnull=False)
         .first()
     )
     return None if report is None else (report, Role(report.viewer_role))
+
+
+def _page_sections() -> dict[str, QuerySet]:
+    report = OuterRef("pk")
+    return {
+        "lessons": LessonRevision.objects.filter(report=report),
+        "share_links": ShareLink.objects.filter(report=report),
+        "feedback": Feedback.objects.filter(report=report),
+        "recipients": ReportRecipient.objects.filter(report=report),
+        # The account's default recipients not on the report's list yet (copied at its next send).
+        "account_recipients": AccountRecipient.objects.filter(
+            account_id=OuterRef("account_id"), unsubscribed_at__isnull=True
+        ).exclude(
+            Exists(ReportRecipient.objects.filter(report=OuterRef(OuterRef("pk")), email__iexact=OuterRef("email")))
+        ),
+    }
+
+
+def page_has(report: CloseReport, section: str) -> bool:
+    """Whether the report page must read `section` ("lessons", "share_links", "feedback", "recipients",
+    "account_recipients"): False only when `report_page_for_user` found it empty, True when it does not know."""
+    return getattr(report, f"has_{section}", True) is not False
 
 
 def report_wait_for_campaign(*, campaign: Campaign) -> CloseReportWait | None:
@@ -77,7 +103,10 @@ def report_wait_for_campaign(*, campaign: Campaign) -> CloseReportWait | None:
 
 
 def lessons_for_report(*, report: CloseReport, history: int = 10) -> tuple[LessonRevision | None, list]:
-    """(current revision or None, up to `history` revisions newest first) in one query."""
+    """(current revision or None, up to `history` revisions newest first) in one query; none for a report from
+    `report_page_for_user` that has no lessons."""
+    if not page_has(report, "lessons"):
+        return None, []
     revisions = list(
         LessonRevision.objects.filter(report=report)
         .select_related("author")
@@ -156,17 +185,42 @@ def report_delivery_rows(*, report: CloseReport, feedback_by_recipient: dict[int
     """The report's recipients for its share panel (issue 18): each with their emails on every occasion (newest
     first), their personal link's views and their feedback (`feedback_by_recipient`, from
     `services.feedback_summary`); plus the account's default recipients that are not on the report's list yet
-    (they are copied at the next send). Two queries, three once anyone is on the list; no writes (a GET)."""
-    deliveries = Prefetch("deliveries", queryset=ReportDelivery.objects.order_by("-created_at", "-id"))
-    recipients = list(ReportRecipient.objects.filter(report=report).select_related("link").prefetch_related(deliveries))
-    on_list = {r.email.lower() for r in recipients}
-    waiting = [
-        r
-        for r in AccountRecipient.objects.filter(account_id=report.account_id, unsubscribed_at__isnull=True)
-        if r.email.lower() not in on_list
-    ]
+    (they are copied at the next send). Two queries (the recipients joined to their emails, and the account's
+    list), none for a list that `report_page_for_user` found empty; no writes (a GET)."""
+    recipients: dict[int, ReportRecipient] = {}
+    deliveries: dict[int, list[ReportDelivery]] = {}
+    if page_has(report, "recipients"):
+        for row in _recipients_with_deliveries(report):
+            recipient = recipients.setdefault(row.pk, row)
+            if row.dl_id is not None:
+                delivery = ReportDelivery(**{name: getattr(row, f"dl_{name}") for name in _DELIVERY_COLUMNS})
+                delivery.recipient = recipient
+                deliveries.setdefault(row.pk, []).append(delivery)
+    on_list = {r.email.lower() for r in recipients.values()}
+    waiting = []
+    if page_has(report, "account_recipients"):
+        waiting = [
+            r
+            for r in AccountRecipient.objects.filter(account_id=report.account_id, unsubscribed_at__isnull=True)
+            if r.email.lower() not in on_list
+        ]
     rows = [
-        {"recipient": r, "deliveries": list(r.deliveries.all()), "feedback": feedback_by_recipient.get(r.pk, 0)}
-        for r in recipients
+        {"recipient": r, "deliveries": deliveries.get(pk, []), "feedback": feedback_by_recipient.get(pk, 0)}
+        for pk, r in recipients.items()
     ]
     return {"rows": rows, "waiting": waiting}
+
+
+_DELIVERY_COLUMNS = tuple(f.attname for f in ReportDelivery._meta.concrete_fields)
+
+
+def _recipients_with_deliveries(report: CloseReport) -> QuerySet[ReportRecipient]:
+    """One row per (recipient, email to them), newest email first; a recipient never emailed once, with no email
+    (`dl_id` None). The email's columns are `dl_<column>`: one LEFT JOIN where a prefetch took a second query."""
+    columns = {f"dl_{name}": F(f"deliveries__{name}") for name in _DELIVERY_COLUMNS}
+    return (
+        ReportRecipient.objects.filter(report=report)
+        .select_related("link")
+        .annotate(**columns)
+        .order_by("email", "pk", F("deliveries__created_at").desc(nulls_last=True), F("deliveries__id").desc())
+    )

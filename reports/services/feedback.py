@@ -71,6 +71,11 @@ def feedback_set_hidden(*, feedback: Feedback, actor: AbstractBaseUser | None, h
     return bool(changed)
 
 
+def feedback_none() -> dict:
+    """What `feedback_summary` returns for a report without feedback, with no query."""
+    return {"roles": [], "total": 0, "comments": [], "by_recipient": {}}
+
+
 def feedback_summary(*, report: CloseReport, include_hidden: bool) -> dict:
     """Visible feedback aggregated by role (count, average rating, would-take-part-again %), the newest comments
     (hidden ones too when `include_hidden`, for moderators) and `by_recipient`, {report recipient id: how much

@@ -49,14 +49,18 @@ def lessons_context(*, campaign, report, can_edit: bool, **extra) -> dict:
 
 def sharing_context(*, request, report, role) -> dict:
     """What the report page's share panel, delivery and feedback sections need. One query for the links (managers
-    only), two for the feedback summary (with each recipient's feedback), three for the delivery state."""
+    only), two for the feedback summary (with each recipient's feedback), three for the delivery state; none for
+    a section `report_page_for_user` found empty (`selectors.page_has`)."""
     is_manager = role is not None and role.allows(Role.MANAGER)
     links = (
         list(report.share_links.select_related("created_by", "recipient").order_by("-created_at", "-id"))
-        if is_manager
+        if is_manager and selectors.page_has(report, "share_links")
         else []
     )
-    feedback = services.feedback_summary(report=report, include_hidden=is_manager)
+    if selectors.page_has(report, "feedback"):
+        feedback = services.feedback_summary(report=report, include_hidden=is_manager)
+    else:
+        feedback = services.feedback_none()
     return {
         "is_manager": is_manager,
         "share_links": links,
