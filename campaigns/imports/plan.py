@@ -174,16 +174,12 @@ class _Planner:
     # --- the plan ---
 
     def plan(self, staged: StagedFile) -> ImportPlan:
-        cursor, import_id = self.cursor, self.import_id
+        import_id = self.import_id
         self.staged_columns = staged.columns
         self.add_errors(staged.errors, staged.error_count)
-        cursor.execute(
-            f"SELECT MIN(date), MAX(date) FROM {STAGE} WHERE metric_import_id = %s",  # noqa: S608  # nosec B608
-            [import_id],
-        )
-        date_from, date_to = cursor.fetchone()
-        self._future_check()
         keys = self._keys_match()
+        date_from, date_to = self.dates
+        self._future_check()
         self._days_fill()
         self._repeats_check(keys)
         reported = self._days_sum()
@@ -207,12 +203,11 @@ class _Planner:
         )
 
     def _future_check(self) -> None:
-        cursor = self.cursor
-        where = f"FROM {STAGE} WHERE metric_import_id = %s AND date > %s"  # nosec B608
-        cursor.execute(f"SELECT COUNT(*) {where}", [self.import_id, self.today])  # noqa: S608  # nosec B608
-        count = cursor.fetchone()[0]
+        """The rows dated after the account's today (counted by `_keys_match`): row errors."""
+        cursor, count = self.cursor, self.future_count
         if not count:
             return
+        where = f"FROM {STAGE} WHERE metric_import_id = %s AND date > %s"  # nosec B608
         first = f"SELECT line, date {where} ORDER BY line LIMIT {MAX_ERRORS_SHOWN}"  # noqa: S608  # nosec B608
         cursor.execute(first, [self.import_id, self.today])
         today = self.today
@@ -226,19 +221,25 @@ class _Planner:
 
     def _keys_match(self) -> dict[int, tuple]:
         """Match each distinct names of the file (a key) to a campaign and content item; fill the keys table.
-        Returns {key: (campaign name, campaign id, ad name, ad id)}."""
+        Returns {key: (campaign name, campaign id, ad name, ad id)}. Also sets `dates` (the first and last day of
+        the file) and `future_count` (rows after the account's today), read in the same pass."""
         cursor, import_id = self.cursor, self.import_id
         # A key is one distinct (campaign name, campaign id, ad name, ad id): grouping by the texts as well gives
-        # the same groups, and their texts in the same pass.
+        # the same groups, and their texts in the same pass. Rows after today count as future, nothing else.
+        past = "CASE WHEN date <= %s THEN {} END"
         cursor.execute(
-            "SELECT key, campaign_name, campaign_platform_id, ad_name, ad_platform_id, MIN(line), MIN(date), "  # noqa: S608  # nosec B608
-            f"COUNT(*) FROM {STAGE} WHERE metric_import_id = %s AND date <= %s "
+            "SELECT key, campaign_name, campaign_platform_id, ad_name, ad_platform_id, "  # noqa: S608  # nosec B608
+            f"MIN({past.format('line')}), MIN({past.format('date')}), COUNT({past.format('1')}), "
+            f"MIN(date), MAX(date), COUNT(*) FROM {STAGE} WHERE metric_import_id = %s "
             "GROUP BY key, campaign_name, campaign_platform_id, ad_name, ad_platform_id",
-            [import_id, self.today],
+            [self.today, self.today, self.today, import_id],
         )
-        groups = sorted(cursor.fetchall(), key=lambda g: g[5])  # in the order of their first row
+        found = cursor.fetchall()
+        self.dates = (min(g[8] for g in found), max(g[9] for g in found)) if found else (None, None)
+        self.future_count = sum(g[10] - g[7] for g in found)
+        groups = sorted((g for g in found if g[7]), key=lambda g: g[5])  # in the order of their first row
         names: dict[int, tuple] = {g[0]: tuple(g[1:5]) for g in groups}
-        groups = [(g[0], *g[5:]) for g in groups]
+        groups = [(g[0], *g[5:8]) for g in groups]
 
         account = self.account
         creatable = not account.is_connected

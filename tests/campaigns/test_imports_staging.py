@@ -131,6 +131,25 @@ def test_ad_days_summed_and_repeats_found_by_the_plan(account):
     assert plan.counts == {"new": 3, "changed": 0, "unchanged": 0}
 
 
+def test_future_rows_are_errors_counted_in_the_same_pass_as_the_names(account):
+    """A campaign whose rows all lie after today is no campaign to create; the file's days still span them."""
+    later = dt.date.today() + dt.timedelta(days=3)
+    plan = staged_plan(
+        account,
+        f"{HEADER}\nA,Ad 1,2026-05-01,1.50,10,5,1,1\nA,Ad 1,{later},1.00,1,1,1,1\nB,Ad 9,{later},2.00,2,2,2,2\n"
+        "A,Ad 2,2026-04-30,2.00,2,2,2,2\n",
+    )
+
+    assert [(e.line, e.message.split(" (")[0]) for e in plan.errors] == [
+        (3, f"{later.isoformat()} is in the future"),
+        (4, f"{later.isoformat()} is in the future"),
+    ]
+    assert plan.error_count == 2
+    assert [spec["name"] for spec in plan.new_campaigns.values()] == ["A"]
+    assert (plan.date_from, plan.date_to) == (dt.date(2026, 4, 30), later)
+    assert plan.counts == {"new": 4, "changed": 0, "unchanged": 0}  # two ad days and their two campaign days
+
+
 def test_each_repeat_names_the_first_row_of_its_key(account):
     plan = staged_plan(
         account,
