@@ -103,19 +103,38 @@ def file_parse(*, content: bytes | None = None, filename: str, handle=None, prog
     return _parsed(lines, file_format, progress=progress)
 
 
+COUNT_CHUNK_BYTES = 1 << 20
+
+
 def rows_count(*, handle, filename: str) -> int:
-    """How many non-blank lines a CSV has (0 for a workbook: counting its rows costs as much as reading them),
-    read by the csv module alone, several times faster than parsing: the progress's total, and a file far past
-    MAX_ROWS is refused before any row is parsed. Raises ImportFileError as `file_parse` does (also for more
-    than MAX_ROWS + HEADER_SEARCH_ROWS lines: more rows than the cap, whatever the header)."""
-    file_format, lines = file_lines(filename=filename, handle=handle)
+    """How many rows a CSV has, for the progress's total, and so that a file far past MAX_ROWS is refused before
+    any row is parsed (0 for a workbook: counting its rows costs as much as reading them). Raises ImportFileError
+    as `file_parse` does (also for more than MAX_ROWS + HEADER_SEARCH_ROWS lines: more rows than the cap,
+    whatever the header).
+
+    A UTF-8 file's line ends are counted in its bytes, about thirty times faster than the csv module reads it
+    (issue 19: 1.2 s of a 1,000,000-row preview): exact for an export, a little over for blank lines or cells
+    spanning lines. Past the cap, and for UTF-16, the csv module counts the non-blank rows exactly."""
+    file_format, _lines = file_lines(filename=filename, handle=handle)  # the file's kind and encoding checked
     if file_format != "csv":
         return 0
+    cap = MAX_ROWS + HEADER_SEARCH_ROWS
+    if not handle.read(2).startswith((b"\xff\xfe", b"\xfe\xff")):  # not UTF-16: "\n" is one byte
+        handle.seek(0)
+        count, last = 0, b"\n"
+        while chunk := handle.read(COUNT_CHUNK_BYTES):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+        count += last != b"\n"  # a last line without its line end
+        handle.seek(0)
+        if count <= cap:
+            return count
+    handle.seek(0)
     count = 0
-    for _, cells in lines:
+    for _, cells in file_lines(filename=filename, handle=handle)[1]:
         if cells and any(cells):
             count += 1
-            if count > MAX_ROWS + HEADER_SEARCH_ROWS:
+            if count > cap:
                 raise ImportFileError(f"The file has more than {MAX_ROWS:,} rows. Export a shorter date range.")
     return count
 

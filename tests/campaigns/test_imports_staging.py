@@ -306,3 +306,31 @@ def test_more_distinct_names_than_the_keys_cap_is_refused(account, monkeypatch):
         preview(account, rows_csv(10))
 
     assert not MetricImportRow.objects.exists()
+
+
+# --- The progress's total: rows counted before the parse -------------------------------------------------------
+
+
+def _count(data: bytes) -> int:
+    import io
+
+    return imports.rows_count(handle=io.BytesIO(data), filename="x.csv")
+
+
+def test_rows_are_counted_by_their_line_ends_exactly_for_an_export():
+    rows = "".join(f"A,Ad 1,2026-05-{day:02d},1.00,1,1,1,1\n" for day in range(1, 21))
+    assert _count(f"{HEADER}\n{rows}".encode()) == 21
+    assert _count(f"{HEADER}\n{rows}".rstrip("\n").encode()) == 21  # no line end after the last row
+    assert _count(("\ufeff" + f"{HEADER}\r\n" + rows.replace("\n", "\r\n")).encode()) == 21
+    assert _count(f"{HEADER}\n{rows}".encode("utf-16")) == 21  # UTF-16: read by the csv module
+
+
+def test_a_file_past_the_row_cap_is_refused_before_the_parse_and_blank_lines_do_not_count(monkeypatch):
+    from campaigns.imports import rows as rows_module
+
+    monkeypatch.setattr(rows_module, "MAX_ROWS", 20)
+    line = "A,Ad 1,2026-05-01,1.00,1,1,1,1\n"
+    with pytest.raises(files.ImportFileError, match="more than 20 rows"):
+        _count(f"{HEADER}\n{line * 40}".encode())
+    # More line ends than the cap, but most of them blank: counted exactly, not refused.
+    assert _count(f"{HEADER}\n{line * 5}{chr(10) * 60}".encode()) == 6
