@@ -21,7 +21,7 @@ ImportPlan for an account, in SQL; `plan_apply` writes it)."""
 from .files import MAX_UPLOAD_BYTES, ImportFileError, display_filename, safe_filename, upload_check, upload_read
 from .plan import ImportPlan, import_plan, plan_apply, plan_drop
 from .rows import HEADER_SYNONYMS, ParsedFile, ParsedRow, RowError, file_parse, rows_count
-from .stage import StagedFile, file_stage, staged_count, staged_delete, staged_orphans_delete
+from .stage import StagedFile, file_stage, staged_delete, staged_orphans_delete
 
 __all__ = [
     "HEADER_SYNONYMS",
@@ -40,7 +40,6 @@ __all__ = [
     "plan_drop",
     "rows_count",
     "safe_filename",
-    "staged_count",
     "staged_delete",
     "staged_orphans_delete",
     "upload_check",

@@ -64,6 +64,8 @@ class ImportPlan:
     date_to: dt.date | None = None
     # Ad ref → the usage-rights fields the file gives for it (issue 17; optional columns).
     item_rights: dict = dataclasses.field(default_factory=dict)
+    crefs: tuple = ()  # the refs of the campaigns the plan writes days to (its days table's, without reading it)
+    staged_rows: int = 0  # the import's staged rows, counted by the plan's pass over them
 
     def summary(self) -> dict:
         staged = self.staged
@@ -200,6 +202,8 @@ class _Planner:
             _day(date_from) if date_from else None,
             _day(date_to) if date_to else None,
             rights,
+            crefs=self.crefs,
+            staged_rows=self.staged_rows,
         )
 
     def _future_check(self) -> None:
@@ -237,6 +241,7 @@ class _Planner:
         found = cursor.fetchall()
         self.dates = (min(g[8] for g in found), max(g[9] for g in found)) if found else (None, None)
         self.future_count = sum(g[10] - g[7] for g in found)
+        self.staged_rows = sum(g[10] for g in found)
         groups = sorted((g for g in found if g[7]), key=lambda g: g[5])  # in the order of their first row
         names: dict[int, tuple] = {g[0]: tuple(g[1:5]) for g in groups}
         groups = [(g[0], *g[5:8]) for g in groups]
@@ -332,6 +337,8 @@ class _Planner:
                 item_ref = found
             rows.append((key, ref, item_ref))
         self.new_items = new_items
+        # Every matched key has a day of its own in the days table (it has a row up to today): its campaigns.
+        self.crefs = tuple(sorted({ref for _, ref, _ in rows if ref}))
 
         cursor.execute(f"DROP TABLE IF EXISTS {KEYS}")
         cursor.execute(
@@ -630,8 +637,7 @@ def plan_apply(*, plan: ImportPlan, owner=None) -> dict:
         codes = [*refs.items(), *item_pks.items()]
         if codes:
             cursor.executemany(f"INSERT INTO {IDS} (code, pk) VALUES (%s, %s)", codes)  # noqa: S608  # nosec B608
-        cursor.execute(f"SELECT DISTINCT cref FROM {DAYS}")  # noqa: S608  # nosec B608
-        campaign_ids = sorted(campaign_pk(ref) for (ref,) in cursor.fetchall())
+        campaign_ids = sorted(campaign_pk(ref) for ref in plan.crefs)
     # The daily rows with their campaigns' and items' pks, for `daily_metrics_bulk_upsert(select=...)`.
     select = (
         "SELECT COALESCE(c.pk, d.cref) AS campaign_id, "  # noqa: S608  # nosec B608

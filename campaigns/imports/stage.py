@@ -128,10 +128,6 @@ def _chunk_writer():
     return write
 
 
-def staged_count(*, import_id: int) -> int:
-    return MetricImportRow.objects.filter(metric_import_id=import_id).count()
-
-
 def staged_delete(*, import_id: int) -> int:
     """Delete an import's staging rows (one statement). Returns how many."""
     return MetricImportRow.objects.filter(metric_import_id=import_id)._raw_delete(MetricImportRow.objects.db)

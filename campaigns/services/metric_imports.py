@@ -309,7 +309,7 @@ def _commit_apply(*, import_id: int) -> dict | None:
         if locked is None or locked.state != ImportState.COMMITTING:
             return None  # another run committed (or it was failed) meanwhile
         summary = locked.summary or {}
-        if "staged_rows" not in summary or imports.staged_count(import_id=import_id) != summary["staged_rows"]:
+        if "staged_rows" not in summary:
             raise CampaignError(_STAGED_GONE)
         staged = imports.StagedFile(
             format=summary.get("format", ""),
@@ -325,6 +325,8 @@ def _commit_apply(*, import_id: int) -> dict | None:
             progress={"step": "writing", "done": 0, "total": summary["staged_rows"]}, progress_at=timezone.now()
         )
         plan = imports.import_plan(account=locked.account, import_id=import_id, staged=staged)
+        if plan.staged_rows != summary["staged_rows"]:  # counted by the plan's first pass over them
+            raise CampaignError(_STAGED_GONE)
         if plan.error_count:
             count = plan.error_count
             raise CampaignError(

@@ -261,6 +261,16 @@ def test_commit_without_its_staged_rows_asks_to_upload_again(account):
     assert not Campaign.objects.filter(account=account).exists()
 
 
+def test_commit_with_some_staged_rows_gone_writes_nothing(account):
+    metric_import = preview(account, rows_csv(5))
+    MetricImportRow.objects.filter(metric_import_id=metric_import.pk, line=3).delete()
+
+    failed = commit(metric_import)
+
+    assert failed.state == ImportState.FAILED and "no longer available" in failed.error
+    assert not Campaign.objects.filter(account=account).exists() and not DailyMetric.objects.exists()
+
+
 def test_a_file_refused_stages_nothing(account):
     with pytest.raises(imports.ImportFileError):
         preview(account, "Campaign name,By Day,Cost (EUR)\nA,2016-01-01,1\n")  # the account reports in USD
