@@ -519,7 +519,8 @@ class DailyMetric(models.Model):
     """One day of delivery. Rows without a content item are the campaign's own totals for the day; rows with
     one are the per-content breakdown (they need not add up to the campaign row, the platform decides)."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="daily_metrics")
+    # Not indexed alone: dailymetric_campaign_date (campaign, date) leads with it (migration 0022).
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="daily_metrics", db_index=False)
     content_item = models.ForeignKey(
         ContentItem, on_delete=models.CASCADE, null=True, blank=True, related_name="daily_metrics"
     )
