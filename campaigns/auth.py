@@ -9,23 +9,15 @@ in AUTHENTICATION_BACKENDS, still serves)."""
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
 
 from .models import Notification
+from .selectors import rows_counted
 
 UNREAD_ATTRIBUTE = "notifications_unread_count"
 
 
-def _unread() -> Coalesce:
-    unread = (
-        Notification.objects.filter(recipient=OuterRef("pk"), read_at__isnull=True)
-        .order_by()
-        .values("recipient")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(unread, output_field=IntegerField()), Value(0))
+def _unread():
+    return rows_counted(Notification.objects.filter(read_at__isnull=True), by="recipient")
 
 
 class UserBackend(ModelBackend):

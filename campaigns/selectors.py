@@ -2,7 +2,8 @@
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from .listing import search, sorting, summary
@@ -235,3 +236,10 @@ def account_for_ics_token(*, token: str) -> AdAccount | None:
         return None
     digest = hashlib.sha256(token.encode()).hexdigest()
     return AdAccount.objects.filter(ics_token_hash=digest).first()
+
+
+def rows_counted(rows: QuerySet, *, by: str) -> Coalesce:
+    """How many of `rows` each outer row has, as a correlated subquery: `rows` filtered on `by=OuterRef("pk")`
+    (`by` the foreign key's field name), 0 for none. One grouped COUNT per outer row, in the outer query."""
+    counted = rows.filter(**{by: OuterRef("pk")}).order_by().values(by).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)

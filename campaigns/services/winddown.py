@@ -6,8 +6,7 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Subquery, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Exists, OuterRef, When
 from django.utils import timezone
 
 from ..models import (
@@ -24,7 +23,7 @@ from ..models import (
     WindDownStep,
     WindDownStepKind,
 )
-from ..selectors import role_for
+from ..selectors import role_for, rows_counted
 from ..text import counted
 from .errors import CampaignError, NotPermitted
 from .history import history_record
@@ -51,14 +50,7 @@ class BudgetFollowup(enum.StrEnum):
 
 def _winddown_done_count():
     """A campaign's done steps as they are stored (a correlated subquery over the campaign row)."""
-    done = (
-        WindDownStep.objects.filter(campaign_id=OuterRef("pk"), done_at__isnull=False)
-        .order_by()
-        .values("campaign_id")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    return Coalesce(Subquery(done, output_field=IntegerField()), 0)
+    return rows_counted(WindDownStep.objects.filter(done_at__isnull=False), by="campaign_id")
 
 
 def winddown_done_once_created():
