@@ -152,3 +152,65 @@ def test_slots_are_one_interval_apart_and_a_backoff_moves_them(store):
     assert [b - a for a, b in zip(granted, granted[1:], strict=False)] == [100_000] * 4
     slots.push(key, until_us=granted[-1] + 2_000_000)
     assert slots.reserve(key, interval_us=100_000) == granted[-1] + 2_000_000
+
+
+class _Clock:
+    """`ratelimit`'s clock and sleep, in microseconds: a sleep lasts `late_us` longer than asked for the first
+    `late_sleeps` sleeps (a busy host waking the process late)."""
+
+    def __init__(self, *, late_sleeps: int, late_us: int):
+        self.now, self.late_sleeps, self.late_us = 1_000_000_000, late_sleeps, late_us
+
+    def now_us(self) -> int:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += int(seconds * 1_000_000)
+        if self.late_sleeps:
+            self.late_sleeps -= 1
+            self.now += self.late_us
+
+
+class _Slots:
+    def __init__(self, clock):
+        self.clock, self.next, self.granted = clock, 0, []
+
+    def reserve(self, key, *, interval_us):
+        slot = max(self.next, self.clock.now)
+        self.next = slot + interval_us
+        self.granted.append(slot)
+        return slot
+
+
+@pytest.mark.parametrize(("late_us", "reserves"), [(0, 1), (30_000, 1), (80_000, 2)])
+def test_a_call_woken_late_for_its_slot_takes_the_next_one(monkeypatch, late_us, reserves):
+    """Issue 19 (`make bench`'s backfill, 2 calls over the limit on a loaded machine): a call started more than half
+    a slot after its slot would share a second with the next `rate` calls; it leaves that slot empty instead."""
+    from campaigns.platforms import ratelimit
+
+    clock = _Clock(late_sleeps=1, late_us=late_us)
+    monkeypatch.setattr(ratelimit, "_now_us", clock.now_us)
+    monkeypatch.setattr(ratelimit.time, "sleep", clock.sleep)
+    slots = _Slots(clock)
+    bucket = ratelimit.Bucket(key="late", rate=10, store=slots)  # slots 105 ms apart
+    slots.next = clock.now + 200_000  # two calls queued ahead
+
+    bucket.take()
+
+    assert len(slots.granted) == reserves
+    assert clock.now - slots.granted[-1] <= bucket.interval_us // 2  # started within half a slot of its own
+
+
+def test_a_host_late_for_every_slot_still_calls_after_a_few_tries(monkeypatch):
+    from campaigns.platforms import ratelimit
+
+    clock = _Clock(late_sleeps=100, late_us=90_000)
+    monkeypatch.setattr(ratelimit, "_now_us", clock.now_us)
+    monkeypatch.setattr(ratelimit.time, "sleep", clock.sleep)
+    slots = _Slots(clock)
+    bucket = ratelimit.Bucket(key="late", rate=10, store=slots)
+    slots.next = clock.now + 100_000
+
+    bucket.take()
+
+    assert len(slots.granted) == ratelimit.MAX_LATE_RESERVES + 1
