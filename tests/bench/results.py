@@ -130,11 +130,12 @@ content items a campaign: 30,000,000 daily rows at the top). Each size is a data
 and kept (`bench/closeout_series_10k.sqlite3`, database `closeout_series_10k`, …; the 100,000 point is the bench's
 own data, which the seeded generator makes identical), and measured in a process of its own
 (`python -m tests.bench run --series-point`). Targets: at the largest size each page within 1.5× its time at
-100,000; the list scenarios and the home page within 8 queries, the report page and the rule evaluation with no
-more queries than at 100,000; the list within 0.5× the admin changelist at every size. Without BENCH_SERIES_1M=1
-the 1,000,000 rows say "not run (BENCH_SERIES_1M=1)"; the rule evaluation is left out above 100,000 campaigns
-(`--series-rules-max`; see the notes). The series tables are their own sections below; run only
-them with `python -m tests.bench run --only series --write-docs` (`--series-sizes`, `--series-url` for others).
+100,000; the list scenarios, the home page and the report page within 8 queries, the rule evaluation with no more
+queries than at 100,000; the list within 0.5× the admin changelist at every size. Without BENCH_SERIES_1M=1
+the 1,000,000 rows say "not run (BENCH_SERIES_1M=1)"; the rule evaluation runs at every size
+(`--series-rules-max N` leaves it out above N campaigns; see the notes). The series tables are their own sections
+below; run only them with `python -m tests.bench run --only series --write-docs` (`--series-sizes`,
+`--series-url` for others).
 
 ## Machine
 
