@@ -49,7 +49,7 @@ def lessons_context(*, campaign, report, can_edit: bool, **extra) -> dict:
 
 def sharing_context(*, request, report, role) -> dict:
     """What the report page's share panel, delivery and feedback sections need. One query for the links (managers
-    only), two for the feedback summary (with each recipient's feedback), three for the delivery state; none for
+    only), two for the feedback summary (with each recipient's feedback), two for the delivery state; none for
     a section `report_page_for_user` found empty (`selectors.page_has`)."""
     is_manager = role is not None and role.allows(Role.MANAGER)
     links = (
@@ -69,7 +69,7 @@ def sharing_context(*, request, report, role) -> dict:
         "feedback": feedback,
         "feedback_form": FeedbackForm(prefix_id="fbi"),
         "now": timezone.now(),
-        # Delivery (issue 18): every member sees the state, managers edit (three queries).
+        # Delivery (issue 18): every member sees the state, managers edit (two queries).
         "delivery": selectors.report_delivery_rows(report=report, feedback_by_recipient=feedback["by_recipient"]),
         "recipient_form": RecipientForm(prefix="recipient"),
     }
