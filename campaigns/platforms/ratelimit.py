@@ -98,7 +98,10 @@ def slots_store() -> DatabaseSlots | CacheSlots:
 # absorbed (at 0.95 it was 53 ms, and `make bench`'s backfill saw 1–2 calls of 500 over the limit). Measured in
 # `make bench` (backfill): calls over the limit, and the rate reached (≥ 90 % of the limit).
 HEADROOM = 0.93
-MAX_LATE_RESERVES = 3  # a call late for its slot takes another, this many times at most (`Bucket.take`)
+# `rate` + 1 calls on time span 1 / HEADROOM seconds, whatever the rate: a call that starts more than half of the
+# 75 ms past its slot takes another (half is left for the network), this many times at most (`Bucket.take`).
+LATE_US = int(MICROS * (1 / HEADROOM - 1) / 2)
+MAX_LATE_RESERVES = 3
 
 
 class Bucket:
@@ -113,9 +116,9 @@ class Bucket:
     def take(self) -> float:
         """Reserve the next slot and sleep until it. Returns the seconds waited.
 
-        A call that wakes more than half a slot after its slot (a busy host: the process was not scheduled in
-        time) leaves that slot empty and takes the next free one, up to MAX_LATE_RESERVES times: started that
-        late, it would fall in the same second as the next `rate` slots, one call over the platform's limit."""
+        A call that wakes more than LATE_US after its slot (a busy host: the process was not scheduled in time)
+        leaves that slot empty and takes the next free one, up to MAX_LATE_RESERVES times: started that late, it
+        could fall in the same second as the next `rate` slots, one call over the platform's limit."""
         waited = 0.0
         for _ in range(MAX_LATE_RESERVES + 1):
             slot = self.store.reserve(self.key, interval_us=self.interval_us)
@@ -123,7 +126,7 @@ class Bucket:
             if wait > 0:
                 time.sleep(wait)
                 waited += wait
-            if _now_us() - slot <= self.interval_us // 2:
+            if _now_us() - slot <= LATE_US:
                 break
         return waited
 
