@@ -182,51 +182,43 @@ class _Slots:
         return slot
 
 
+def _take_late(monkeypatch, *, rate: float, queued_us: int, late_sleeps: int, late_us: int):
+    """One `take()` of a bucket at `rate` with `queued_us` of slots already taken, on the fake clock: returns
+    (the clock, the slots granted)."""
+    from campaigns.platforms import ratelimit
+
+    clock = _Clock(late_sleeps=late_sleeps, late_us=late_us)
+    monkeypatch.setattr(ratelimit, "_now_us", clock.now_us)
+    monkeypatch.setattr(ratelimit.time, "sleep", clock.sleep)
+    slots = _Slots(clock)
+    slots.next = clock.now + queued_us
+    ratelimit.Bucket(key="late", rate=rate, store=slots).take()
+    return clock, slots.granted
+
+
 @pytest.mark.parametrize(("late_us", "reserves"), [(0, 1), (30_000, 1), (80_000, 2)])  # LATE_US: 37,634
 def test_a_call_woken_late_for_its_slot_takes_the_next_one(monkeypatch, late_us, reserves):
     """Issue 19 (`make bench`'s backfill, 2 calls over the limit on a loaded machine): a call started well after its
     slot could share a second with the next `rate` calls; it leaves that slot empty instead."""
     from campaigns.platforms import ratelimit
 
-    clock = _Clock(late_sleeps=1, late_us=late_us)
-    monkeypatch.setattr(ratelimit, "_now_us", clock.now_us)
-    monkeypatch.setattr(ratelimit.time, "sleep", clock.sleep)
-    slots = _Slots(clock)
-    bucket = ratelimit.Bucket(key="late", rate=10, store=slots)  # slots 105 ms apart
-    slots.next = clock.now + 200_000  # two calls queued ahead
+    # slots 107.5 ms apart, two calls queued ahead
+    clock, granted = _take_late(monkeypatch, rate=10, queued_us=200_000, late_sleeps=1, late_us=late_us)
 
-    bucket.take()
-
-    assert len(slots.granted) == reserves
-    assert clock.now - slots.granted[-1] <= ratelimit.LATE_US  # started close enough to its own slot
+    assert len(granted) == reserves
+    assert clock.now - granted[-1] <= ratelimit.LATE_US  # started close enough to its own slot
 
 
 def test_a_fast_rate_takes_one_slot_a_call_despite_a_few_ms_of_jitter(monkeypatch):
     """At 1,000 calls/s a slot is 1 ms: being 5 ms late is no reason to give it up (the window is the second)."""
-    from campaigns.platforms import ratelimit
+    _, granted = _take_late(monkeypatch, rate=1000, queued_us=3_000, late_sleeps=1, late_us=5_000)
 
-    clock = _Clock(late_sleeps=1, late_us=5_000)
-    monkeypatch.setattr(ratelimit, "_now_us", clock.now_us)
-    monkeypatch.setattr(ratelimit.time, "sleep", clock.sleep)
-    slots = _Slots(clock)
-    bucket = ratelimit.Bucket(key="fast", rate=1000, store=slots)
-    slots.next = clock.now + 3_000
-
-    bucket.take()
-
-    assert len(slots.granted) == 1
+    assert len(granted) == 1
 
 
 def test_a_host_late_for_every_slot_still_calls_after_a_few_tries(monkeypatch):
     from campaigns.platforms import ratelimit
 
-    clock = _Clock(late_sleeps=100, late_us=90_000)
-    monkeypatch.setattr(ratelimit, "_now_us", clock.now_us)
-    monkeypatch.setattr(ratelimit.time, "sleep", clock.sleep)
-    slots = _Slots(clock)
-    bucket = ratelimit.Bucket(key="late", rate=10, store=slots)
-    slots.next = clock.now + 100_000
+    _, granted = _take_late(monkeypatch, rate=10, queued_us=100_000, late_sleeps=100, late_us=90_000)
 
-    bucket.take()
-
-    assert len(slots.granted) == ratelimit.MAX_LATE_RESERVES + 1
+    assert len(granted) == ratelimit.MAX_LATE_RESERVES + 1
