@@ -8,6 +8,7 @@ with its line number, and the other rows still parse, so the preview can list ev
 
 import dataclasses
 import datetime as dt
+import itertools
 import operator
 import re
 from decimal import Decimal
@@ -19,6 +20,7 @@ from .files import ImportFileError, file_lines
 
 MAX_ROWS = 2_000_000  # issue 19: parsed in a background task, committed at database speed
 PROGRESS_EVERY = 20_000  # lines between two calls of file_parse's `progress`
+BATCH_LINES = 5_000  # lines read at once (RowReader.batches)
 HEADER_SEARCH_ROWS = 10
 _SHOWN_HEADER = 100
 
@@ -234,49 +236,94 @@ def row_limits() -> dict:
 class RowReader:
     """A file's lines → its rows one by one (ParsedRow or RowError, in line order), holding none of them: the
     header is read at once (`header`: ImportFileError when there is none); `skipped` counts blank and total
-    rows once iterated."""
+    rows once iterated. `batches` and `row` are the same iteration in two parts, for a caller that takes the
+    common rows a faster way (`stage.file_stage`) and hands the others to `row`."""
 
     def __init__(self, lines, *, progress=None):
         self.lines = iter(lines)
         self.header = _header_find(self.lines)
         self.progress = progress
         self.skipped = 0
+        self.count = 0  # rows handed to the parser (not blank, not a total)
+        self.parse = _RowParser(header=self.header, limits=row_limits())
+        self._total_row = TOTAL_ROW.match
 
     def __iter__(self):
-        row_parse = _RowParser(header=self.header, limits=row_limits())
+        row_of = self.row
+        for batch in self.batches():
+            for line, cells in batch:
+                row = row_of(line, cells)
+                if row is not None:
+                    yield row
+
+    def batches(self):
+        """The lines as lists of at most BATCH_LINES (line, cells); `progress(lines read)` is called after every
+        PROGRESS_EVERY lines. Blank rows are skipped, not counted as rows, but a sheet of a million empty rows
+        must not be read to its end: ImportFileError past 2 × MAX_ROWS lines."""
         progress, lines = self.progress, self.lines
-        count = 0
-        total_row = TOTAL_ROW.match
-        # Blank rows are skipped, not counted as rows, but a sheet of a million empty rows must not be read to its
-        # end.
         max_lines = 2 * MAX_ROWS + HEADER_SEARCH_ROWS
-        for seen, (line, cells) in enumerate(lines, start=1):
-            if progress is not None and not seen % PROGRESS_EVERY:
-                progress(seen)
-            if seen > max_lines:
+        seen = 0
+        while batch := list(itertools.islice(lines, BATCH_LINES)):
+            if seen + len(batch) > max_lines:
+                yield batch[: max_lines - seen]
                 raise ImportFileError(f"The file has more than {max_lines:,} lines. Export a shorter date range.")
-            try:  # a CSV's cells are all text: one join tells blank rows and the "Total" row apart
-                joined = "".join(cells)
-                if not joined or joined.isspace():
-                    self.skipped += 1
-                    continue
-                texts = "".join(cells[:3]).lower()
-            except TypeError:  # a workbook's numbers and dates
-                texts = None
-                if not any(str(c).strip() for c in cells):
-                    self.skipped += 1
-                    continue
-            if count >= MAX_ROWS:
-                raise ImportFileError(f"The file has more than {MAX_ROWS:,} rows. Export a shorter date range.")
-            if (texts is None or "total" in texts) and any(total_row(str(c)) for c in cells[:3] if str(c).strip()):
+            yield batch
+            if progress is not None and (seen + len(batch)) // PROGRESS_EVERY > seen // PROGRESS_EVERY:
+                progress(seen + len(batch))
+            seen += len(batch)
+
+    def rows_taken(self, count: int) -> None:
+        """Count `count` rows a caller took without `row` (ImportFileError past MAX_ROWS)."""
+        self.count += count
+        if self.count > MAX_ROWS:
+            raise ImportFileError(f"The file has more than {MAX_ROWS:,} rows. Export a shorter date range.")
+
+    def row(self, line: int, cells: list) -> ParsedRow | RowError | None:
+        """One line's row; None for a blank or total row (counted in `skipped`)."""
+        try:  # a CSV's cells are all text: one join tells blank rows and the "Total" row apart
+            joined = "".join(cells)
+            if not joined or joined.isspace():
                 self.skipped += 1
-                continue
-            count += 1
-            yield row_parse(line, cells, texts is not None)
+                return None
+            texts = "".join(cells[:3]).lower()
+        except TypeError:  # a workbook's numbers and dates
+            texts = None
+            if not any(str(c).strip() for c in cells):
+                self.skipped += 1
+                return None
+        if self.count >= MAX_ROWS:
+            raise ImportFileError(f"The file has more than {MAX_ROWS:,} rows. Export a shorter date range.")
+        if (texts is None or "total" in texts) and any(self._total_row(str(c)) for c in cells[:3] if str(c).strip()):
+            self.skipped += 1
+            return None
+        self.count += 1
+        return self.parse(line, cells, texts is not None)
 
 
 _MONEY_PLAIN = re.compile(r"\d{1,12}(?:\.\d{1,2})?")  # "1234.50": at most 999,999,999,999.99, read as it is
 _CACHE_MAX = 200_000  # distinct cell texts remembered per column (dates, money, names)
+
+
+class TextLayout(NamedTuple):
+    """The cells of a row `stage.file_stage` can stage as they are, and how to check them (`_RowParser.text_layout`).
+
+    A row is taken this way when its name and id cells are those of a row parsed before (their texts, as
+    parsed, are then known), its day is a "YYYY-MM-DD" parsed before, its cost plain ("1234.50", at most
+    999,999,999,999.99) and every count 1 to `digits` ASCII digits (so it fits its column): the database then
+    reads the same values from the texts as from what `_RowParser` would make of them. A known name is never
+    blank and never a "Total" row's; when the first three columns are not all names, day and metrics,
+    `total_check` says to look for "total" in them first. Anything else goes through `RowReader.row`."""
+
+    text_get: object  # cells → the raw name and id cells (the key of the texts parsed from them)
+    date_index: int
+    money_index: int
+    count_get: object  # cells → the count cells in METRIC_FIELDS order (all of them: spend is apart)
+    counts: object  # the count cells joined by tabs → a match when all are plain
+    money: object  # a cost cell → a match when it is plain (after isascii())
+    last_index: int
+    currency_index: int | None
+    currencies: dict  # the currency cells already noted (a row with another goes through `row`)
+    total_check: bool
 
 
 class _RowParser:
@@ -323,6 +370,29 @@ class _RowParser:
         self.money: dict = {}
         self.ints: dict = {}
         self.currencies: dict = {}
+
+    def text_layout(self) -> "TextLayout | None":
+        """How `stage.file_stage` can take a CSV row of plain cells without parsing it (None when this file's
+        columns have no such way: money other than the spend alone, a metric column missing, the usage-rights
+        columns). See TextLayout."""
+        if not self.simple or self.rights:
+            return None
+        digits = len(str(self.int_high)) - 1  # any number of this many digits fits every count column
+        counts = len(self.int_slots)
+        covered = {*(i for _, i, _, _ in self.texts if i is not None), self.date_index}
+        covered |= {index for _, index, _, _ in self.metric_columns}
+        return TextLayout(
+            text_get=self.text_get,
+            date_index=self.date_index,
+            money_index=self.money_index,
+            count_get=self.int_get,
+            counts=re.compile(r"\t".join([f"[0-9]{{1,{digits}}}"] * counts)).fullmatch,
+            money=_MONEY_PLAIN.fullmatch,
+            last_index=self.last_index,
+            currency_index=self.currency_index,
+            currencies=self.currencies,
+            total_check=not set(range(3)) <= covered,
+        )
 
     def cell(self, cells: list, index: int | None):
         return cells[index] if index is not None and index < len(cells) else ""

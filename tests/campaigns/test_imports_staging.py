@@ -344,3 +344,93 @@ def test_a_file_past_the_row_cap_is_refused_before_the_parse_and_blank_lines_do_
         _count(f"{HEADER}\n{line * 40}".encode())
     # More line ends than the cap, but most of them blank: counted exactly, not refused.
     assert _count(f"{HEADER}\n{line * 5}{chr(10) * 60}".encode()) == 6
+
+
+FULL_HEADER = (
+    "Campaign name,Ad name,By Day,Cost,Impressions,Reach,Clicks (destination),Video views,Paid likes,"
+    "Paid comments,Paid shares,Paid follows,Profile visits"
+)
+
+
+def staged_values(text: str, *, header: str = FULL_HEADER, layout: bool = True, monkeypatch=None) -> list[tuple]:
+    """The rows `file_stage` writes for `text` (under `header`), read back from the staging table, typed."""
+    if not layout:
+        monkeypatch.setattr(imports.rows._RowParser, "text_layout", lambda self: None)
+    metric_import = MetricImport.objects.create(account=CampaignFactory().account, filename="x.csv", sha256="", size=1)
+    staged = imports.file_stage(import_id=metric_import.pk, content=f"{header}\n{text}".encode(), filename="x.csv")
+    rows = MetricImportRow.objects.filter(metric_import=metric_import).order_by("line")
+    fields = ["line", "key", "campaign_name", "campaign_platform_id", "ad_name", "ad_platform_id", "date",
+              *METRIC_FIELDS, "rights_expire_on", "creator_name"]  # fmt: skip
+    values = [tuple(getattr(row, f) for f in fields) for row in rows]
+    errors = [(e.line, e.message) for e in staged.errors]
+    monkeypatch and monkeypatch.undo()
+    return [*values, ("errors", errors, staged.skipped)]
+
+
+UNUSUAL_ROWS = (
+    "A,Ad 1,2026-05-01,12.5,1000,800,7,300,1,2,3,4,5\n"
+    "A,Ad 1,2026-05-02,12.50,0012,800,7,300,1,2,3,4,5\n"  # leading zeros: the number
+    " A ,Ad 1,2026-05-03,3,1,1,1,1,1,1,1,1,1\n"  # the same names padded: the same key
+    "A,Ad 2,2026-5-4,4.00,1,1,1,1,1,1,1,1,1\n"  # a day not written as YYYY-MM-DD
+    "A,Ad 2,2026-05-04,4.001,1,1,1,1,1,1,1,1,1\n"  # three decimals: rounded by the careful path
+    'A,Ad 2,2026-05-05,"1,234.50",1,1,1,1,1,1,1,1,1\n'
+    "A,Ad 2,2026-05-06,5,1,,1,1,1,1,1,1,1\n"  # an empty count: 0
+    "A,Ad 2,2026-05-07,5,1_000,٣,1,1,1,1,1,1,1\n"  # digits Python reads, not plain
+    "A,Ad 2,2026-05-08,5,99999999999999999999,1,1,1,1,1,1,1,1\n"  # past the column: a row error
+    "A,Ad 2,2026-05-09,-5,1,1,1,1,1,1,1,1,1\n"  # negative: a row error
+    "A,Ad 2,2026-05-10,5,1,1,1,1,1,1,1,1\n"  # a cell short
+    "A,Ad 2,2026-05-11,5,1,1,1,1,1,1,1,1,1,extra\n"
+    "A,Ad 2,2026-13-01,5,1,1,1,1,1,1,1,1,1\n"  # not a day
+    ",,,,,,,,,,,,\n"
+    "Total of 12 results,,,,,,,,,,,,\n"
+    "B,Ad 1,2026-05-01,1,1,1,1,1,1,1,1,1,1\n"
+    "B,Ad 1,2026-05-02,1,1,1,1,1,1,1,1,1,1\n"
+)
+
+
+def test_rows_staged_from_their_texts_hold_what_the_parse_would_store(monkeypatch):
+    """The common row is staged from its cells as they are (rows.TextLayout); the database then holds exactly
+    what staging the parsed row holds, and every unusual cell still takes the careful path."""
+    fast = staged_values(UNUSUAL_ROWS)
+    careful = staged_values(UNUSUAL_ROWS, layout=False, monkeypatch=monkeypatch)
+
+    assert fast == careful
+    assert len(fast) == 13 - 3 + 2 + 1  # 13 rows of A, 3 of them errors, 2 of B, and the errors
+    assert fast[1][8] == 12 and fast[2][2] == "A"  # "0012" is 12; " A " is "A"
+    assert [line for line, _ in fast[-1][1]] == [10, 11, 14]  # past the column, negative, not a day
+    assert fast[-1][2] == 2  # the blank and total rows skipped
+
+
+def test_a_total_row_after_unknown_first_columns_is_still_skipped(monkeypatch):
+    header = "Campaign name,Ad group name,Notes," + FULL_HEADER.split(",", 1)[1]
+    text = "A,G,x,Ad 1,2026-05-01,1,1,1,1,1,1,1,1,1,1\nA,G,total,Ad 1,2026-05-02,1,1,1,1,1,1,1,1,1,1\n"
+    fast = staged_values(text, header=header)
+
+    assert fast == staged_values(text, header=header, layout=False, monkeypatch=monkeypatch)
+    assert [row[6] for row in fast[:-1]] == [dt.date(2026, 5, 1)]  # "total" in the third column: a total row
+    assert fast[-1][2] == 1
+
+
+def test_common_rows_skip_the_parse(monkeypatch):
+    """Once a key, day and plain cells are known, rows like them are not parsed one by one."""
+    parsed = []
+    row = imports.rows.RowReader.row
+    monkeypatch.setattr(
+        imports.rows.RowReader, "row", lambda self, line, cells: parsed.append(line) or row(self, line, cells)
+    )
+    text = "".join(f"A,Ad {n % 2},2026-05-0{1 + n // 2 % 3},{n}.5,{n},1,1,1,1,1,1,1,1\n" for n in range(60))
+
+    values = staged_values(text)
+
+    assert len(values) == 61
+    assert parsed == [2, 3, 4, 6]  # until each of the 2 ads and each of the 3 days has been seen
+
+
+def test_a_currency_column_is_still_read_on_common_rows(account):
+    header = FULL_HEADER + ",Currency"
+    text = "A,Ad 1,2026-05-01,1,1,1,1,1,1,1,1,1,1,USD\nA,Ad 1,2026-05-02,1,1,1,1,1,1,1,1,1,1,EUR\n"
+    metric_import = MetricImport.objects.create(account=account, filename="x.csv", sha256="", size=1)
+
+    staged = imports.file_stage(import_id=metric_import.pk, content=f"{header}\n{text}".encode(), filename="x.csv")
+
+    assert staged.currencies == {"USD": "line 2", "EUR": "line 3"}
