@@ -365,6 +365,8 @@ class _RowParser:
         self.text_get = _getter(present)
         self.known_texts: dict = {}  # the raw name and id cells of a row → its texts, once checked
         used = [*present, self.date_index, *(index for _, index, _, _ in self.metric_columns)]
+        if self.currency_index is not None:  # read on the fast path too: a row short of it takes the careful one
+            used.append(self.currency_index)
         self.last_index = max(used) if self.fast else 1 << 30  # no fast path for other money columns
         self.dates: dict = {}
         self.money: dict = {}

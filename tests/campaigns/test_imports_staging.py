@@ -434,3 +434,19 @@ def test_a_currency_column_is_still_read_on_common_rows(account):
     staged = imports.file_stage(import_id=metric_import.pk, content=f"{header}\n{text}".encode(), filename="x.csv")
 
     assert staged.currencies == {"USD": "line 2", "EUR": "line 3"}
+
+
+def test_a_row_short_of_its_currency_cell_is_read(account):
+    """The Currency column last and a row without it: the row is read (no currency on it), not a crash."""
+    text = (
+        f"{FULL_HEADER},Currency\n"
+        "A,Ad 1,2026-05-01,1,1,1,1,1,1,1,1,1,1,USD\nA,Ad 2,2026-05-02,1,1,1,1,1,1,1,1,1,1,USD\n"
+        "A,Ad 2,2026-05-01,1,1,1,1,1,1,1,1,1,1\n"  # its names and day known: the row the fast paths look at
+    )
+    metric_import = MetricImport.objects.create(account=account, filename="x.csv", sha256="", size=1)
+
+    parsed = parse(text)
+    staged = imports.file_stage(import_id=metric_import.pk, content=text.encode(), filename="x.csv")
+
+    assert (len(parsed.rows), parsed.errors, parsed.currencies) == (3, [], {"USD": "line 2"})
+    assert (staged.rows, staged.errors, staged.currencies) == (3, [], {"USD": "line 2"})
