@@ -81,18 +81,18 @@ def file_stage(
     # The common row, staged from its cells as they are (rows.TextLayout): its raw name cells → the staging
     # columns (key, names) of the row they were first parsed in; its day and cost texts once checked.
     known: dict[tuple, tuple] = {}
-    days: dict[str, str] = {}
+    days: set[str] = set()
     costs: set[str] = set()
     for batch in reader.batches():
         taken = 0
         for line, cells in batch:
             if layout is not None and len(cells) > layout.last_index:
                 prefix = known.get(layout.text_get(cells))
-                day = days.get(cells[layout.date_index])
+                day = cells[layout.date_index]
                 cost = cells[layout.money_index]
                 if (
                     prefix is not None
-                    and day is not None
+                    and day in days
                     and (cost in costs or (cost.isascii() and layout.money(cost) and _remember(costs, cost)))
                     and layout.counts("\t".join(counts := layout.count_get(cells)))
                     and (layout.currency_index is None or cells[layout.currency_index] in layout.currencies)
@@ -126,8 +126,8 @@ def file_stage(
             if layout is not None and len(cells) > layout.last_index and len(known) < MAX_KEYS:
                 known.setdefault(layout.text_get(cells), (key, *names))
                 day_text = cells[layout.date_index]
-                if day_text == row[5].isoformat() and len(days) < _TEXTS_MAX:
-                    days[day_text] = day_text
+                if day_text == row[5].isoformat():
+                    _remember(days, day_text)
             if len(chunk) >= CHUNK_ROWS:
                 staged, chunks = staged + write(chunk), chunks + 1
         reader.rows_taken(taken)
