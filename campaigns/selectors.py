@@ -161,6 +161,31 @@ def campaigns_list_for_user(
     return campaigns.only(*LIST_ROW_FIELDS)
 
 
+def campaigns_list_search_window(*, account_ids: list[int], filters: dict, tab: str):
+    """For a list in its default order (newest first) whose filters are a text search by account and status only,
+    on SQLite: a function (offset, limit) → that page's campaigns (`LIST_ROW_FIELDS`, unordered), read from the
+    FTS5 index as it streams, so a page costs the same whether the term matches 5,000 campaigns or 50,000
+    (listing/search.py, issue 19). None when the page's rows come from the filtered queryset as usual.
+
+    `account_ids` are the user's accounts (`list_scope_for_user`); the same scope is applied to the page again."""
+    simple = summary.simple_filters(filters, account_ids)
+    if simple is None or not search.sqlite_search_streams(simple[2]):
+        return None
+    accounts, statuses, term = simple
+    if tab != "all":
+        statuses = [tab] if statuses is None or tab in statuses else []
+
+    def window(offset: int, limit: int) -> QuerySet[Campaign]:
+        if not accounts or statuses == []:
+            return Campaign.objects.none()
+        ids = search.sqlite_search_page_ids(
+            term=term, account_ids=accounts, statuses=statuses, offset=offset, limit=limit
+        )
+        return Campaign.objects.filter(account_id__in=accounts, pk__in=ids).only(*LIST_ROW_FIELDS)
+
+    return window
+
+
 def campaign_list_rows_extras(*, campaigns: list[Campaign]) -> None:
     """Set what a list row shows beyond its own columns on one page of campaigns, in two small queries:
     `changed_by_name` (the username of who last changed the status; None for the system) and `pending_action`

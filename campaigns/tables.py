@@ -65,12 +65,17 @@ class KnownCountPaginator(Paginator):
     Page 16,000 of 20,000 then walks 200,000 index entries, not 800,000; the outer query orders the 50 rows.
 
     With `capped`, `count` is a lower bound (a search matching more than `LIST_COUNT_BOUND`, listing/summary.py):
-    the pages reach the first `count` rows and are always read from the start, since the far end is not known."""
+    the pages reach the first `count` rows and are always read from the start, since the far end is not known.
 
-    def __init__(self, *args, count: int, capped: bool = False, **kwargs):
+    With `window`, every page's rows are `window(offset, limit)` (the same rows as the table's queryset would give,
+    in any order; the table's ordering is applied): a source that finds one page faster than the queryset does,
+    such as SQLite's streamed search (`selectors.campaigns_list_search_window`)."""
+
+    def __init__(self, *args, count: int, capped: bool = False, window=None, **kwargs):
         super().__init__(*args, **kwargs)
         self._known_count = count
         self.capped = capped
+        self.window = window
 
     @cached_property
     def count(self):
@@ -82,7 +87,12 @@ class KnownCountPaginator(Paginator):
         top = min(bottom + self.per_page, self.count)
         rows = self.object_list
         queryset = getattr(getattr(rows, "data", None), "data", None)
-        if bottom < DEFERRED_JOIN_FROM or not isinstance(queryset, QuerySet) or not isinstance(rows, BoundRows):
+        if not isinstance(queryset, QuerySet) or not isinstance(rows, BoundRows):
+            return self._get_page(rows[bottom:top], number, self)
+        if self.window is not None:
+            window = self.window(bottom, top - bottom).order_by(*queryset.query.order_by)
+            return self._window_page(window, number, top - bottom)
+        if bottom < DEFERRED_JOIN_FROM:
             return self._get_page(rows[bottom:top], number, self)
         ids = queryset.values("pk")
         if bottom > self.count - top and queryset.ordered and not self.capped:
@@ -90,10 +100,14 @@ class KnownCountPaginator(Paginator):
             ids = ids.reverse()[self.count - top : self.count - bottom]
         else:
             ids = ids[bottom:top]
-        window = queryset.filter(pk__in=ids)
+        return self._window_page(queryset.filter(pk__in=ids), number, top - bottom)
+
+    def _window_page(self, window: QuerySet, number: int, length: int):
+        """Page `number`, its `length` rows exactly `window`'s (the table's rows for the page, ordered)."""
+        rows = self.object_list
         data = TableData.from_data(window)
         data.set_table(rows.table)
-        data._length = top - bottom  # known: TableData would otherwise COUNT(*) when asked its length
+        data._length = length  # known: TableData would otherwise COUNT(*) when asked its length
         page_rows = list(BoundRows(data=data, table=rows.table))
         return self._get_page(page_rows, number, self)
 

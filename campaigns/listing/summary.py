@@ -22,7 +22,13 @@ from django.db import connection, models
 from django.db.models import QuerySet
 
 from ..models import Campaign, CampaignListStat, Status
-from .search import FTS_TRIGRAM, campaigns_matching, search_fts_phrase, search_like_pattern
+from .search import (
+    FTS_TRIGRAM,
+    campaigns_matching,
+    search_fts_phrase,
+    search_like_pattern,
+    sqlite_search_streams,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -269,6 +275,17 @@ def _sqlite_summary_from_search(*, account_ids, statuses, term, tab, bound) -> d
     return _fold_bounded(_bounded_groups(sql + " LIMIT %s", [*params, bound + 1]), tab, bound)
 
 
+def simple_filters(filters: dict, account_ids: list[int]) -> tuple[list[int], list[str] | None, str] | None:
+    """A filter form's cleaned values as (accounts, statuses or None, stripped search term) when they narrow by
+    nothing else (no `LIST_NARROWING` filter set): what the kept totals and the search sources can answer. None
+    otherwise."""
+    if any(filters.get(key) not in (None, "", False) for key in LIST_NARROWING):
+        return None
+    if account := filters.get("account"):
+        account_ids = [pk for pk in account_ids if str(pk) == str(account)]
+    return account_ids, list(filters.get("status") or ()) or None, (filters.get("q") or "").strip()
+
+
 def campaigns_list_summary_for_filters(
     *, queryset: QuerySet[Campaign], tab: str, account_ids: list[int], filters: dict
 ) -> dict:
@@ -276,14 +293,12 @@ def campaigns_list_summary_for_filters(
     status and account only → the totals kept on write (CampaignListStat); plus a text search → the search table
     (PostgreSQL's narrow copy; SQLite's FTS5 index, for terms of three characters or more); anything else → one
     grouped query over the filtered campaigns (`queryset`)."""
-    if any(filters.get(key) not in (None, "", False) for key in LIST_NARROWING):
+    simple = simple_filters(filters, account_ids)
+    if simple is None:
         return campaigns_list_summary(queryset=queryset, tab=tab)
-    if account := filters.get("account"):
-        account_ids = [pk for pk in account_ids if str(pk) == str(account)]
-    statuses = filters.get("status") or None
-    term = (filters.get("q") or "").strip()
+    account_ids, statuses, term = simple
     if not term:
         return campaigns_list_summary_from_stats(account_ids=account_ids, statuses=statuses, tab=tab)
-    if connection.vendor == "postgresql" or (connection.vendor == "sqlite" and len(term) >= FTS_TRIGRAM):
+    if connection.vendor == "postgresql" or sqlite_search_streams(term):
         return campaigns_list_summary_from_search(account_ids=account_ids, statuses=statuses, term=term, tab=tab)
     return campaigns_list_summary(queryset=queryset, tab=tab)

@@ -82,8 +82,18 @@ def list_context(request, params: QueryDict) -> dict:
             f"None of the first {summary['tab_counts']['all']:,} matching campaigns is in this tab: "
             "narrow the search or the filters to find the rest."
         )
+    window = None  # unsorted (newest first), a search on SQLite: the page straight from the FTS index (selectors)
+    if not sort:
+        window = selectors.campaigns_list_search_window(
+            account_ids=[pk for pk, _ in accounts], filters=filterset.form.cleaned_data, tab=tab
+        )
     table.paginate(
-        paginator_class=KnownCountPaginator, per_page=per_page, page=page, count=summary["count"], capped=capped
+        paginator_class=KnownCountPaginator,
+        per_page=per_page,
+        page=page,
+        count=summary["count"],
+        capped=capped,
+        window=window,
     )
 
     best = best_role(roles)
