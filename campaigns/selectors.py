@@ -173,10 +173,12 @@ def campaigns_list_search_window(*, account_ids: list[int], filters: dict, tab: 
         return None
     accounts, statuses, term = simple
     if tab != "all":
-        statuses = [tab] if statuses is None or tab in statuses else []
+        if statuses is not None and tab not in statuses:
+            accounts = []  # the tab is none of the chosen statuses: no rows
+        statuses = [tab]
 
     def window(offset: int, limit: int) -> QuerySet[Campaign]:
-        if not accounts or statuses == []:
+        if not accounts:
             return Campaign.objects.none()
         ids = search.sqlite_search_page_ids(
             term=term, account_ids=accounts, statuses=statuses, offset=offset, limit=limit
