@@ -72,12 +72,15 @@ def campaigns_in_accounts(queryset: QuerySet, account_ids: list[int], *, text_se
 # that LIMIT and OFFSET stop the index too. `id IN (SELECT rowid … MATCH …)` builds the list of every match before
 # the first row: at 1,000,000 campaigns, 50,000 rowids for "glow", ten times its cost at 100,000 (issue 19).
 # The account scope as `+account_id`, as in `campaigns_in_accounts`.
-SQLITE_SEARCH_PAGE_SQL = (
-    "SELECT c.id FROM campaigns_campaign_search AS s CROSS JOIN campaigns_campaign AS c ON c.id = s.rowid "
-    "WHERE s.campaigns_campaign_search MATCH %s AND +c.account_id IN ({accounts}){statuses} "
-    "ORDER BY s.rowid DESC LIMIT %s OFFSET %s"
+# The matches as they stream, each joined to its campaign `c` (also the summary's source, listing/summary.py).
+SQLITE_SEARCH_STREAM_SQL = (
+    "FROM campaigns_campaign_search AS s CROSS JOIN campaigns_campaign AS c ON c.id = s.rowid "
+    "WHERE s.campaigns_campaign_search MATCH %s AND +c.account_id IN ({accounts})"
 )
-SQLITE_SEARCH_PAGE_STATUSES_SQL = " AND c.status IN ({statuses})"
+SQLITE_SEARCH_STATUSES_SQL = " AND c.status IN ({statuses})"
+SQLITE_SEARCH_PAGE_SQL = (
+    "SELECT c.id " + SQLITE_SEARCH_STREAM_SQL + "{statuses} ORDER BY s.rowid DESC LIMIT %s OFFSET %s"
+)
 
 
 def sqlite_search_page_ids(
@@ -90,7 +93,7 @@ def sqlite_search_page_ids(
     where_statuses = ""
     params = [search_fts_phrase(term), *account_ids]
     if statuses:
-        where_statuses = SQLITE_SEARCH_PAGE_STATUSES_SQL.format(statuses=", ".join(["%s"] * len(statuses)))
+        where_statuses = SQLITE_SEARCH_STATUSES_SQL.format(statuses=", ".join(["%s"] * len(statuses)))
         params += list(statuses)
     sql = SQLITE_SEARCH_PAGE_SQL.format(accounts=accounts, statuses=where_statuses)
     # Built from constants and placeholders; the term, ids, statuses and bounds are bound parameters.

@@ -24,6 +24,8 @@ from django.db.models import QuerySet
 from ..models import Campaign, CampaignListStat, Status
 from .search import (
     FTS_TRIGRAM,
+    SQLITE_SEARCH_STATUSES_SQL,
+    SQLITE_SEARCH_STREAM_SQL,
     campaigns_matching,
     search_fts_phrase,
     search_like_pattern,
@@ -252,11 +254,8 @@ def campaigns_list_summary_from_search(
 # listing/search.py, so that the planner never drives from the account index.
 _SQLITE_SEARCH_MATCHES_SQL = (
     "SELECT c.account_id AS account_id, c.status AS status, c.total_spend AS total_spend, "
-    "c.total_video_views AS total_video_views, c.total_follows AS total_follows "
-    "FROM campaigns_campaign_search AS s CROSS JOIN campaigns_campaign AS c ON c.id = s.rowid "
-    "WHERE s.campaigns_campaign_search MATCH %s AND +c.account_id IN ({accounts})"
+    "c.total_video_views AS total_video_views, c.total_follows AS total_follows " + SQLITE_SEARCH_STREAM_SQL
 )
-_SQLITE_SEARCH_STATUSES_SQL = " AND c.status IN ({statuses})"
 
 
 def _sqlite_summary_from_search(*, account_ids, statuses, term, tab, bound) -> dict:
@@ -270,7 +269,7 @@ def _sqlite_summary_from_search(*, account_ids, statuses, term, tab, bound) -> d
     accounts = ", ".join(["%s"] * len(account_ids))
     sql, params = _SQLITE_SEARCH_MATCHES_SQL.format(accounts=accounts), [search_fts_phrase(term), *account_ids]
     if statuses:
-        sql += _SQLITE_SEARCH_STATUSES_SQL.format(statuses=", ".join(["%s"] * len(statuses)))
+        sql += SQLITE_SEARCH_STATUSES_SQL.format(statuses=", ".join(["%s"] * len(statuses)))
         params += list(statuses)
     return _fold_bounded(_bounded_groups(sql + " LIMIT %s", [*params, bound + 1]), tab, bound)
 

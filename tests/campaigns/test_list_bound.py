@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from campaigns import tables
 from campaigns.listing import summary
-from campaigns.models import Objective, Status
+from campaigns.models import Campaign, Objective, Status
 from tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
@@ -217,7 +217,7 @@ def test_a_search_page_in_the_default_order_holds_the_rows_the_filters_give(
     response = login(viewer).get(LIST, params)
     per_page = int(params.get("per_page", 25))
     page = int(params.get("page", 1))
-    expected = summary.Campaign.objects.filter(account=account, name__icontains=params["q"])
+    expected = Campaign.objects.filter(account=account, name__icontains=params["q"])
     if params.get("status"):
         expected = expected.filter(status__in=params["status"])
     if params.get("tab"):
@@ -257,6 +257,6 @@ def test_a_search_page_costs_the_same_for_500_matches_as_for_2500(login, viewer,
 
 
 def _bulk_glow(account, n, start=0):
-    summary.Campaign.objects.bulk_create(
+    Campaign.objects.bulk_create(
         [CampaignFactory.build(account=account, name=f"Glow {i:04d}", owner=None) for i in range(start, start + n)]
     )
